@@ -1,0 +1,3 @@
+module github.com/channelstream-go/channelstream-go
+
+go 1.26.8
