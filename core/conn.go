@@ -1,0 +1,126 @@
+package core
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// entry is one frame in a connection's queue.
+type entry struct {
+	seq     uint64
+	frame   *Frame
+	size    int
+	catchup bool
+}
+
+// Conn is one client connection: created by Connect, it outlives the
+// transports that attach to it.
+type Conn struct {
+	id   string
+	user *User
+	// channels is guarded by Hub.mu.
+	channels map[*Channel]struct{}
+	// lastActive is unix nanoseconds of the last activity.
+	lastActive atomic.Int64
+
+	mu      sync.Mutex
+	limits  queueLimits
+	queue   []entry // retained frames, ascending seq
+	qBytes  int
+	nextSeq uint64 // seq of the next frame
+	sent    uint64 // highest seq ever handed to a transport
+	session *Session
+	closed  bool
+}
+
+type queueLimits struct{ frames, bytes int }
+
+func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
+	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1}
+	c.touch(now)
+	return c
+}
+
+// ID returns the connection id.
+func (c *Conn) ID() string { return c.id }
+
+func (c *Conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
+
+func (c *Conn) idleSince(now time.Time) time.Duration {
+	return time.Duration(now.UnixNano() - c.lastActive.Load())
+}
+
+// enqueue appends f to the queue. It never blocks. It reports whether the
+// frame was queued and whether the attached session was ended as slow.
+func (c *Conn) enqueue(f *Frame) (queued, slow bool) {
+	size := len(f.Body()) + 32
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false, false
+	}
+	c.queue = append(c.queue, entry{seq: c.nextSeq, frame: f, size: size, catchup: c.session == nil})
+	c.nextSeq++
+	c.qBytes += size
+	for len(c.queue) > c.limits.frames || (c.qBytes > c.limits.bytes && len(c.queue) > 1) {
+		if s := c.session; s != nil && c.queue[0].seq > s.cursor {
+			// The transport has not even taken the oldest frame: the client
+			// does not keep up. End it; it may resume and learn of the gap.
+			c.endSessionLocked(DisconnectSlow)
+			slow = true
+		}
+		c.dropOldestLocked()
+	}
+	if s := c.session; s != nil {
+		s.wake()
+	}
+	return true, slow
+}
+
+func (c *Conn) dropOldestLocked() {
+	c.qBytes -= c.queue[0].size
+	c.queue[0] = entry{}
+	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+}
+
+// ackLocked forgets every frame up to seq.
+func (c *Conn) ackLocked(seq uint64) {
+	for len(c.queue) > 0 && c.queue[0].seq <= seq {
+		c.dropOldestLocked()
+	}
+}
+
+// firstRetainedLocked is the lowest seq still available.
+func (c *Conn) firstRetainedLocked() uint64 {
+	if len(c.queue) > 0 {
+		return c.queue[0].seq
+	}
+	return c.nextSeq
+}
+
+func (c *Conn) endSessionLocked(d Disconnect) {
+	if s := c.session; s != nil {
+		c.session = nil
+		s.end(d)
+	}
+}
+
+// close ends the connection: its session ends with d and its queue is freed.
+func (c *Conn) close(d Disconnect) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.endSessionLocked(d)
+	c.queue, c.qBytes = nil, 0
+}
+
+// queueLen reports how many frames wait (for statistics and tests).
+func (c *Conn) queueLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}

@@ -1,0 +1,284 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Hub holds every user, connection and channel of one node and routes
+// frames to connections. Create it with New.
+type Hub struct {
+	cfg     Config
+	log     zerolog.Logger
+	started time.Time
+
+	mu       sync.RWMutex
+	users    map[string]*User
+	conns    map[string]*Conn
+	channels map[string]*Channel
+
+	draining atomic.Bool
+	stats    Stats
+}
+
+// New returns a hub with cfg's defaults filled in. Call Run to start its
+// collector.
+func New(cfg Config) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		started:  cfg.Now(),
+		users:    map[string]*User{},
+		conns:    map[string]*Conn{},
+		channels: map[string]*Channel{},
+	}
+}
+
+// Config returns the hub's configuration with defaults filled in.
+func (h *Hub) Config() Config { return h.cfg }
+
+func (h *Hub) queueLimits() queueLimits {
+	return queueLimits{frames: h.cfg.QueueFrames, bytes: h.cfg.QueueBytes}
+}
+
+// Connect creates or reuses the user and the connection, and subscribes the
+// connection to p.Channels (creating missing channels with their configs).
+// A ConnID that belongs to another user fails with ErrConnOwned and changes
+// nothing; one of the same user reuses that connection.
+func (h *Hub) Connect(_ context.Context, p ConnectParams) (ConnectResult, error) {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
+		h.mu.Unlock()
+		return ConnectResult{}, fmt.Errorf("connect %q as %q: %w", p.ConnID, p.Username, ErrConnOwned)
+	}
+	u := h.users[p.Username]
+	if u == nil {
+		u = newUser(p.Username, now)
+		h.users[p.Username] = u
+		u.mergeState(p.FreshUserState)
+	}
+	u.publicKeys = slices.Clone(p.StatePublicKeys)
+	u.mergeState(p.UserState)
+	u.lastActive = now
+
+	c := h.conns[p.ConnID]
+	if c == nil {
+		id := p.ConnID
+		if id == "" {
+			id = NewUUID()
+		}
+		c = newConn(id, u, h.queueLimits(), now)
+		h.conns[id] = c
+		u.conns[c] = struct{}{}
+	}
+	c.touch(now)
+
+	names := append([]string{}, p.Channels...)
+	slices.Sort(names)
+	var events []routed
+	for _, name := range names {
+		ch := h.channelLocked(name, p.ChannelConfigs, now)
+		if _, first := ch.add(c); first && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, u, "joined", now))
+		}
+	}
+	opts := p.Info
+	opts.Channels = names
+	res := ConnectResult{
+		ConnID:       c.id,
+		State:        u.state.clone(),
+		Username:     u.name,
+		PublicState:  u.publicState(),
+		Channels:     names,
+		ChannelsInfo: h.infoLocked(opts),
+	}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// channelLocked returns the channel name, creating it with its config from
+// configs (or the default). Caller holds h.mu for writing.
+func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now time.Time) *Channel {
+	ch := h.channels[name]
+	if ch == nil {
+		cfg, ok := configs[name]
+		if !ok {
+			cfg = DefaultChannelConfig()
+		}
+		ch = newChannel(name, cfg, now)
+		h.channels[name] = ch
+	}
+	return ch
+}
+
+// Subscribe adds the connection to channels (creating missing ones).
+func (h *Hub) Subscribe(_ context.Context, p SubscribeParams) (SubscribeResult, error) {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	c := h.conns[p.ConnID]
+	if c == nil {
+		h.mu.Unlock()
+		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, ErrUnknownConn)
+	}
+	var events []routed
+	added := []string{}
+	for _, name := range p.Channels {
+		ch := h.channelLocked(name, p.ChannelConfigs, now)
+		ok, first := ch.add(c)
+		if ok {
+			added = append(added, name)
+		}
+		if first && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "joined", now))
+		}
+	}
+	c.touch(now)
+	slices.Sort(added)
+	names := c.channelNames()
+	opts := p.Info
+	opts.Channels = names
+	res := SubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), SubscribedTo: slices.Compact(added)}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// Unsubscribe removes the connection from channels; unknown names are
+// ignored. Presence "parted" is sent only when membership changed.
+func (h *Hub) Unsubscribe(_ context.Context, p SubscribeParams) (UnsubscribeResult, error) {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	c := h.conns[p.ConnID]
+	if c == nil {
+		h.mu.Unlock()
+		return UnsubscribeResult{}, fmt.Errorf("unsubscribe %q: %w", p.ConnID, ErrUnknownConn)
+	}
+	var events []routed
+	removed := []string{}
+	for _, name := range p.Channels {
+		ch := h.channels[name]
+		if ch == nil {
+			continue
+		}
+		ok, last := ch.remove(c)
+		if ok {
+			removed = append(removed, name)
+		}
+		if last && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "parted", now))
+		}
+	}
+	c.touch(now)
+	slices.Sort(removed)
+	names := c.channelNames()
+	opts := p.Info
+	opts.Channels = names
+	res := UnsubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), UnsubscribedFrom: removed}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// channelNames lists the connection's channels, sorted. Caller holds Hub.mu.
+func (c *Conn) channelNames() []string {
+	names := make([]string, 0, len(c.channels))
+	for ch := range c.channels {
+		names = append(names, ch.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// SetUserState merges state into a known user's state and emits
+// user_state_change in every notify_state channel the user is in when any
+// key changed.
+func (h *Hub) SetUserState(_ context.Context, p UserStateParams) (UserStateResult, error) {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	u := h.users[p.User]
+	if u == nil {
+		h.mu.Unlock()
+		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, ErrUnknownUser)
+	}
+	if p.SetPublicKeys {
+		u.publicKeys = slices.Clone(p.PublicKeys)
+	}
+	changed := u.mergeState(p.State)
+	u.lastActive = now
+	var events []routed
+	if len(changed) > 0 {
+		events = h.stateChangeLocked(u, changed, now)
+	}
+	res := UserStateResult{UserState: u.state.clone(), ChangedState: changed, PublicKeys: slices.Clone(u.publicKeys)}
+	if res.ChangedState == nil {
+		res.ChangedState = []StateChange{}
+	}
+	if res.PublicKeys == nil {
+		res.PublicKeys = []string{}
+	}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// ConfigureChannels sets every given channel's config (creating missing
+// channels) and describes them without history and users.
+func (h *Hub) ConfigureChannels(_ context.Context, configs map[string]ChannelConfig) ChannelsInfo {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := sortedKeys(configs)
+	for _, name := range names {
+		ch := h.channelLocked(name, configs, now)
+		ch.cfg = configs[name]
+	}
+	return h.infoLocked(InfoOptions{Channels: names})
+}
+
+// Disconnect removes the connection at once: its transport is closed with
+// DisconnectGone and presence "parted" goes out where it applies. It
+// reports whether the connection was known.
+func (h *Hub) Disconnect(_ context.Context, connID string) bool {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	c := h.conns[connID]
+	if c == nil {
+		h.mu.Unlock()
+		return false
+	}
+	events := h.removeConnLocked(c, now)
+	h.mu.Unlock()
+	c.close(DisconnectGone)
+	h.routeAll(events)
+	return true
+}
+
+// removeConnLocked takes c out of every map and returns the parted events.
+// Caller holds h.mu for writing and closes c after unlocking.
+func (h *Hub) removeConnLocked(c *Conn, now time.Time) []routed {
+	var events []routed
+	for ch := range c.channels {
+		if _, last := ch.remove(c); last && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "parted", now))
+		}
+	}
+	delete(h.conns, c.id)
+	delete(c.user.conns, c)
+	c.user.lastActive = now
+	return events
+}
+
+// Drain makes the hub refuse new transport attachments (see ErrDraining).
+func (h *Hub) Drain() { h.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (h *Hub) Draining() bool { return h.draining.Load() }

@@ -1,0 +1,128 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+)
+
+// Info describes channels as upstream's /info does.
+func (h *Hub) Info(_ context.Context, opts InfoOptions) ChannelsInfo {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.infoLocked(opts)
+}
+
+// infoLocked builds channels_info. opts.Channels nil means every channel.
+// Caller holds h.mu.
+func (h *Hub) infoLocked(opts InfoOptions) ChannelsInfo {
+	names := opts.Channels
+	if names == nil {
+		names = sortedKeys(h.channels)
+	}
+	out := ChannelsInfo{Channels: map[string]ChannelInfo{}, Users: []UserInfo{}}
+	userSet := map[string]bool{}
+	for _, name := range names {
+		ch := h.channels[name]
+		if ch == nil || slices.Contains(opts.ExcludeChannels, name) {
+			continue
+		}
+		if _, done := out.Channels[name]; done {
+			continue
+		}
+		info := ch.info(opts.IncludeHistory)
+		if opts.IncludeUsers {
+			info.Users = sortedKeys(ch.members)
+			for _, u := range info.Users {
+				userSet[u] = true
+			}
+		}
+		info.TotalUsers = len(ch.members)
+		out.Channels[name] = info
+	}
+	if opts.IncludeUsers {
+		for _, name := range sortedKeys(userSet) {
+			u := h.users[name]
+			if u == nil {
+				continue
+			}
+			st := u.state.clone()
+			if opts.ReturnPublicState {
+				st = u.publicState()
+			}
+			out.Users = append(out.Users, UserInfo{User: name, State: st})
+		}
+	}
+	return out
+}
+
+// info describes the channel; users are filled by the caller.
+func (ch *Channel) info(withHistory bool) ChannelInfo {
+	history := []json.RawMessage{}
+	if withHistory {
+		history = ch.historyEntries()
+	}
+	ch.mu.Lock()
+	last := ch.lastActive
+	ch.mu.Unlock()
+	return ChannelInfo{
+		UUID:             ch.uuid,
+		Name:             ch.name,
+		Settings:         ch.cfg,
+		History:          history,
+		LastActive:       FormatTime(last),
+		TotalConnections: ch.conns,
+		Users:            []string{},
+	}
+}
+
+// AdminUser is one entry of admin.json's users.
+type AdminUser struct {
+	State       State    `json:"state"`
+	User        string   `json:"user"`
+	UUID        string   `json:"uuid"`
+	Connections []string `json:"connections"`
+}
+
+// AdminInfo is upstream's /admin/admin.json without its version.
+type AdminInfo struct {
+	RememberedUserCount int                    `json:"remembered_user_count"`
+	UniqueUserCount     int                    `json:"unique_user_count"`
+	TotalConnections    int                    `json:"total_connections"`
+	TotalChannels       int                    `json:"total_channels"`
+	TotalMessages       int64                  `json:"total_messages"`
+	TotalUniqueMessages int64                  `json:"total_unique_messages"`
+	Channels            map[string]ChannelInfo `json:"channels"`
+	Users               []AdminUser            `json:"users"`
+	Uptime              string                 `json:"uptime"`
+}
+
+// Admin returns the statistics and full listing admin.json shows.
+func (h *Hub) Admin(_ context.Context) AdminInfo {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := AdminInfo{
+		RememberedUserCount: len(h.users),
+		TotalChannels:       len(h.channels),
+		TotalMessages:       h.stats.TotalMessages.Load(),
+		TotalUniqueMessages: h.stats.TotalUniqueMessages.Load(),
+		Channels:            h.infoLocked(DefaultInfoOptions()).Channels,
+		Users:               []AdminUser{},
+		Uptime:              formatUptime(h.cfg.Now().Sub(h.started)),
+	}
+	for _, name := range sortedKeys(h.users) {
+		u := h.users[name]
+		if len(u.conns) == 0 {
+			continue
+		}
+		ids := make([]string, 0, len(u.conns))
+		for c := range u.conns {
+			ids = append(ids, c.id)
+		}
+		slices.Sort(ids)
+		out.UniqueUserCount++
+		out.TotalConnections += len(ids)
+		out.Users = append(out.Users, AdminUser{State: u.publicState(), User: name, UUID: u.uuid, Connections: ids})
+	}
+	return out
+}

@@ -1,0 +1,216 @@
+package core
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// routed is a frame on its way to the members of one channel.
+type routed struct {
+	frame   *Frame
+	channel string
+	pm      []string // when non-empty, only these users receive it
+	exclude []string // these users never receive it
+}
+
+// presenceLocked builds a presence frame for u in ch. Caller holds h.mu.
+func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time) routed {
+	users := []presenceUser{}
+	if ch.cfg.BroadcastPresenceWithUserLists {
+		for _, name := range sortedKeys(ch.members) {
+			if m := h.users[name]; m != nil {
+				users = append(users, presenceUser{User: name, State: m.publicState()})
+			}
+		}
+	}
+	var state State
+	if action == "joined" {
+		state = u.publicState()
+	}
+	f := newObjectFrame(presencePayload{
+		UUID: NewUUID(), Type: "presence", User: u.name, Users: users,
+		Timestamp: FormatTime(now), Channel: ch.name,
+		Message: map[string]string{"action": action}, State: state,
+	})
+	return routed{frame: f, channel: ch.name, exclude: []string{u.name}}
+}
+
+type presenceUser struct {
+	User  string `json:"user"`
+	State State  `json:"state"`
+}
+
+type presencePayload struct {
+	UUID      string            `json:"uuid"`
+	Type      string            `json:"type"`
+	User      string            `json:"user"`
+	Users     []presenceUser    `json:"users"`
+	Timestamp string            `json:"timestamp"`
+	Channel   string            `json:"channel"`
+	Message   map[string]string `json:"message"`
+	State     State             `json:"state"`
+}
+
+type stateChangePayload struct {
+	UUID      string `json:"uuid"`
+	Type      string `json:"type"`
+	User      string `json:"user"`
+	Timestamp string `json:"timestamp"`
+	Channel   string `json:"channel"`
+	Message   struct {
+		State   State         `json:"state"`
+		Changed []StateChange `json:"changed"`
+	} `json:"message"`
+}
+
+// stateChangeLocked builds user_state_change frames for every notify_state
+// channel u has a connection in. Caller holds h.mu.
+func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time) []routed {
+	seen := map[*Channel]bool{}
+	var chans []*Channel
+	for c := range u.conns {
+		for ch := range c.channels {
+			if !seen[ch] && ch.cfg.NotifyState {
+				seen[ch] = true
+				chans = append(chans, ch)
+			}
+		}
+	}
+	slices.SortFunc(chans, func(a, b *Channel) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	public := []StateChange{}
+	for _, sc := range changed {
+		if u.isPublic(sc.Key) {
+			public = append(public, sc)
+		}
+	}
+	events := make([]routed, 0, len(chans))
+	for _, ch := range chans {
+		p := stateChangePayload{UUID: NewUUID(), Type: "user_state_change", User: u.name,
+			Timestamp: FormatTime(now), Channel: ch.name}
+		p.Message.State = u.publicState()
+		p.Message.Changed = public
+		events = append(events, routed{frame: newObjectFrame(p), channel: ch.name})
+	}
+	return events
+}
+
+// routeAll delivers hub-made events; called without h.mu held.
+func (h *Hub) routeAll(events []routed) {
+	for _, ev := range events {
+		h.toChannel(ev, nil)
+	}
+}
+
+// toChannel delivers ev to the channel's members that pass its filters,
+// after store (if not nil) ran under the channel lock. It returns how many
+// connections received it, or -1 when the channel does not exist.
+func (h *Hub) toChannel(ev routed, store func(*Channel)) int {
+	h.mu.RLock()
+	ch := h.channels[ev.channel]
+	if ch == nil {
+		h.mu.RUnlock()
+		return -1
+	}
+	if store != nil {
+		store(ch)
+	}
+	targets := make([]*Conn, 0, ch.conns)
+	for name, set := range ch.members {
+		if slices.Contains(ev.exclude, name) || (len(ev.pm) > 0 && !slices.Contains(ev.pm, name)) {
+			continue
+		}
+		for c := range set {
+			targets = append(targets, c)
+		}
+	}
+	h.mu.RUnlock()
+	return h.enqueueAll(targets, ev.frame)
+}
+
+// enqueueAll queues f on every target and counts the deliveries.
+func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
+	n := 0
+	for _, c := range targets {
+		queued, slow := c.enqueue(f)
+		if queued {
+			n++
+		}
+		if slow {
+			h.stats.SlowDisconnects.Add(1)
+			h.log.Warn().Str("conn_id", c.id).Str("user", c.user.name).Msg("slow consumer disconnected")
+		}
+	}
+	h.stats.TotalMessages.Add(int64(n))
+	return n
+}
+
+// Publish routes validated messages (sends, edits, deletes) in order.
+// Messages to a channel that does not exist are dropped (but counted);
+// messages without a channel go to every connection of each listed user.
+func (h *Hub) Publish(_ context.Context, msgs []Message) {
+	for i := range msgs {
+		h.publish(&msgs[i])
+	}
+}
+
+func (h *Hub) publish(m *Message) {
+	now := h.cfg.Now()
+	if m.Kind == KindSend {
+		h.stats.TotalUniqueMessages.Add(1)
+	}
+	f := newMessageFrame(m)
+	if m.Channel == "" {
+		h.toUsers(m, f)
+		return
+	}
+	h.toChannel(routed{frame: f, channel: m.Channel, pm: m.PMUsers, exclude: m.ExcludeUsers}, func(ch *Channel) {
+		switch m.Kind {
+		case KindSend:
+			ch.store(f, m, h.cfg.MaxHistory, h.cfg.ChannelFrames, now)
+		case KindEdit:
+			ch.edit(m, now)
+		case KindDelete:
+			ch.delete(m.UUID)
+		}
+	})
+}
+
+// toUsers delivers a global private message to every connection of each
+// listed user that exists, keeping it in the user's private frames.
+// exclude_users does not apply here (upstream behaviour).
+func (h *Hub) toUsers(m *Message, f *Frame) {
+	var targets []*Conn
+	h.mu.RLock()
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(m.PMUsers))) {
+		u := h.users[name]
+		if u == nil {
+			continue
+		}
+		u.mu.Lock()
+		switch m.Kind {
+		case KindSend:
+			u.frames = appendBounded(u.frames, f, h.cfg.UserFrames)
+		case KindEdit:
+			if old := findFrame(u.frames, m.UUID); old != nil {
+				old.edit(m)
+			}
+		case KindDelete:
+			u.frames = removeFrame(u.frames, m.UUID)
+		}
+		u.mu.Unlock()
+		for c := range u.conns {
+			targets = append(targets, c)
+		}
+	}
+	h.mu.RUnlock()
+	h.enqueueAll(targets, f)
+}

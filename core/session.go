@@ -1,0 +1,165 @@
+package core
+
+import "sync"
+
+// AttachOptions say how a transport attaches to a connection.
+type AttachOptions struct {
+	// Transport names the transport ("websocket", "sse", "longpoll") for logs.
+	Transport string
+	// Resume, when true, asks for every frame after LastSeq, and
+	// acknowledges every frame up to LastSeq. Without it the session starts
+	// after the last frame handed to any earlier transport.
+	Resume  bool
+	LastSeq uint64
+}
+
+// Session is one transport's attachment to a connection. Exactly one
+// goroutine, the transport's writer, should call Next.
+type Session struct {
+	conn   *Conn
+	hub    *Hub
+	opts   AttachOptions
+	cursor uint64 // last seq handed to this session; guarded by conn.mu
+	wakeC  chan struct{}
+	doneC  chan struct{}
+
+	endOnce sync.Once
+	reason  Disconnect // written before doneC closes
+}
+
+// Attach attaches a transport to the connection connID, replacing (and
+// ending with DisconnectReplaced) any transport attached before.
+func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
+	if h.draining.Load() {
+		return nil, ErrDraining
+	}
+	h.mu.RLock()
+	c := h.conns[connID]
+	h.mu.RUnlock()
+	if c == nil {
+		return nil, ErrUnknownConn
+	}
+	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrUnknownConn
+	}
+	c.endSessionLocked(DisconnectReplaced)
+	if opts.Resume {
+		last := min(opts.LastSeq, c.nextSeq-1)
+		c.ackLocked(last)
+		s.cursor = last
+	} else {
+		c.ackLocked(c.sent)
+		s.cursor = c.sent
+	}
+	c.session = s
+	if c.nextSeq-1 > s.cursor {
+		s.wake()
+	}
+	c.mu.Unlock()
+	c.touch(h.cfg.Now())
+	return s, nil
+}
+
+func (s *Session) wake() {
+	select {
+	case s.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) end(d Disconnect) {
+	s.endOnce.Do(func() {
+		s.reason = d
+		close(s.doneC)
+	})
+}
+
+// ConnID returns the id of the connection this session is attached to.
+func (s *Session) ConnID() string { return s.conn.id }
+
+// Ready receives a value when frames may be waiting for Next.
+func (s *Session) Ready() <-chan struct{} { return s.wakeC }
+
+// Done is closed when the hub ends the session (see Reason).
+func (s *Session) Done() <-chan struct{} { return s.doneC }
+
+// Reason says why the hub ended the session; valid once Done is closed.
+func (s *Session) Reason() Disconnect {
+	<-s.doneC
+	return s.reason
+}
+
+// Next appends to dst the frames waiting for this session as one JSON list
+// and marks them handed over. It returns dst unchanged and n == 0 when
+// nothing waits. At most max frames are taken (max <= 0: all). When frames
+// after the session's position were lost, the list starts with a gap object
+// {"type":"gap","from_seq":a,"to_seq":b}. last is the seq of the last frame
+// in the list.
+func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session != s {
+		return dst, 0, s.cursor
+	}
+	first := c.firstRetainedLocked()
+	gap := s.cursor+1 < first
+	if !gap && c.nextSeq-1 <= s.cursor {
+		return dst, 0, s.cursor
+	}
+	dst = append(dst, '[')
+	if gap {
+		dst = appendGap(dst, s.cursor+1, first-1)
+		s.cursor = first - 1
+		n++
+	}
+	i := 0
+	if len(c.queue) > 0 {
+		i = int(s.cursor + 1 - c.queue[0].seq)
+	}
+	for ; i < len(c.queue) && (max <= 0 || n < max); i++ {
+		e := c.queue[i]
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.frame.appendDelivery(dst, e.seq, e.catchup)
+		s.cursor = e.seq
+		n++
+	}
+	dst = append(dst, ']')
+	if s.cursor > c.sent {
+		c.sent = s.cursor
+	}
+	if i < len(c.queue) {
+		s.wake()
+	}
+	return dst, n, s.cursor
+}
+
+// Ack forgets every frame up to and including seq: the client has it.
+func (s *Session) Ack(seq uint64) {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ackLocked(min(seq, s.cursor))
+}
+
+// Touch records activity on the connection (a heartbeat written, a client
+// frame read), which keeps the collector away.
+func (s *Session) Touch() { s.conn.touch(s.hub.cfg.Now()) }
+
+// Detach ends the session from the transport's side (its client went away).
+// The connection stays and keeps queueing until it is collected.
+func (s *Session) Detach() {
+	c := s.conn
+	c.mu.Lock()
+	if c.session == s {
+		c.session = nil
+	}
+	c.mu.Unlock()
+	s.end(Disconnect{Code: 1000, Reason: "detached"})
+	c.touch(s.hub.cfg.Now())
+}

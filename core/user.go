@@ -1,0 +1,88 @@
+package core
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+)
+
+// User is one username known to the hub, with its state and connections.
+type User struct {
+	name string
+	uuid string
+	// state, publicKeys, conns and lastActive are guarded by Hub.mu.
+	state      State
+	publicKeys []string
+	conns      map[*Conn]struct{}
+	lastActive time.Time
+
+	// frames (recent global private messages) is guarded by mu.
+	mu     sync.Mutex
+	frames []*Frame
+}
+
+func newUser(name string, now time.Time) *User {
+	return &User{name: name, uuid: NewUUID(), state: State{}, conns: map[*Conn]struct{}{}, lastActive: now}
+}
+
+// publicState returns the state restricted to the public keys.
+func (u *User) publicState() State {
+	out := State{}
+	for _, k := range u.publicKeys {
+		if v, ok := u.state[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (u *User) isPublic(key string) bool { return slices.Contains(u.publicKeys, key) }
+
+// mergeState applies s the way upstream's state_from_dict does: a key
+// changes when its value differs (an absent key equals null); keys are never
+// deleted. It returns the changes in sorted key order.
+func (u *User) mergeState(s State) []StateChange {
+	var changed []StateChange
+	for _, k := range sortedKeys(s) {
+		v := s[k]
+		if old, ok := u.state[k]; stateEqual(old, v) && (ok || v == nil) {
+			continue
+		}
+		u.state[k] = v
+		changed = append(changed, StateChange{Key: k, Value: v})
+	}
+	return changed
+}
+
+// stateEqual compares two state values; numbers compare by value.
+func stateEqual(a, b any) bool {
+	na, aNum := a.(json.Number)
+	nb, bNum := b.(json.Number)
+	if aNum && bNum {
+		if na == nb {
+			return true
+		}
+		fa, errA := na.Float64()
+		fb, errB := nb.Float64()
+		return errA == nil && errB == nil && fa == fb
+	}
+	return a == b
+}
+
+func (s State) clone() State {
+	out := make(State, len(s))
+	for k, v := range s {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
