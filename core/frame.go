@@ -183,7 +183,6 @@ func appendGap(dst []byte, from, to uint64) []byte {
 	return append(dst, '}')
 }
 
-
 // message returns the message a "message" frame carries, or nil.
 func (f *Frame) message() *Message { return f.msg.Load() }
 
