@@ -282,3 +282,10 @@ func (h *Hub) Drain() { h.draining.Store(true) }
 
 // Draining reports whether Drain was called.
 func (h *Hub) Draining() bool { return h.draining.Load() }
+
+// HasConn reports whether the connection id is known.
+func (h *Hub) HasConn(connID string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[connID] != nil
+}
