@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+type permissionKey struct{}
+
+func withPermission(ctx context.Context, ok bool) context.Context {
+	return context.WithValue(ctx, permissionKey{}, ok)
+}
+
+func hasPermission(ctx context.Context) bool {
+	ok, _ := ctx.Value(permissionKey{}).(bool)
+	return ok
+}
+
+// authenticate applies upstream's order (UPSTREAM.md §2.1): a client whose
+// address is not allowed has no permission and its token is not checked; an
+// allowed client with a token gets permission when the token verifies and an
+// error (401) when it does not; no token, no permission.
+func (s *Server) authenticate(r *http.Request) (bool, error) {
+	token := r.Header.Get("X-Channelstream-Secret")
+	if token == "" {
+		token = r.URL.Query().Get("secret")
+	}
+	ip, err := s.clientIP.FromRequest(r)
+	if err != nil || !s.allow.Allows(ip) {
+		if err == nil {
+			s.log.Warn().Str("ip", ip.String()).Msg("IP is not whitelisted")
+		}
+		return false, nil
+	}
+	if token == "" {
+		return false, nil
+	}
+	if err := s.verifier.Verify(token); err != nil {
+		return false, fmt.Errorf("verify token from %s: %w", ip, err)
+	}
+	return true, nil
+}
+
+// protected answers 403 unless the request was authenticated.
+func (s *Server) protected(h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if !hasPermission(r.Context()) {
+			writeForbidden(w)
+			return
+		}
+		h(w, r, ps)
+	}
+}
+
+// admin lets authenticated API clients through and sends everyone else to
+// the sign-in page, as upstream does.
+func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if !hasPermission(r.Context()) {
+			http.Redirect(w, r, "/admin/sign_in", http.StatusFound)
+			return
+		}
+		h(w, r, ps)
+	}
+}

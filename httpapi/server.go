@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/rs/zerolog"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// Config configures the REST API. Only Hub is required; the zero value of
+// every other field is its default.
+type Config struct {
+	// Hub is the hub the API drives. Required.
+	Hub *core.Hub
+	// Secret signs API requests (itsdangerous TimestampSigner). Default "secret".
+	Secret string
+	// NoSignatureMaxAge accepts tokens of any age (upstream
+	// validate_requests = false). Default false: tokens expire after 60 s.
+	NoSignatureMaxAge bool
+	// AllowPostingFrom lists the addresses and CIDR ranges that may call the
+	// API; "0.0.0.0" allows everyone. Default ["127.0.0.1"].
+	AllowPostingFrom []string
+	// TrustedProxies lists proxies whose X-Forwarded-For is believed.
+	// Default none.
+	TrustedProxies []string
+	// AllowCORS lists substrings of Origin that get CORS access; empty
+	// allows every origin. Default empty.
+	AllowCORS []string
+	// EnforceHTTPS answers 406 to plain-http requests. Default false.
+	EnforceHTTPS bool
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// Version is reported by admin.json. Default "dev".
+	Version string
+	// WebSocket serves GET /ws (outside every API middleware, like
+	// upstream). Default: none (404).
+	WebSocket http.Handler
+	// LongPoll serves GET /listen. Default: none (404).
+	LongPoll http.Handler
+	// SSE serves GET /sse. Default: none (404).
+	SSE http.Handler
+	// Static serves GET /static/*filepath with the request path as is.
+	// Default: none (404).
+	Static http.Handler
+	// Logger receives request errors. Default: disabled.
+	Logger zerolog.Logger
+	// Now is the clock for signature ages. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the REST API as an http.Handler.
+type Server struct {
+	cfg      Config
+	hub      *core.Hub
+	log      zerolog.Logger
+	verifier *Verifier
+	allow    *AllowList
+	clientIP *ClientIP
+	cors     *CORS
+	router   *httprouter.Router
+}
+
+// New checks cfg, fills its defaults and builds the API handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil {
+		return nil, fmt.Errorf("httpapi: Config.Hub is required")
+	}
+	if cfg.Secret == "" {
+		cfg.Secret = "secret"
+	}
+	if cfg.AllowPostingFrom == nil {
+		cfg.AllowPostingFrom = []string{"127.0.0.1"}
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	allow, err := ParseAllowList(cfg.AllowPostingFrom)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: allow_posting_from: %w", err)
+	}
+	clientIP, err := NewClientIP(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: trusted_proxies: %w", err)
+	}
+	maxAge := 60 * time.Second
+	if cfg.NoSignatureMaxAge {
+		maxAge = 0
+	}
+	s := &Server{
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		log:      cfg.Logger,
+		verifier: NewVerifier(cfg.Secret, maxAge, cfg.Now),
+		allow:    allow,
+		clientIP: clientIP,
+		cors:     NewCORS(cfg.AllowCORS),
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+// ServeHTTP routes /ws straight to the WebSocket handler and everything
+// else through the API middleware: X-Script-Name, https enforcement, CORS,
+// authentication, then the router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ws" {
+		if s.cfg.WebSocket == nil {
+			http.NotFound(w, r)
+			return
+		}
+		s.cfg.WebSocket.ServeHTTP(w, r)
+		return
+	}
+	stripScriptName(r)
+	s.cors.SetHeaders(w.Header(), r.Header.Get("Origin"))
+	if s.cfg.EnforceHTTPS && requestScheme(r) != "https" {
+		writeStatusError(w, http.StatusNotAcceptable, "SSL is required")
+		return
+	}
+	perm, err := s.authenticate(r)
+	if err != nil {
+		s.log.Debug().Err(err).Str("path", r.URL.Path).Msg("bad signature")
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"request": "Bad Signature"})
+		return
+	}
+	r = r.WithContext(withPermission(r.Context(), perm))
+	s.router.ServeHTTP(w, r)
+}
+
+// stripScriptName removes an X-Script-Name prefix from the path.
+func stripScriptName(r *http.Request) {
+	prefix := strings.TrimRight(r.Header.Get("X-Script-Name"), "/")
+	if prefix == "" || !strings.HasPrefix(r.URL.Path, prefix+"/") {
+		return
+	}
+	r.URL.Path = strings.TrimPrefix(r.URL.Path, prefix)
+	r.URL.RawPath = ""
+}
+
+// requestScheme is the scheme the client used, as upstream reads it.
+func requestScheme(r *http.Request) string {
+	for _, h := range []string{"X-Scheme", "X-Url-Scheme", "X-Forwarded-Proto"} {
+		if v := r.Header.Get(h); v != "" {
+			return strings.ToLower(v)
+		}
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func (s *Server) routes() *httprouter.Router {
+	rt := httprouter.New()
+	rt.RedirectTrailingSlash = false
+	rt.RedirectFixedPath = false
+	rt.HandleMethodNotAllowed = false // upstream answers a wrong method with 404
+	rt.HandleOPTIONS = false
+	rt.NotFound = http.HandlerFunc(notFound)
+	rt.PanicHandler = s.panicked
+
+	api := s.protected
+	rt.POST("/connect", api(s.connect))
+	rt.POST("/subscribe", api(s.subscribe))
+	rt.POST("/unsubscribe", api(s.unsubscribe))
+	rt.POST("/user_state", api(s.userState))
+	rt.POST("/message", api(s.messages(core.KindSend)))
+	rt.PATCH("/message", api(s.messages(core.KindEdit)))
+	rt.DELETE("/message", api(s.messages(core.KindDelete)))
+	rt.POST("/channel_config", api(s.channelConfig))
+	for _, m := range anyMethod {
+		rt.Handle(m, "/info", api(s.info))
+		rt.Handle(m, "/disconnect", s.disconnect)
+		rt.Handle(m, "/admin/admin.json", s.admin(s.adminJSON))
+	}
+	rt.GET("/healthz", s.healthz)
+	rt.GET("/readyz", s.readyz)
+	rt.OPTIONS("/*path", preflight)
+	mount := func(path string, h http.Handler) {
+		if h != nil {
+			rt.Handler(http.MethodGet, path, h)
+		}
+	}
+	mount("/listen", s.cfg.LongPoll)
+	mount("/sse", s.cfg.SSE)
+	mount("/static/*filepath", s.cfg.Static)
+	return rt
+}
+
+var anyMethod = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead}
+
+func preflight(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeStatusError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) panicked(w http.ResponseWriter, r *http.Request, v any) {
+	s.log.Error().Interface("panic", v).Str("path", r.URL.Path).Msg("handler panicked")
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+}
