@@ -57,7 +57,9 @@ func (a *apiT) raw(method, path, body string, hdr map[string]string) (int, http.
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := a.srv.Client().Do(req)
+	client := *a.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
