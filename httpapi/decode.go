@@ -15,6 +15,12 @@ import (
 // *BadRequest when the body is not one JSON value (400) and FieldErrors when
 // it is JSON that the upstream schema rejects (422). Unknown keys are ignored
 // (channelstream 0.7.1) except on /message, see decode_message.go.
+//
+// With FieldErrors, decodeConnect, decodeSubscribe, decodeUnsubscribe and
+// decodeUserState still return the params with every field that did
+// validate (the others at their defaults), so that a handler can add the
+// hub's checks ("Unknown connection", "Unknown user") to the same body, as
+// upstream's schema validators do.
 
 // parseBody decodes body, which must hold exactly one JSON value, into dst
 // (a *any or *json.RawMessage) with numbers kept as json.Number.
@@ -108,10 +114,7 @@ func decodeConnect(body []byte) (core.ConnectParams, error) {
 	take(o, "channel_configs", false, false, channelConfigs, &p.ChannelConfigs)
 	take(o, "info", false, false, infoOptions, &p.Info)
 	p.Info.Channels = nil
-	if err := o.err(); err != nil {
-		return core.ConnectParams{}, err
-	}
-	return p, nil
+	return p, o.err()
 }
 
 // decodeSubscribe validates a POST /subscribe body (UPSTREAM §3.3). When the
@@ -140,10 +143,7 @@ func decodeSubscribe(body []byte, queryConnID string) (core.SubscribeParams, err
 	take(o, "channel_configs", false, false, channelConfigs, &p.ChannelConfigs)
 	take(o, "info", false, false, infoOptions, &p.Info)
 	p.Info.Channels = nil
-	if err := o.err(); err != nil {
-		return core.SubscribeParams{}, err
-	}
-	return p, nil
+	return p, o.err()
 }
 
 // decodeUnsubscribe validates a POST /unsubscribe body: the subscribe schema
@@ -163,10 +163,7 @@ func decodeUserState(body []byte) (core.UserStateParams, error) {
 	take(o, "user", true, false, userName, &p.User)
 	take(o, "user_state", false, false, stateField, &p.State)
 	p.SetPublicKeys = take(o, "state_public_keys", false, true, channelList, &p.PublicKeys)
-	if err := o.err(); err != nil {
-		return core.UserStateParams{}, err
-	}
-	return p, nil
+	return p, o.err()
 }
 
 // decodeChannelConfig validates a POST /channel_config body (UPSTREAM §3.9):

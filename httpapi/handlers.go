@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/pprof"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -208,6 +209,13 @@ func (s *Server) adminJSON(w http.ResponseWriter, r *http.Request, _ httprouter.
 		core.AdminInfo
 		Version string `json:"version"`
 	}{a, s.cfg.Version})
+}
+
+// adminDebug dumps the running goroutines as plain text (upstream dumps its
+// greenlets here).
+func adminDebug(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_ = pprof.Lookup("goroutine").WriteTo(w, 1)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

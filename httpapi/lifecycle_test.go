@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,14 @@ func TestAdminJSON(t *testing.T) {
 	code, _, _ := a.raw("GET", "/admin/admin.json", "", nil)
 	if code != 302 {
 		t.Fatalf("unauthenticated admin.json: %d, want 302", code)
+	}
+}
+
+func TestAdminDebug(t *testing.T) {
+	a := newAPI(t, nil)
+	code, h, b := a.raw("GET", "/admin/debug", "", map[string]string{"X-Channelstream-Secret": a.token()})
+	status(t, code, 200, b) // 119
+	if !strings.HasPrefix(h.Get("Content-Type"), "text/plain") || !strings.Contains(string(b), "goroutine") {
+		t.Fatalf("debug dump %q: %.200s", h.Get("Content-Type"), b)
 	}
 }

@@ -184,6 +184,7 @@ func (s *Server) routes() *httprouter.Router {
 		rt.Handle(m, "/disconnect", s.disconnect)
 		rt.Handle(m, "/admin/admin.json", s.admin(s.adminJSON))
 	}
+	rt.GET("/admin/debug", s.admin(adminDebug))
 	rt.GET("/healthz", s.healthz)
 	rt.GET("/readyz", s.readyz)
 	rt.OPTIONS("/*path", preflight)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -294,19 +293,28 @@ func integerFromString(s string) (int, fieldError) {
 	return integerFromDigits(s[:len(s)-len(digits)] + strings.ReplaceAll(digits, "_", ""))
 }
 
-// integerFromDigits converts an optionally signed run of ASCII digits, clamping.
+// integerFromDigits converts an optionally signed run of ASCII digits,
+// clamping values beyond the int range (without big-number arithmetic, so
+// that a huge literal costs linear time).
 func integerFromDigits(s string) (int, fieldError) {
-	n, ok := new(big.Int).SetString(s, 10)
-	if !ok {
+	neg := strings.HasPrefix(s, "-")
+	digits := strings.TrimLeft(s, "+-")
+	if len(s)-len(digits) > 1 || digits == "" || strings.Trim(digits, "0123456789") != "" {
 		return 0, fail(msgNotInt)
 	}
-	switch {
-	case n.IsInt64() && n.Int64() >= math.MinInt && n.Int64() <= math.MaxInt:
-		return int(n.Int64()), nil
-	case n.Sign() > 0:
-		return math.MaxInt, nil
+	if digits = strings.TrimLeft(digits, "0"); digits == "" {
+		return 0, nil
 	}
-	return math.MinInt, nil
+	n, err := strconv.ParseInt(digits, 10, 64)
+	switch {
+	case (err != nil || n > math.MaxInt) && neg:
+		return math.MinInt, nil
+	case err != nil || n > math.MaxInt:
+		return math.MaxInt, nil
+	case neg:
+		return int(-n), nil
+	}
+	return int(n), nil
 }
 
 // nonNegative is integer with validate.Range(min=0).
