@@ -26,7 +26,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	limits  queueLimits
-	queue   []entry // retained frames, ascending seq
+	queue   ring // retained frames, ascending seq
 	qBytes  int
 	nextSeq uint64 // seq of the next frame
 	sent    uint64 // highest seq ever handed to a transport
@@ -60,13 +60,15 @@ func (c *Conn) enqueue(f *Frame) (queued, slow bool) {
 	if c.closed {
 		return false, false
 	}
-	c.queue = append(c.queue, entry{seq: c.nextSeq, frame: f, size: size, catchup: c.session == nil})
+	c.queue.push(entry{seq: c.nextSeq, frame: f, size: size, catchup: c.session == nil}, c.limits.frames+1)
 	c.nextSeq++
 	c.qBytes += size
-	for len(c.queue) > c.limits.frames || (c.qBytes > c.limits.bytes && len(c.queue) > 1) {
-		if s := c.session; s != nil && c.queue[0].seq > s.cursor {
-			// The transport has not even taken the oldest frame: the client
-			// does not keep up. End it; it may resume and learn of the gap.
+	for c.queue.len() > c.limits.frames || (c.qBytes > c.limits.bytes && c.queue.len() > 1) {
+		if s, oldest := c.session, c.queue.at(0).seq; s != nil && oldest > s.cursor && oldest >= s.live {
+			// The transport has not taken a frame that arrived while it was
+			// attached: the client does not keep up. End it; it may resume
+			// and learn of the gap. (Catchup frames that were waiting when
+			// it attached are evicted silently: Next reports them as a gap.)
 			c.endSessionLocked(DisconnectSlow)
 			slow = true
 		}
@@ -79,25 +81,20 @@ func (c *Conn) enqueue(f *Frame) (queued, slow bool) {
 }
 
 func (c *Conn) dropOldestLocked() {
-	c.qBytes -= c.queue[0].size
-	c.queue[0] = entry{}
-	c.queue = c.queue[1:]
-	if len(c.queue) == 0 {
-		c.queue = nil
-	}
+	c.qBytes -= c.queue.pop().size
 }
 
 // ackLocked forgets every frame up to seq.
 func (c *Conn) ackLocked(seq uint64) {
-	for len(c.queue) > 0 && c.queue[0].seq <= seq {
+	for c.queue.len() > 0 && c.queue.at(0).seq <= seq {
 		c.dropOldestLocked()
 	}
 }
 
 // firstRetainedLocked is the lowest seq still available.
 func (c *Conn) firstRetainedLocked() uint64 {
-	if len(c.queue) > 0 {
-		return c.queue[0].seq
+	if c.queue.len() > 0 {
+		return c.queue.at(0).seq
 	}
 	return c.nextSeq
 }
@@ -115,12 +112,13 @@ func (c *Conn) close(d Disconnect) {
 	defer c.mu.Unlock()
 	c.closed = true
 	c.endSessionLocked(d)
-	c.queue, c.qBytes = nil, 0
+	c.queue.reset()
+	c.qBytes = 0
 }
 
 // queueLen reports how many frames wait (for statistics and tests).
 func (c *Conn) queueLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue)
+	return c.queue.len()
 }

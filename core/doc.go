@@ -10,10 +10,12 @@
 // sequence number. A transport attaches with Hub.Attach, gets a *Session,
 // and reads batches with Session.Next; it detaches when its client goes away.
 // Frames that arrive while nothing is attached wait in the queue (they are
-// marked catchup). A full queue evicts its oldest frames; when the frames it
-// evicts were never handed to the attached transport, that transport is ended
-// with DisconnectSlow. A resuming client that asks for frames older than what
-// is retained first gets a gap object naming the lost range.
+// marked catchup). A full queue evicts its oldest frames; when it evicts a
+// frame that arrived while the current transport was attached and that the
+// transport never took, that transport is ended with DisconnectSlow (catchup
+// frames that were already waiting when it attached are evicted without
+// ending it). A client that asks for frames older than what is retained
+// first gets a gap object naming the lost range.
 //
 // # Concurrency
 //

@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -81,8 +82,16 @@ func appendObject(dst []byte, fields map[string]json.RawMessage) []byte {
 }
 
 func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	// Printable ASCII that needs no escaping: no allocation.
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 var jsonNull = json.RawMessage("null")
@@ -108,15 +117,26 @@ func rawStrings(list []string) json.RawMessage {
 var messageTypes = [...]string{KindSend: "message", KindEdit: "message:edit", KindDelete: "message:delete"}
 
 // payload returns the object a client receives for m (without seq/catchup).
+// The keys the hub splices in per delivery are never taken from Fields: a
+// client-supplied "seq" or "catchup" would otherwise appear twice.
 func (m *Message) payload() []byte {
 	fields := make(map[string]json.RawMessage, len(m.Fields)+3)
 	for k, v := range m.Fields {
+		if k == "seq" || k == "catchup" {
+			continue
+		}
 		fields[k] = v
 	}
 	fields["uuid"] = rawString(m.UUID)
 	fields["channel"] = rawChannel(m.Channel)
 	fields["type"] = rawString(messageTypes[m.Kind])
-	return appendObject(make([]byte, 0, 128), fields)
+	// Size the buffer once, whatever the body size: quotes, colon and
+	// comma around each key, plus a little for escaping.
+	size := 2
+	for k, v := range fields {
+		size += len(k) + len(v) + 4
+	}
+	return appendObject(make([]byte, 0, size+16), fields)
 }
 
 // historyEntry returns the object /info shows for a stored message: the
@@ -134,6 +154,29 @@ func (m *Message) historyEntry() json.RawMessage {
 	fields["exclude_users"] = rawStrings(m.ExcludeUsers)
 	fields["no_history"] = json.RawMessage(strconv.FormatBool(m.NoHistory))
 	return appendObject(nil, fields)
+}
+
+// clone returns a copy of m that shares no memory with it: the hub keeps
+// messages in history and frames long after Publish returned, and the
+// caller may reuse its buffers. The field values share one allocation.
+func (m *Message) clone() *Message {
+	out := *m
+	out.PMUsers = slices.Clone(m.PMUsers)
+	out.ExcludeUsers = slices.Clone(m.ExcludeUsers)
+	if m.Fields != nil {
+		n := 0
+		for _, v := range m.Fields {
+			n += len(v)
+		}
+		buf := make([]byte, 0, n)
+		out.Fields = make(map[string]json.RawMessage, len(m.Fields))
+		for k, v := range m.Fields {
+			start := len(buf)
+			buf = append(buf, v...)
+			out.Fields[k] = buf[start:len(buf):len(buf)]
+		}
+	}
+	return &out
 }
 
 // editableKeys are the keys an edit overwrites in a stored message.

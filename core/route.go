@@ -136,7 +136,7 @@ func (h *Hub) toChannel(ev routed, store func(*Channel)) int {
 	return h.enqueueAll(targets, ev.frame)
 }
 
-// enqueueAll queues f on every target and counts the deliveries.
+// enqueueAll queues f on every target and returns how many took it.
 func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
 	n := 0
 	for _, c := range targets {
@@ -149,16 +149,16 @@ func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
 			h.log.Warn().Str("conn_id", c.id).Str("user", c.user.name).Msg("slow consumer disconnected")
 		}
 	}
-	h.stats.TotalMessages.Add(int64(n))
 	return n
 }
 
 // Publish routes validated messages (sends, edits, deletes) in order.
 // Messages to a channel that does not exist are dropped (but counted);
 // messages without a channel go to every connection of each listed user.
+// The hub keeps copies: the caller may reuse msgs once Publish returns.
 func (h *Hub) Publish(_ context.Context, msgs []Message) {
 	for i := range msgs {
-		h.publish(&msgs[i])
+		h.publish(msgs[i].clone())
 	}
 }
 
@@ -169,10 +169,12 @@ func (h *Hub) publish(m *Message) {
 	}
 	f := newMessageFrame(m)
 	if m.Channel == "" {
-		h.toUsers(m, f)
+		h.stats.TotalMessages.Add(int64(h.toUsers(m, f)))
 		return
 	}
-	h.toChannel(routed{frame: f, channel: m.Channel, pm: m.PMUsers, exclude: m.ExcludeUsers}, func(ch *Channel) {
+	// As upstream, total_messages counts deliveries of published messages
+	// only: presence and state changes (routeAll) are not counted.
+	n := h.toChannel(routed{frame: f, channel: m.Channel, pm: m.PMUsers, exclude: m.ExcludeUsers}, func(ch *Channel) {
 		switch m.Kind {
 		case KindSend:
 			ch.store(f, m, h.cfg.MaxHistory, h.cfg.ChannelFrames, now)
@@ -182,12 +184,16 @@ func (h *Hub) publish(m *Message) {
 			ch.delete(m.UUID)
 		}
 	})
+	if n > 0 {
+		h.stats.TotalMessages.Add(int64(n))
+	}
 }
 
 // toUsers delivers a global private message to every connection of each
 // listed user that exists, keeping it in the user's private frames.
-// exclude_users does not apply here (upstream behaviour).
-func (h *Hub) toUsers(m *Message, f *Frame) {
+// exclude_users does not apply here (upstream behaviour). It returns how
+// many connections received it.
+func (h *Hub) toUsers(m *Message, f *Frame) int {
 	var targets []*Conn
 	h.mu.RLock()
 	for _, name := range slices.Compact(slices.Sorted(slices.Values(m.PMUsers))) {
@@ -212,5 +218,5 @@ func (h *Hub) toUsers(m *Message, f *Frame) {
 		}
 	}
 	h.mu.RUnlock()
-	h.enqueueAll(targets, f)
+	return h.enqueueAll(targets, f)
 }

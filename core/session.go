@@ -20,8 +20,12 @@ type Session struct {
 	hub    *Hub
 	opts   AttachOptions
 	cursor uint64 // last seq handed to this session; guarded by conn.mu
-	wakeC  chan struct{}
-	doneC  chan struct{}
+	// live is the first seq queued while this session was attached. Losing
+	// older (catchup) frames only makes a gap; losing a live one it has
+	// not taken makes it slow.
+	live  uint64
+	wakeC chan struct{}
+	doneC chan struct{}
 
 	endOnce sync.Once
 	reason  Disconnect // written before doneC closes
@@ -54,6 +58,7 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 		c.ackLocked(c.sent)
 		s.cursor = c.sent
 	}
+	s.live = c.nextSeq
 	c.session = s
 	if c.nextSeq-1 > s.cursor {
 		s.wake()
@@ -117,11 +122,11 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 		n++
 	}
 	i := 0
-	if len(c.queue) > 0 {
-		i = int(s.cursor + 1 - c.queue[0].seq)
+	if c.queue.len() > 0 {
+		i = int(s.cursor + 1 - c.queue.at(0).seq)
 	}
-	for ; i < len(c.queue) && (max <= 0 || n < max); i++ {
-		e := c.queue[i]
+	for ; i < c.queue.len() && (max <= 0 || n < max); i++ {
+		e := c.queue.at(i)
 		if n > 0 {
 			dst = append(dst, ',')
 		}
@@ -133,17 +138,22 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 	if s.cursor > c.sent {
 		c.sent = s.cursor
 	}
-	if i < len(c.queue) {
+	if i < c.queue.len() {
 		s.wake()
 	}
 	return dst, n, s.cursor
 }
 
 // Ack forgets every frame up to and including seq: the client has it.
+// It is ignored once another transport has attached to the connection: the
+// newer one may have resumed from an earlier seq and still need them.
 func (s *Session) Ack(seq uint64) {
 	c := s.conn
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.session != nil && c.session != s {
+		return
+	}
 	c.ackLocked(min(seq, s.cursor))
 }
 

@@ -4,7 +4,9 @@ import "sync/atomic"
 
 // Stats are the hub's counters since it started.
 type Stats struct {
-	// TotalMessages counts frames queued to connections.
+	// TotalMessages counts deliveries of published messages (sends, edits,
+	// deletes) to connections, as upstream's total_messages: presence and
+	// user_state_change frames are not counted.
 	TotalMessages atomic.Int64
 	// TotalUniqueMessages counts messages sent through Publish.
 	TotalUniqueMessages atomic.Int64

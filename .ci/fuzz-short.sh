@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every `func FuzzXxx` of the module for a short time each (default 3s).
+# go test -fuzz takes one target in one package per run, hence the loop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime="${1:-3s}"
+go="${GO:-go}"
+
+found=0
+while IFS= read -r file; do
+	dir="./$(dirname "$file")"
+	for name in $(grep -oE '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
+		found=$((found + 1))
+		echo "fuzz-short: $name in $dir for $fuzztime"
+		"$go" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir"
+	done
+done < <(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' cmd core httpapi transports web 2>/dev/null | sort)
+echo "fuzz-short: $found fuzz targets run"

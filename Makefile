@@ -1,0 +1,38 @@
+# channelstream-go: thin targets, one obvious command each. CI runs `make test`
+# through .ci/run.
+
+GO       ?= go
+SRC_DIRS := $(wildcard cmd core httpapi transports web)
+
+.PHONY: run build test deps lint fmt fuzz-short bench clean
+
+run:
+	@echo "channelstream-go on http://127.0.0.1:8000 (API, /ws, /sse, /listen, /admin); Ctrl-C stops it"
+	$(GO) run ./cmd/channelstream --host 127.0.0.1 --port 8000
+
+build:
+	$(GO) build -o bin/channelstream ./cmd/channelstream
+
+test: deps lint
+	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz-short
+
+deps:
+	bash .ci/deps.sh
+
+lint:
+	@files="$$(gofmt -l $(SRC_DIRS))"; \
+	if [ -n "$$files" ]; then echo "gofmt: these files need 'make fmt':"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $(SRC_DIRS)
+
+fuzz-short:
+	bash .ci/fuzz-short.sh 3s
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

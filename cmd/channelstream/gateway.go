@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/transports/longpoll"
+	"github.com/channelstream-go/channelstream-go/transports/sse"
+	"github.com/channelstream-go/channelstream-go/transports/websocket"
+)
+
+// gateway is one channelstream node: the hub, the API and the transports
+// behind one HTTP server.
+type gateway struct {
+	cfg      Config
+	log      zerolog.Logger
+	hub      *core.Hub
+	handler  http.Handler
+	ws       *websocket.Handler
+	sse      *sse.Handler
+	longpoll *longpoll.Handler
+}
+
+// newGateway wires the hub, the transports and the REST API from cfg.
+func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
+	hub := core.New(core.Config{
+		ConnTimeout: cfg.ConnTimeout,
+		MaxHistory:  cfg.MaxHistory,
+		QueueFrames: cfg.ConnQueueFrames,
+		QueueBytes:  cfg.ConnQueueBytes,
+		Logger:      log.With().Str("component", "hub").Logger(),
+	})
+	gather := cfg.LongpollGather
+	if gather == 0 {
+		gather = longpoll.NoGather
+	}
+	g := &gateway{cfg: cfg, log: log, hub: hub}
+	g.ws = websocket.New(websocket.Config{
+		Hub:               hub,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		ShutdownWindow:    cfg.ShutdownGrace,
+		Logger:            log.With().Str("component", "websocket").Logger(),
+	})
+	g.sse = sse.New(sse.Config{
+		Hub:               hub,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		Logger:            log.With().Str("component", "sse").Logger(),
+	})
+	g.longpoll = longpoll.New(longpoll.Config{
+		Hub:     hub,
+		Timeout: cfg.LongpollTimeout,
+		Gather:  gather,
+		Logger:  log.With().Str("component", "longpoll").Logger(),
+	})
+	api, err := httpapi.New(httpapi.Config{
+		Hub:               hub,
+		Secret:            cfg.Secret,
+		NoSignatureMaxAge: !cfg.ValidateRequests,
+		AllowPostingFrom:  cfg.AllowPostingFrom,
+		TrustedProxies:    cfg.TrustedProxies,
+		AllowCORS:         cfg.AllowCORS,
+		EnforceHTTPS:      cfg.EnforceHTTPS,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		Version:           buildVersion(),
+		Logger:            log.With().Str("component", "api").Logger(),
+		WebSocket:         g.ws,
+		SSE:               g.sse,
+		LongPoll:          g.longpoll,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build API: %w", err)
+	}
+	g.handler = api
+	return g, nil
+}
+
+// listen opens the configured address.
+func (g *gateway) listen() (net.Listener, error) {
+	addr := net.JoinHostPort(g.cfg.Host, strconv.Itoa(g.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serve runs the node on ln until ctx is done, then drains: /readyz turns
+// 503, new attachments are refused, attached transports are told to
+// reconnect (WebSocket close 1012), and the server waits up to
+// shutdown_grace for requests to finish.
+func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	defer stopGC()
+	go func() { _ = g.hub.Run(gcCtx) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	g.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	g.drain()
+	grace := g.cfg.ShutdownGrace
+	sctx, cancel := context.WithTimeout(context.Background(), grace+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	g.log.Info().Msg("stopped")
+	return nil
+}
+
+// drain refuses new attachments, then closes the open transports with
+// their reconnect hints: WebSocket sockets spread over shutdown_grace (close
+// 1012), long-polls answer at once, SSE streams get a jittered retry:. It
+// returns when all are gone or shutdown_grace has passed.
+func (g *gateway) drain() {
+	g.log.Info().Int("websocket", g.ws.Open()).Int("sse", g.sse.Active()).Int("longpoll", g.longpoll.Pending()).Msg("draining")
+	g.hub.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownGrace)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- g.ws.Shutdown(ctx) }()
+	go func() { errc <- g.longpoll.Shutdown(ctx) }()
+	// WebSocket and long-poll sessions are ended by their handlers above.
+	g.hub.EndSessions(core.DisconnectShutdown, "sse")
+	for range 2 {
+		if err := <-errc; err != nil {
+			g.log.Warn().Err(err).Msg("transports still open at the end of shutdown_grace")
+		}
+	}
+	if err := g.sse.Wait(ctx); err != nil {
+		g.log.Warn().Err(err).Msg("SSE streams still open at the end of shutdown_grace")
+	}
+}

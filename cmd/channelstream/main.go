@@ -1,0 +1,275 @@
+// Command channelstream is channelstream-go: a drop-in replacement for the
+// Python channelstream real-time server. See PROTOCOL.md for the contract and
+// "channelstream -h" for the settings.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// version is the release, set with -ldflags "-X main.version=v1.2.3"; when
+// empty it comes from the module's build information, else "dev".
+var version string
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// realMain runs the command line args and returns the exit status: 0 on
+// success, 2 for a configuration error, 1 when the server fails.
+func realMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, inv, err := loadConfig(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "channelstream: %v\nRun 'channelstream -h' for the list of settings.\n", err)
+		return 2
+	}
+	switch inv.cmd {
+	case cmdVersion:
+		fmt.Fprintf(stdout, "channelstream-go %s\n", buildVersion())
+		return 0
+	case cmdHelp:
+		writeHelp(stdout)
+		return 0
+	case cmdMakeConfig:
+		if err := writeIni(cfg, inv.output, stdout); err != nil {
+			fmt.Fprintf(stderr, "channelstream: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(cfg, stderr)
+	for _, w := range inv.warnings {
+		log.Warn().Msg(w)
+	}
+	if cfg.Secret == defaultConfig().Secret {
+		log.Warn().Msg("secret is the default: set secret before exposing the API")
+	}
+	if cfg.AdminSecret == defaultConfig().AdminSecret {
+		log.Warn().Msg("admin_secret is the default: set admin_secret before exposing the admin page")
+	}
+	log.Info().Str("version", buildVersion()).Str("ini", inv.iniPath).Msg("starting channelstream-go")
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("channelstream stopped")
+		return 1
+	}
+	return 0
+}
+
+// buildVersion returns the version printed by -v.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// newLogger builds the process logger: JSON lines on w, or the console
+// format when cfg.Debug, at the level of cfg.LogLevel.
+func newLogger(cfg Config, w io.Writer) zerolog.Logger {
+	out := w
+	if cfg.Debug {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(out).Level(zerologLevel(cfg.LogLevel)).With().Timestamp().Logger()
+}
+
+// zerologLevel maps a canonical Python level name (see parseLogLevel).
+func zerologLevel(python string) zerolog.Level {
+	switch python {
+	case "NOTSET":
+		return zerolog.TraceLevel
+	case "DEBUG":
+		return zerolog.DebugLevel
+	case "WARNING":
+		return zerolog.WarnLevel
+	case "ERROR":
+		return zerolog.ErrorLevel
+	case "CRITICAL":
+		return zerolog.FatalLevel
+	}
+	return zerolog.InfoLevel
+}
+
+// flagValue feeds one flag name into the ordered list of flag settings, so
+// that only flags given on the command line override, the last one winning.
+type flagValue struct {
+	k    key
+	name string
+	dst  *[]setting
+}
+
+func (f *flagValue) String() string   { return "" }
+func (f *flagValue) IsBoolFlag() bool { return f.k.isBool() }
+func (f *flagValue) Set(v string) error {
+	*f.dst = append(*f.dst, setting{key: f.k, source: "flag " + dashed(f.name), value: v})
+	return nil
+}
+
+// cmdFlag is a boolean flag that selects a command (-v, -h).
+type cmdFlag struct {
+	inv *invocation
+	cmd command
+}
+
+func (f cmdFlag) String() string   { return "" }
+func (f cmdFlag) IsBoolFlag() bool { return true }
+func (f cmdFlag) Set(v string) error {
+	if asBool(v) {
+		f.inv.cmd = f.cmd
+	}
+	return nil
+}
+
+// newFlagSet registers --<key> and its 0.6.x names for every key, plus -i,
+// -v, -h, -e and, for make_config, -o. The flag package accepts one or two
+// dashes alike. Errors are returned, never printed.
+func newFlagSet(keys []key, inv *invocation, dst *[]setting) *flag.FlagSet {
+	fs := flag.NewFlagSet("channelstream", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, k := range keys {
+		for _, name := range append([]string{k.name}, k.flags...) {
+			fs.Var(&flagValue{k: k, name: name, dst: dst}, name, k.doc)
+		}
+	}
+	for _, name := range []string{"i", "ini"} {
+		fs.StringVar(&inv.iniPath, name, "", "ini file")
+	}
+	for _, name := range []string{"v", "version"} {
+		fs.Var(cmdFlag{inv, cmdVersion}, name, "print the version")
+	}
+	for _, name := range []string{"h", "help", "?"} {
+		fs.Var(cmdFlag{inv, cmdHelp}, name, "print the flags")
+	}
+	for _, name := range []string{"e", "demo"} {
+		fs.Var(ignoredFlag{inv, name}, name, "ignored")
+	}
+	if inv.cmd == cmdMakeConfig {
+		for _, name := range []string{"o", "output"} {
+			fs.StringVar(&inv.output, name, "", "output file")
+		}
+	}
+	return fs
+}
+
+// ignoredFlag is a 0.6.x boolean flag that is accepted with a warning.
+type ignoredFlag struct {
+	inv  *invocation
+	name string
+}
+
+func (f ignoredFlag) String() string   { return "" }
+func (f ignoredFlag) IsBoolFlag() bool { return true }
+func (f ignoredFlag) Set(string) error {
+	f.inv.warnings = append(f.inv.warnings, "flag "+dashed(f.name)+" is accepted for compatibility and ignored")
+	return nil
+}
+
+// dashed writes a flag name as the user most likely typed it: -p, --port.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func unexpectedArg(arg string) error {
+	if arg == "make_config" {
+		return errors.New("make_config must come first: channelstream make_config [-o FILE] [flags]")
+	}
+	return fmt.Errorf("unexpected argument %q (boolean flags take their value as --flag=false)", arg)
+}
+
+// writeHelp lists every flag with its default.
+func writeHelp(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  channelstream [flags]                        run the server
+  channelstream make_config [-o FILE] [flags]  print an ini file with every setting
+  channelstream -v                             print the version
+
+Every setting KEY comes, by precedence, from the flag --KEY, the environment
+variable CHANNELSTREAM_<KEY in upper case>, the key KEY of the [channelstream]
+section of the ini file, or its default. Flags take one or two dashes.
+Booleans are true for t, true, y, yes, on or 1. Durations are "5s", "250ms"
+or a number of seconds. Lists are comma separated.
+
+  -i, --ini FILE
+        ini file to read (default: $CHANNELSTREAM_INI, else none)
+  -o, --output FILE
+        make_config: write FILE instead of standard output
+  -v, --version
+        print the version and exit
+  -h, --help
+        print this help and exit
+  -e, --demo
+        accepted for compatibility with channelstream 0.6 and ignored
+`)
+	def := defaultConfig()
+	for _, k := range configKeys() {
+		names := []string{"--" + k.name}
+		for _, a := range k.flags {
+			names = append(names, dashed(a))
+		}
+		arg := " " + k.arg
+		if k.isBool() {
+			arg = "[=BOOL]"
+		}
+		fmt.Fprintf(w, "  %s%s\n        %s (default %s)\n", strings.Join(names, ", "), arg, k.doc, orEmpty(k.get(&def)))
+	}
+}
+
+func orEmpty(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	return s
+}
+
+// renderIni writes cfg as an ini [channelstream] section with every key,
+// each preceded by its description and default.
+func renderIni(cfg Config) string {
+	var b strings.Builder
+	b.WriteString("# channelstream-go settings, written by \"channelstream make_config\".\n")
+	b.WriteString("# Precedence: flags > CHANNELSTREAM_<KEY> environment variables > this file > defaults.\n")
+	fmt.Fprintf(&b, "[%s]\n", iniSection)
+	def := defaultConfig()
+	for _, k := range configKeys() {
+		fmt.Fprintf(&b, "\n# %s (default %s)\n", k.doc, orEmpty(k.get(&def)))
+		// An indented line continues the value, as in Python's configparser.
+		v := strings.ReplaceAll(k.get(&cfg), "\n", "\n  ")
+		fmt.Fprintf(&b, "%s\n", strings.TrimSpace(k.name+" = "+v))
+	}
+	fmt.Fprintf(&b, "\n# Accepted for compatibility with channelstream 0.7; only this signer exists.\nsignature_checker = %s\n", defaultSignatureChecker)
+	return b.String()
+}
+
+// writeIni writes renderIni(cfg) to path, or to stdout when path is "".
+func writeIni(cfg Config, path string, stdout io.Writer) error {
+	text := renderIni(cfg)
+	if path == "" {
+		_, err := io.WriteString(stdout, text)
+		return err
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("writing config: %w", err)
+	}
+	return nil
+}

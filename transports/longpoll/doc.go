@@ -1,0 +1,29 @@
+// Package longpoll serves GET /listen, channelstream's long-poll transport.
+//
+// Each request attaches to an existing connection (created by POST
+// /connect) with core.Hub.Attach, waits up to Config.Timeout for the first
+// frame, keeps gathering until Config.Gather passes without a new one, and
+// answers with one JSON list of the frames (every object carries its
+// per-connection "seq"), or "cb(<list>)" for a valid JSONP callback. Then it
+// detaches. The connection keeps its one bounded queue between polls, so
+// nothing queued while no poll is pending is lost: those frames come on the
+// next poll marked "catchup": true.
+//
+// # Acknowledgement
+//
+// Without last_seq, a response written without error counts as delivered
+// (upstream semantics). With last_seq=N, the request acknowledges every
+// frame up to N and answers what follows, so a client that lost a response
+// gets it again with neither loss nor duplicates; when N is older than what
+// the connection retained, the list starts with
+// {"type":"gap","from_seq":a,"to_seq":b}.
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use. Each request runs on its own
+// goroutine and is the only writer of its ResponseWriter; it holds no lock
+// while waiting or writing. A newer poll for the same connection replaces
+// the older one in the hub, which ends the older session: the older request
+// answers at once (usually "[]") and the newer one gets the frames. Shutdown
+// makes every waiting poll answer at once and refuses new ones with 503.
+package longpoll

@@ -1,0 +1,127 @@
+package longpoll
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+func TestRejectsBadRequests(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 100 * time.Millisecond})
+	known := e.connect(t, "alice", "c")
+	unknown := core.NewUUID()
+	cases := []struct {
+		name   string
+		query  string
+		status int
+		body   string
+	}{
+		{"missing conn_id is 400", "", 400, `{"error":"conn_id is required"}`},
+		{"empty conn_id is 400", "conn_id=", 400, `{"error":"conn_id is required"}`},
+		{"non-UUID conn_id is 422 with a list", "conn_id=abc", 422, `["Wrong UUID format"]`},
+		{"non-UUID is checked before callback", "conn_id=abc&callback=1x", 422, `["Wrong UUID format"]`},
+		{"unknown conn_id is 401", "conn_id=" + unknown, 401, `{"error":"unknown connection"}`},
+		{"negative last_seq is 422", "conn_id=" + known + "&last_seq=-1", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"word last_seq is 422", "conn_id=" + known + "&last_seq=abc", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"fraction last_seq is 422", "conn_id=" + known + "&last_seq=1.5", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"empty last_seq is 422", "conn_id=" + known + "&last_seq=", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"signed last_seq is 422", "conn_id=" + known + "&last_seq=%2B1", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"overflowing last_seq is 422", "conn_id=" + known + "&last_seq=18446744073709551616", 422, `{"last_seq":["Not a valid integer."]}`},
+		{"script callback is 400", "conn_id=" + known + "&callback=alert(1)", 400, ""},
+		{"callback starting with a digit is 400", "conn_id=" + known + "&callback=1cb", 400, ""},
+		{"65-character callback is 400", "conn_id=" + known + "&callback=" + strings.Repeat("a", 65), 400, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.get(context.Background(), e.srv.URL+"/listen?"+tc.query)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d (body %s)", r.status, tc.status, r.body)
+			}
+			if tc.body != "" && string(r.body) != tc.body {
+				t.Errorf("body %s, want %s", r.body, tc.body)
+			}
+			if tc.body == "" && !strings.HasPrefix(string(r.body), `{"error":`) {
+				t.Errorf("body %s, want a JSON error", r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if r.header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Error("the middleware's CORS header was lost")
+			}
+		})
+	}
+}
+
+func TestAcceptsEveryUUIDSpelling(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 50 * time.Millisecond})
+	id := e.connect(t, "alice", "c")
+	for _, spelling := range []string{
+		strings.ToUpper(id), strings.ReplaceAll(id, "-", ""), "{" + id + "}", "urn:uuid:" + id,
+	} {
+		r := e.get(context.Background(), e.srv.URL+"/listen?conn_id="+url.QueryEscape(spelling))
+		if r.status != http.StatusOK || string(r.body) != "[]" {
+			t.Errorf("%s: status %d body %s", spelling, r.status, r.body)
+		}
+	}
+}
+
+func TestDrainingHubAnswers503(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{})
+	id := e.connect(t, "alice", "c")
+	e.hub.Drain()
+	r := e.poll(t, id, nil)
+	if r.status != http.StatusServiceUnavailable || !strings.HasPrefix(string(r.body), `{"error":`) {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	if r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("the middleware's CORS header was lost")
+	}
+}
+
+func TestShutdownAnswersWaitingPollsAtOnce(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second})
+	id := e.connect(t, "alice", "c")
+	pending := e.pollAsync(context.Background(), id, nil)
+	waitFor(t, 5*time.Second, "the poll to wait", func() bool { return e.h.Pending() == 1 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.h.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	r := await(t, pending, 5*time.Second)
+	if fs := frames(t, r); len(fs) != 0 {
+		t.Errorf("got %d frames, want []", len(fs))
+	}
+	if d := time.Since(start); d > slack {
+		t.Errorf("shutdown took %v", d)
+	}
+	if r := e.poll(t, id, nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("poll after shutdown: status %d, want 503", r.status)
+	}
+}
+
+func TestShutdownDeliversWhatIsWaiting(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: 10 * time.Second})
+	id := e.connect(t, "alice", "c")
+	pending := e.pollAsync(context.Background(), id, nil)
+	waitFor(t, 5*time.Second, "the poll to wait", func() bool { return e.h.Pending() == 1 })
+	msg := e.publish("c", "last words")
+	if err := e.h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fs := frames(t, await(t, pending, 5*time.Second))
+	if len(fs) != 1 || fs[0].UUID != msg {
+		t.Fatalf("got %v, want [%s]", uuids(fs), msg)
+	}
+}

@@ -1,0 +1,76 @@
+package longpoll
+
+import (
+	"context"
+	"time"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// ending says why a poll stopped waiting.
+type ending int
+
+const (
+	endFrames     ending = iota // frames came, then a quiet Gather (or the cap)
+	endTimeout                  // nothing came within Timeout
+	endSession                  // the hub ended the session (replaced, gone, shutdown, slow)
+	endShutdown                 // Handler.Shutdown
+	endClientGone               // the request's context ended: write nothing
+)
+
+func (e ending) String() string {
+	switch e {
+	case endFrames:
+		return "frames"
+	case endTimeout:
+		return "timeout"
+	case endSession:
+		return "session ended"
+	case endShutdown:
+		return "shutdown"
+	default:
+		return "client gone"
+	}
+}
+
+// wait blocks until the poll should answer: up to Timeout for the first
+// frame, then until Gather passes with no new frame, the gathering itself
+// capped at Timeout. The hub ending the session, Shutdown and the client
+// going away end the wait at once.
+func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
+	t := time.NewTimer(h.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case <-s.Ready():
+	case <-t.C:
+		return endTimeout
+	case <-s.Done():
+		return endSession
+	case <-h.stop:
+		return endShutdown
+	case <-ctx.Done():
+		return endClientGone
+	}
+	if h.cfg.Gather < 0 {
+		return endFrames
+	}
+	gatherEnd := time.Now().Add(h.cfg.Timeout)
+	for {
+		d := min(h.cfg.Gather, time.Until(gatherEnd))
+		if d <= 0 {
+			return endFrames
+		}
+		t.Reset(d)
+		select {
+		case <-s.Ready():
+		case <-t.C:
+			return endFrames
+		case <-s.Done():
+			return endSession
+		case <-h.stop:
+			return endShutdown
+		case <-ctx.Done():
+			return endClientGone
+		}
+	}
+}

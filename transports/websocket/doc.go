@@ -1,0 +1,62 @@
+// Package websocket is the WebSocket transport of channelstream:
+// GET /ws?conn_id=<uuid>[&last_seq=N] attaches a socket to a connection of a
+// core.Hub and moves the hub's frames to the client.
+//
+// # Wire behaviour
+//
+//   - The query is checked before the upgrade: a missing or non-UUID conn_id,
+//     or a last_seq that is not a non-negative integer, is answered 422 with
+//     the marshmallow-style body {"conn_id": ["Not a valid UUID."]}. A GET
+//     that is not a WebSocket handshake is answered 400 {"error": "..."}.
+//   - An unknown conn_id is upgraded and then closed at once with 1000
+//     "unknown connection" (upstream behaviour); a draining hub or a handler
+//     that shuts down closes with 1012 "service restart".
+//   - Every server frame is a text frame holding one JSON list: a batch of
+//     queued frames as Session.Next builds it (each object carries "seq"), or
+//     the heartbeat [] every Config.HeartbeatInterval, followed by a ping.
+//     Catch-up frames queued while no transport was attached come first and
+//     carry "catchup": true; upstream sent them one per frame, we batch them,
+//     which every client that iterates the list already handles.
+//   - With last_seq=N the socket resumes after N (core.AttachOptions.Resume):
+//     no loss and no duplicates, or a gap object when N is older than what the
+//     connection retains.
+//   - Any client data frame (text or binary, content ignored) counts as
+//     activity; so does every successful server write. Pongs (and any data
+//     frame) extend the read deadline of Config.PongWait.
+//   - When the hub ends the session, the socket is closed with the reason's
+//     code: 1000 for a connection removed by /disconnect or the collector,
+//     4000 when a newer socket replaced this one (the connection survives and
+//     the new socket carries on), 1008 for a slow consumer whose queue
+//     overflowed (logged at warn; the hub counts it), 1012 at shutdown.
+//
+// # Concurrency contract
+//
+// A Handler is safe for concurrent use by any number of requests. ServeHTTP
+// returns as soon as the socket is attached; from then on each socket has
+// exactly two goroutines and one ticker:
+//
+//   - the writer is the only goroutine that writes data frames. It selects
+//     on Session.Ready (write one batch), the heartbeat ticker, Session.Done
+//     (the hub ended the session: send the close frame, wait up to
+//     closeGrace for the client's echo, close; or the reader detached it:
+//     just close) and the handler's shutdown. It calls
+//     Session.Touch after every successful write. When it returns it calls
+//     Session.Detach (a no-op when the hub ended the session) and closes the
+//     network connection, which also stops the reader.
+//   - the reader discards client frames, touches the session for each and
+//     keeps the read deadline. When reading fails (client gone, close frame,
+//     dead peer, oversized frame) it closes the network connection, so that
+//     a writer blocked on a dead peer returns at once, then calls
+//     Session.Detach, which wakes the writer. gorilla's default ping and close handlers answer from the
+//     reader with WriteControl, which gorilla allows concurrently with the
+//     writer.
+//
+// Returning from ServeHTTP lets net/http free its per-request state (the
+// serving goroutine's stack, its bufio buffers): an idle attached socket keeps
+// only the gorilla Conn with a small read buffer, two parked goroutines, one
+// ticker and the session. Write buffers and batch buffers come from shared
+// pools and are held only while a write is in progress.
+//
+// Shutdown closes every open socket with 1012 at a random moment of
+// Config.ShutdownWindow and waits until all are gone.
+package websocket
