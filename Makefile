@@ -14,8 +14,8 @@ build:
 	$(GO) build -o bin/channelstream ./cmd/channelstream
 
 test: deps lint
-	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz-short
+	$(GO) test -race -count=1 ./...
 
 deps:
 	bash .ci/deps.sh
