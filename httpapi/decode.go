@@ -251,7 +251,7 @@ func decodeDisconnect(body []byte) (string, error) {
 // given in any form Python's uuid.UUID accepts (dashed, 32 hex digits, in
 // braces, with a urn:uuid: prefix, any case); ok is false for anything else.
 func parseConnID(s string) (string, bool) {
-	return parseUUID(s)
+	return core.ParseUUID(s)
 }
 
 // infoOptions validates the nested InfoResolutionSchema. include_connections

@@ -66,7 +66,7 @@ func checkCanonical(t *testing.T, id string, emptyOK bool) {
 	if id == "" && emptyOK {
 		return
 	}
-	if got, ok := parseUUID(id); !ok || got != id {
+	if got, ok := core.ParseUUID(id); !ok || got != id {
 		t.Fatalf("id %q is not canonical", id)
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,142 +30,76 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return b, nil
 }
 
-func (s *Server) connect(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := decodeConnect(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.hub.Connect(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-// subscription decodes a subscribe or unsubscribe body. Upstream validates
-// the connection inside the schema, so an unknown connection is reported
-// together with the other field errors.
-func (s *Server) subscription(w http.ResponseWriter, r *http.Request,
-	decode func([]byte, string) (core.SubscribeParams, error)) (core.SubscribeParams, bool) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return core.SubscribeParams{}, false
-	}
-	p, err := decode(body, r.URL.Query().Get("conn_id"))
-	var fields FieldErrors
-	if errors.As(err, &fields) {
-		if _, bad := fields["conn_id"]; !bad && !s.hub.HasConn(p.ConnID) {
-			fields["conn_id"] = []string{"Unknown connection"}
-		}
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return core.SubscribeParams{}, false
-	}
-	return p, true
-}
-
-func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	p, ok := s.subscription(w, r, decodeSubscribe)
-	if !ok {
-		return
-	}
-	res, err := s.hub.Subscribe(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	p, ok := s.subscription(w, r, decodeUnsubscribe)
-	if !ok {
-		return
-	}
-	res, err := s.hub.Unsubscribe(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Server) userState(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := decodeUserState(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.hub.SetUserState(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-// messages serves POST (send), PATCH (edit) and DELETE /message: the
-// accepted messages are echoed once they are routed.
-func (s *Server) messages(kind core.MessageKind) httprouter.Handle {
+// endpoint builds a handler that reads the body, decodes it, runs the hub
+// call and writes its result; every failure goes through writeError.
+func endpoint[P, R any](s *Server, decode func(*http.Request, []byte) (P, error),
+	do func(context.Context, P) (R, error)) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		body, err := s.readBody(w, r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		msgs, echo, err := decodeMessages(body, kind, s.cfg.Now())
+		p, err := decode(r, body)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.hub.Publish(r.Context(), msgs)
-		if echo == nil {
-			echo = []json.RawMessage{}
+		res, err := do(r.Context(), p)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
 		}
-		writeJSON(w, http.StatusOK, echo)
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 
-func (s *Server) channelConfig(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	configs, err := decodeChannelConfig(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.hub.ConfigureChannels(r.Context(), configs))
+// bodyOnly adapts a decoder that needs nothing but the body.
+func bodyOnly[P any](decode func([]byte) (P, error)) func(*http.Request, []byte) (P, error) {
+	return func(_ *http.Request, body []byte) (P, error) { return decode(body) }
 }
 
-func (s *Server) info(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// infallible adapts a hub call that cannot fail.
+func infallible[P, R any](do func(context.Context, P) R) func(context.Context, P) (R, error) {
+	return func(ctx context.Context, p P) (R, error) { return do(ctx, p), nil }
+}
+
+// subscription decodes a subscribe or unsubscribe body, with conn_id
+// falling back to the query string. Upstream validates the connection
+// inside the schema, so an unknown connection is reported together with
+// the other field errors.
+func (s *Server) subscription(decode func([]byte, string) (core.SubscribeParams, error)) func(*http.Request, []byte) (core.SubscribeParams, error) {
+	return func(r *http.Request, body []byte) (core.SubscribeParams, error) {
+		p, err := decode(body, r.URL.Query().Get("conn_id"))
+		var fields FieldErrors
+		if errors.As(err, &fields) {
+			if _, bad := fields["conn_id"]; !bad && !s.hub.HasConn(p.ConnID) {
+				fields["conn_id"] = []string{"Unknown connection"}
+			}
+		}
+		return p, err
 	}
-	opts, err := decodeInfo(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+}
+
+// messages serves POST (send), PATCH (edit) and DELETE /message: the
+// accepted messages are routed, then echoed.
+func (s *Server) messages(kind core.MessageKind) httprouter.Handle {
+	decode := func(_ *http.Request, body []byte) (decodedMessages, error) {
+		msgs, echo, err := decodeMessages(body, kind, s.cfg.Now())
+		return decodedMessages{msgs, echo}, err
 	}
-	writeJSON(w, http.StatusOK, s.hub.Info(r.Context(), opts))
+	return endpoint(s, decode, func(ctx context.Context, d decodedMessages) ([]json.RawMessage, error) {
+		s.hub.Publish(ctx, d.msgs)
+		if d.echo == nil {
+			d.echo = []json.RawMessage{}
+		}
+		return d.echo, nil
+	})
+}
+
+type decodedMessages struct {
+	msgs []core.Message
+	echo []json.RawMessage
 }
 
 // disconnect reads conn_id from the JSON body of a POST and from the query

@@ -171,16 +171,18 @@ func (s *Server) routes() *httprouter.Router {
 	rt.PanicHandler = s.panicked
 
 	api := s.protected
-	rt.POST("/connect", api(s.connect))
-	rt.POST("/subscribe", api(s.subscribe))
-	rt.POST("/unsubscribe", api(s.unsubscribe))
-	rt.POST("/user_state", api(s.userState))
+	h := s.hub
+	rt.POST("/connect", api(endpoint(s, bodyOnly(decodeConnect), h.Connect)))
+	rt.POST("/subscribe", api(endpoint(s, s.subscription(decodeSubscribe), h.Subscribe)))
+	rt.POST("/unsubscribe", api(endpoint(s, s.subscription(decodeUnsubscribe), h.Unsubscribe)))
+	rt.POST("/user_state", api(endpoint(s, bodyOnly(decodeUserState), h.SetUserState)))
 	rt.POST("/message", api(s.messages(core.KindSend)))
 	rt.PATCH("/message", api(s.messages(core.KindEdit)))
 	rt.DELETE("/message", api(s.messages(core.KindDelete)))
-	rt.POST("/channel_config", api(s.channelConfig))
+	rt.POST("/channel_config", api(endpoint(s, bodyOnly(decodeChannelConfig), infallible(h.ConfigureChannels))))
+	info := api(endpoint(s, bodyOnly(decodeInfo), infallible(h.Info)))
 	for _, m := range anyMethod {
-		rt.Handle(m, "/info", api(s.info))
+		rt.Handle(m, "/info", info)
 		rt.Handle(m, "/disconnect", s.disconnect)
 		rt.Handle(m, "/admin/admin.json", s.admin(s.adminJSON))
 	}

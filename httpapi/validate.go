@@ -326,36 +326,15 @@ func nonNegative(v any) (int, fieldError) {
 	return n, e
 }
 
-// uuidField accepts what Python's uuid.UUID(str) accepts (see parseUUID) and
+// uuidField accepts what Python's uuid.UUID(str) accepts (see core.ParseUUID) and
 // returns the canonical form.
 func uuidField(v any) (string, fieldError) {
 	if s, ok := v.(string); ok {
-		if u, ok := parseUUID(s); ok {
+		if u, ok := core.ParseUUID(s); ok {
 			return u, nil
 		}
 	}
 	return "", fail(msgNotUUID)
-}
-
-// parseUUID follows Python's uuid.UUID(hex): every "urn:" and "uuid:" is
-// removed, then braces at both ends, then every dash; 32 hex digits must
-// remain. The result is lowercase 8-4-4-4-12.
-func parseUUID(s string) (string, bool) {
-	s = strings.ReplaceAll(s, "urn:", "")
-	s = strings.ReplaceAll(s, "uuid:", "")
-	s = strings.Trim(s, "{}")
-	s = strings.ReplaceAll(s, "-", "")
-	if len(s) != 32 {
-		return "", false
-	}
-	b := []byte(strings.ToLower(s))
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return "", false
-		}
-	}
-	return string(b[0:8]) + "-" + string(b[8:12]) + "-" + string(b[12:16]) + "-" +
-		string(b[16:20]) + "-" + string(b[20:32]), true
 }
 
 // stateField accepts an object whose values are strings, numbers, booleans or
