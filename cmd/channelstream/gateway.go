@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +17,7 @@ import (
 	"github.com/channelstream-go/channelstream-go/transports/longpoll"
 	"github.com/channelstream-go/channelstream-go/transports/sse"
 	"github.com/channelstream-go/channelstream-go/transports/websocket"
+	"github.com/channelstream-go/channelstream-go/web"
 )
 
 // gateway is one channelstream node: the hub, the API and the transports
@@ -75,6 +77,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		WebSocket:         g.ws,
 		SSE:               g.sse,
 		LongPoll:          g.longpoll,
+		Static:            staticHandler(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build API: %w", err)
@@ -152,4 +155,20 @@ func (g *gateway) drain() {
 	if err := g.sse.Wait(ctx); err != nil {
 		g.log.Warn().Err(err).Msg("SSE streams still open at the end of shutdown_grace")
 	}
+}
+
+// staticHandler serves the embedded web files under /static/, and the
+// client library also at upstream's path /static/channelstream/channelstream.js.
+func staticHandler() http.Handler {
+	files := http.FileServerFS(web.Static())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, "/static")
+		if p == "/channelstream/channelstream.js" {
+			p = "/channelstream.js"
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = p
+		r2.URL.RawPath = ""
+		files.ServeHTTP(w, r2)
+	})
 }

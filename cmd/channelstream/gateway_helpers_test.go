@@ -140,3 +140,17 @@ func TestGatewayServesAndDrains(t *testing.T) {
 		t.Fatal("server still answers after Stop")
 	}
 }
+
+func TestGatewayServesTheClientLibrary(t *testing.T) {
+	tg := startGateway(t, nil)
+	for _, path := range []string{"/static/channelstream.js", "/static/channelstream/channelstream.js"} {
+		resp, err := http.Get(tg.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+			t.Fatalf("%s: %d %s (checklist 120)", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}

@@ -1,0 +1,1 @@
+// channelstream.js: the client library is written by the browser-side issue.
