@@ -182,3 +182,15 @@ func TestHealth(t *testing.T) {
 	code, _, b = a.raw("GET", "/readyz", "", nil)
 	status(t, code, 503, b)
 }
+
+func TestMount(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("page " + r.URL.Path)) })
+	a := newAPI(t, func(c *Config, _ *core.Config) { c.Mount = map[string]http.Handler{"/demo": page} })
+	for _, path := range []string{"/demo", "/demo/connect"} {
+		code, h, b := a.raw("POST", path, "", nil)
+		status(t, code, 200, b)
+		if string(b) != "page "+path || h.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("%s: %q %v", path, b, h)
+		}
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// Static serves GET /static/*filepath with the request path as is.
 	// Default: none (404).
 	Static http.Handler
+	// Mount serves extra pages: each key is a path ("/demo") served with its
+	// subtree ("/demo/*") by every method, behind CORS and https enforcement
+	// but without API authentication. Default: none.
+	Mount map[string]http.Handler
 	// Logger receives request errors. Default: disabled.
 	Logger zerolog.Logger
 	// Now is the clock for signature ages. Default time.Now.
@@ -198,6 +202,12 @@ func (s *Server) routes() *httprouter.Router {
 	mount("/listen", s.cfg.LongPoll)
 	mount("/sse", s.cfg.SSE)
 	mount("/static/*filepath", s.cfg.Static)
+	for path, h := range s.cfg.Mount {
+		for _, m := range anyMethod {
+			rt.Handler(m, path, h)
+			rt.Handler(m, path+"/*rest", h)
+		}
+	}
 	return rt
 }
 
