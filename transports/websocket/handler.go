@@ -92,29 +92,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, errs)
 		return
 	}
+	// Attach before the upgrade, so that a client whose handshake completed
+	// is already attached: nothing published after it opened is marked
+	// catchup. Refusals are sent after the upgrade, as a close frame.
+	var refusal *core.Disconnect
+	sess, err := h.hub.Attach(p.connID, core.AttachOptions{Transport: "websocket", Resume: p.resume, LastSeq: p.lastSeq})
+	switch {
+	case h.shuttingDown() || errors.Is(err, core.ErrDraining):
+		refusal = &core.DisconnectShutdown
+	case errors.Is(err, core.ErrUnknownConn):
+		refusal = &disconnectUnknown
+	case err != nil:
+		h.log.Error().Err(err).Str("conn_id", p.connID).Msg("websocket attach failed")
+		refusal = &disconnectInternal
+	}
+	if refusal != nil && sess != nil {
+		sess.Detach()
+	}
 	h.open.Add(1)
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// The upgrader already answered with Upgrader.Error.
 		h.log.Debug().Err(err).Str("conn_id", p.connID).Msg("websocket upgrade failed")
+		if sess != nil && refusal == nil {
+			sess.Detach()
+		}
 		h.release()
 		return
 	}
-	if h.shuttingDown() {
-		h.refuse(ws, p.connID, core.DisconnectShutdown)
-		return
-	}
-	sess, err := h.hub.Attach(p.connID, core.AttachOptions{Transport: "websocket", Resume: p.resume, LastSeq: p.lastSeq})
-	switch {
-	case errors.Is(err, core.ErrDraining):
-		h.refuse(ws, p.connID, core.DisconnectShutdown)
-		return
-	case errors.Is(err, core.ErrUnknownConn):
-		h.refuse(ws, p.connID, disconnectUnknown)
-		return
-	case err != nil:
-		h.log.Error().Err(err).Str("conn_id", p.connID).Msg("websocket attach failed")
-		h.refuse(ws, p.connID, disconnectInternal)
+	if refusal != nil {
+		h.refuse(ws, p.connID, *refusal)
 		return
 	}
 	s := &socket{h: h, ws: ws, sess: sess, readDone: make(chan struct{})}
