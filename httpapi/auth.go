@@ -54,15 +54,3 @@ func (s *Server) protected(h httprouter.Handle) httprouter.Handle {
 		h(w, r, ps)
 	}
 }
-
-// admin lets authenticated API clients through and sends everyone else to
-// the sign-in page, as upstream does.
-func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if !hasPermission(r.Context()) {
-			http.Redirect(w, r, "/admin/sign_in", http.StatusFound)
-			return
-		}
-		h(w, r, ps)
-	}
-}

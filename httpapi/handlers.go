@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/pprof"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -135,22 +134,6 @@ func connIDFromQuery(r *http.Request) (string, error) {
 		return "", FieldErrors{"conn_id": []string{"Not a valid UUID."}}
 	}
 	return id, nil
-}
-
-// adminJSON serves upstream's admin.json.
-func (s *Server) adminJSON(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	a := s.hub.Admin(r.Context())
-	writeJSON(w, http.StatusOK, struct {
-		core.AdminInfo
-		Version string `json:"version"`
-	}{a, s.cfg.Version})
-}
-
-// adminDebug dumps the running goroutines as plain text (upstream dumps its
-// greenlets here).
-func adminDebug(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_ = pprof.Lookup("goroutine").WriteTo(w, 1)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

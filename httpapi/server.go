@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -37,6 +39,34 @@ type Config struct {
 	MaxBodyBytes int64
 	// Version is reported by admin.json. Default "dev".
 	Version string
+	// AdminUser is the admin login name (upstream admin_user).
+	// Default "admin".
+	AdminUser string
+	// AdminSecret is the admin password (upstream admin_secret).
+	// Default "admin_secret".
+	AdminSecret string
+	// CookieSecret keys the HMAC-SHA256 of the admin session cookie
+	// (upstream cookie_secret). Default "": New picks a random key, so
+	// admin sessions end with the process.
+	CookieSecret string
+	// HTTPScheme forces the scheme requests are taken to arrive over,
+	// "http" or "https" (upstream http_scheme); the admin cookie is Secure
+	// under https. Default "": the request's own scheme (X-Scheme,
+	// X-Url-Scheme, X-Forwarded-Proto, else TLS or not).
+	HTTPScheme string
+	// AdminFiles holds the admin page: its index.html is served at
+	// GET /admin to signed-in admins. The page loads its script and styles
+	// relative to itself from static/admin/, through Static. Default: none
+	// (GET /admin answers 404 after sign-in).
+	AdminFiles fs.FS
+	// TransportCounts reports the connections attached by transport
+	// ("websocket", "sse", "longpoll") for admin.json's "transports" key.
+	// It is called on every admin.json request and must be safe for
+	// concurrent use. Default: none ("transports": {}).
+	TransportCounts func() map[string]int
+	// SignInDelay is how long a failed admin sign-in waits before the form
+	// is shown again. Default 500 ms (upstream); negative: no wait.
+	SignInDelay time.Duration
 	// WebSocket serves GET /ws (outside every API middleware, like
 	// upstream). Default: none (404).
 	WebSocket http.Handler
@@ -66,6 +96,7 @@ type Server struct {
 	allow    *AllowList
 	clientIP *ClientIP
 	cors     *CORS
+	sessions *sessions
 	router   *httprouter.Router
 }
 
@@ -89,6 +120,25 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AdminUser == "" {
+		cfg.AdminUser = "admin"
+	}
+	if cfg.AdminSecret == "" {
+		cfg.AdminSecret = "admin_secret"
+	}
+	cookieKey := []byte(cfg.CookieSecret)
+	if len(cookieKey) == 0 {
+		cookieKey = make([]byte, 32)
+		_, _ = rand.Read(cookieKey) // crypto/rand.Read never fails
+	}
+	switch cfg.HTTPScheme {
+	case "", "http", "https":
+	default:
+		return nil, fmt.Errorf("httpapi: http_scheme %q: want http, https or empty", cfg.HTTPScheme)
+	}
+	if cfg.SignInDelay == 0 {
+		cfg.SignInDelay = 500 * time.Millisecond
+	}
 	allow, err := ParseAllowList(cfg.AllowPostingFrom)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: allow_posting_from: %w", err)
@@ -109,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 		allow:    allow,
 		clientIP: clientIP,
 		cors:     NewCORS(cfg.AllowCORS),
+		sessions: &sessions{key: cookieKey, user: cfg.AdminUser, now: cfg.Now},
 	}
 	s.router = s.routes()
 	return s, nil
@@ -171,7 +222,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.RedirectFixedPath = false
 	rt.HandleMethodNotAllowed = false // upstream answers a wrong method with 404
 	rt.HandleOPTIONS = false
-	rt.NotFound = http.HandlerFunc(notFound)
+	rt.NotFound = http.HandlerFunc(s.unrouted)
 	rt.PanicHandler = s.panicked
 
 	api := s.protected
@@ -190,7 +241,12 @@ func (s *Server) routes() *httprouter.Router {
 		rt.Handle(m, "/disconnect", s.disconnect)
 		rt.Handle(m, "/admin/admin.json", s.admin(s.adminJSON))
 	}
+	rt.GET("/admin", s.admin(s.adminPage))
 	rt.GET("/admin/debug", s.admin(adminDebug))
+	rt.GET("/admin/sign_in", s.signInPage)
+	rt.HEAD("/admin/sign_in", s.signInPage)
+	rt.POST("/admin/sign_in", s.signIn)
+	rt.GET("/admin/sign_out", s.signOut)
 	rt.GET("/healthz", s.healthz)
 	rt.GET("/readyz", s.readyz)
 	rt.OPTIONS("/*path", preflight)

@@ -1,0 +1,168 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io/fs"
+	"net/http"
+	"regexp"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// adminPageCSP lets the admin page load its own scripts, styles and data
+// and nothing else.
+const adminPageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// admin lets a request through when it carries a valid admin session
+// cookie or passed API authentication (IP and signature), as upstream's
+// AdminAuthFactory; everyone else is sent to the sign-in page.
+func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if !hasPermission(r.Context()) {
+			if err := s.sessions.fromRequest(r); err != nil {
+				if !errors.Is(err, http.ErrNoCookie) {
+					s.log.Debug().Err(err).Str("path", r.URL.Path).Msg("admin session refused")
+				}
+				http.Redirect(w, r, s.url(r, "/admin/sign_in"), http.StatusFound)
+				return
+			}
+		}
+		h(w, r, ps)
+	}
+}
+
+// isAdminPath reports whether an unrouted path is upstream's
+// /admin/{action} or API explorer, which need admin auth before their 404.
+func isAdminPath(p string) bool {
+	return p == "/admin" || strings.HasPrefix(p, "/admin/") || strings.Contains(p, "api-explorer")
+}
+
+// unrouted answers 404, after admin auth on admin paths.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	if isAdminPath(r.URL.Path) {
+		s.admin(func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { notFound(w, r) })(w, r, nil)
+		return
+	}
+	notFound(w, r)
+}
+
+// signInPage serves the sign-in form.
+func (s *Server) signInPage(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	writeSignIn(w, "", "")
+}
+
+// signIn checks the form's username and password. Right: a session cookie
+// and 302 to /admin. Wrong: the form again after SignInDelay.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	_ = r.ParseForm() // a malformed form is wrong credentials
+	user := strings.TrimSpace(r.PostForm.Get("username"))
+	pass := strings.TrimSpace(r.PostForm.Get("password"))
+	if s.credentialsMatch(user, pass) {
+		http.SetCookie(w, sessionCookieFor(s.sessions.issue(s.cfg.AdminUser), s.scheme(r) == "https"))
+		http.Redirect(w, r, s.url(r, "/admin"), http.StatusFound)
+		return
+	}
+	ip, _ := s.clientIP.FromRequest(r)
+	s.log.Warn().Str("ip", ip.String()).Msg("admin sign-in refused")
+	if d := s.cfg.SignInDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	writeSignIn(w, user, "Wrong username or password.")
+}
+
+// credentialsMatch compares both fields with the configuration in constant
+// time: the digests are compared so that lengths do not leak either, and
+// both comparisons always run.
+func (s *Server) credentialsMatch(user, pass string) bool {
+	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+	wantU, wantP := sha256.Sum256([]byte(s.cfg.AdminUser)), sha256.Sum256([]byte(s.cfg.AdminSecret))
+	return subtle.ConstantTimeCompare(u[:], wantU[:])&subtle.ConstantTimeCompare(p[:], wantP[:]) == 1
+}
+
+// signOut expires the session cookie and sends the browser to sign in.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	http.SetCookie(w, sessionCookieFor("", s.scheme(r) == "https"))
+	http.Redirect(w, r, s.url(r, "/admin/sign_in"), http.StatusFound)
+}
+
+// adminPage serves index.html of Config.AdminFiles.
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if s.cfg.AdminFiles == nil {
+		notFound(w, r)
+		return
+	}
+	b, err := fs.ReadFile(s.cfg.AdminFiles, "index.html")
+	if err != nil {
+		s.log.Error().Err(err).Msg("read the admin page")
+		notFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", adminPageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// adminJSON serves upstream's admin.json plus "transports": the
+// connections attached by transport.
+func (s *Server) adminJSON(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	transports := map[string]int{}
+	if s.cfg.TransportCounts != nil {
+		transports = s.cfg.TransportCounts()
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, struct {
+		core.AdminInfo
+		Version    string         `json:"version"`
+		Transports map[string]int `json:"transports"`
+	}{s.hub.Admin(r.Context()), s.cfg.Version, transports})
+}
+
+// adminDebug dumps the running goroutines as plain text (upstream dumps its
+// greenlets here).
+func adminDebug(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_ = pprof.Lookup("goroutine").WriteTo(w, 1)
+}
+
+// scheme is the scheme the client used: Config.HTTPScheme when set, else
+// the request's own.
+func (s *Server) scheme(r *http.Request) string {
+	if s.cfg.HTTPScheme != "" {
+		return s.cfg.HTTPScheme
+	}
+	return requestScheme(r)
+}
+
+// scriptNameRE is what an X-Script-Name prefix may look like in a
+// generated URL: path segments of unreserved characters.
+var scriptNameRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
+
+// url is path as the client sees it: behind the request's X-Script-Name
+// prefix, when it has a sane one.
+func (s *Server) url(r *http.Request, path string) string {
+	prefix := strings.TrimRight(r.Header.Get("X-Script-Name"), "/")
+	if scriptNameRE.MatchString(prefix) {
+		return prefix + path
+	}
+	return path
+}
