@@ -41,7 +41,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"POST /message": {`[{`, `5`, `[{}]`, `[{"user": "s", "channel": 5}]`, `[{"user": "s", "channel": "c", "message": "text"}]`,
 			`[{"user": "s", "channel": "c", "uuid": "x"}]`, `[{"user": "s", "channel": "c", "timestamp": "yesterday"}]`, huge},
 		"PATCH /message":             {`[`, `[{"channel": "c"}]`, `[{"uuid": "bad"}]`, huge},
-		"DELETE /message":            {`[`, `[{"channel": "c"}]`, `[{"uuid": "` + unknown + `", "message": {}}]`, huge},
+		"DELETE /message":            {`[`, `[{"channel": "c"}]`, `[{"uuid": 5}]`, huge},
 		"POST /channel_config":       {`{`, `[]`, `{"c": 5}`, `{"c": {"history_size": "x"}}`, `{"c": {"store_history": "maybe"}}`, huge},
 		"POST /info":                 {`{`, `{}`, `{"info": 5}`, `{"info": {"channels": "c"}}`, huge},
 		"POST /disconnect":           {``, `{`, `{"conn_id": "nope"}`, `{}`, huge},

@@ -5,12 +5,13 @@ import (
 	"strings"
 )
 
-// CORS header values, as upstream sends them plus X-Channelstream-Secret in
-// the allowed headers (PROTOCOL.md §2 #12).
+// CORS header values, as upstream sends them plus X-Channelstream-Secret
+// (PROTOCOL.md §2 #12) and Last-Event-ID (for SSE polyfills that resume
+// cross-origin) in the allowed headers.
 const (
 	corsAllowMethods = "GET, POST, OPTIONS, PUT, DELETE, PATCH"
 	corsAllowHeaders = "Content-Type, Depth, User-Agent, X-File-Size, X-Requested-With, If-Modified-Since, " +
-		"X-File-Name, Cache-Control, Pragma, Origin, Connection, Referer, Cookie, X-Channelstream-Secret"
+		"X-File-Name, Cache-Control, Pragma, Origin, Connection, Referer, Cookie, X-Channelstream-Secret, Last-Event-ID"
 	corsMaxAge = "86400" // seconds
 )
 

@@ -44,7 +44,7 @@ func assertFixedCORSHeaders(t *testing.T, h http.Header) {
 	want := map[string]string{
 		"XDomainRequestAllowed":        "1",
 		"Access-Control-Allow-Methods": "GET, POST, OPTIONS, PUT, DELETE, PATCH",
-		"Access-Control-Allow-Headers": "Content-Type, Depth, User-Agent, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, Pragma, Origin, Connection, Referer, Cookie, X-Channelstream-Secret",
+		"Access-Control-Allow-Headers": "Content-Type, Depth, User-Agent, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, Pragma, Origin, Connection, Referer, Cookie, X-Channelstream-Secret, Last-Event-ID",
 		"Access-Control-Max-Age":       "86400",
 	}
 	for k, v := range want {

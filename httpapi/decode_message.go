@@ -99,11 +99,9 @@ func decodeMessage(el json.RawMessage, kind core.MessageKind, now time.Time) (co
 	take(o, "uuid", kind != core.KindSend, false, uuidField, &m.UUID)
 
 	if kind == core.KindDelete {
-		for k := range o.m {
-			if !isOneOf(k, deliveryKeys) {
-				o.errs[k] = fail(msgUnknownField)
-			}
-		}
+		// PROTOCOL.md §1: unknown keys are ignored here (upstream HEAD
+		// answers 422 "Unknown field."), so an app may send the same
+		// object to POST, PATCH and DELETE.
 		if len(o.errs) > 0 {
 			return core.Message{}, nil, o.errs
 		}

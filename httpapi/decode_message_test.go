@@ -85,10 +85,8 @@ func TestDecodeMessagesErrors(t *testing.T) {
 			`{"0":{"user":["Field may not be null."],"edited":["Field may not be null."],"timestamp":["Field may not be null."],"message":["Field may not be null."]}}`},
 		{"edit: bad edited", core.KindEdit, `[{"uuid": "` + testUUID + `", "edited": "yesterday"}]`, `{"0":{"edited":["Not a valid datetime."]}}`},
 		{"edit: object body", core.KindEdit, `{"uuid": "x"}`, `{"uuid":["Not a valid UUID."]}`},
-		{"delete: unknown field (checklist 75)", core.KindDelete, `[{"uuid": "` + testUUID + `", "message": {}, "channel": "c"}]`,
-			`{"0":{"message":["Unknown field."]}}`},
-		{"delete: uuid required and unknown field", core.KindDelete, `[{"message": {}, "user": "u"}]`,
-			`{"0":{"uuid":["Missing data for required field."],"message":["Unknown field."],"user":["Unknown field."]}}`},
+		{"delete: uuid required, unknown keys ignored (PROTOCOL §1)", core.KindDelete, `[{"message": {}, "user": "u"}]`,
+			`{"0":{"uuid":["Missing data for required field."]}}`},
 		{"delete: list body element not an object", core.KindDelete, `[[]]`, `{"0":{"_schema":["Invalid input type."]}}`},
 	}
 	for _, tt := range tests {

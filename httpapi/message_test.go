@@ -179,10 +179,10 @@ func TestMessageEditDelete(t *testing.T) {
 		got, _ := json.Marshal(f)
 		jsonEq(t, got, `{"channel": "h", "uuid": "`+uuid+`", "type": "message:delete"}`)
 	})
-	t.Run("delete with extra keys is 422 (75)", func(t *testing.T) {
-		code, b := a.call("DELETE", "/message", `[{"uuid": "`+uuid+`", "message": {}}]`)
-		status(t, code, 422, b)
-		jsonEq(t, b, `{"0": {"message": ["Unknown field."]}}`)
+	t.Run("delete ignores extra keys (PROTOCOL §1 over checklist 75)", func(t *testing.T) {
+		code, b := a.call("DELETE", "/message", `[{"uuid": "`+uuid+`", "channel": "h", "message": {}, "user": "s"}]`)
+		status(t, code, 200, b)
+		jsonEq(t, b, `[{"pm_users": [], "exclude_users": [], "channel": "h", "no_history": false, "uuid": "`+uuid+`"}]`)
 	})
 	t.Run("presence, state and edits never enter history (68)", func(t *testing.T) {
 		v := a.ok("POST", "/info", `{"info": {"channels": ["h"]}}`)

@@ -47,7 +47,6 @@ const (
 	msgNotDatetime  = "Not a valid datetime."
 	msgNotMapping   = "Not a valid mapping type."
 	msgInvalidInput = "Invalid input type."
-	msgUnknownField = "Unknown field."
 	msgBadState     = "Value is not type of string, integer, boolean or float."
 	msgMinLength1   = "Shorter than minimum length 1."
 
