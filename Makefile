@@ -7,8 +7,8 @@ SRC_DIRS := $(wildcard cmd core httpapi transports web)
 .PHONY: run build test deps lint fmt fuzz-short bench clean
 
 run:
-	@echo "channelstream-go on http://127.0.0.1:8000 (API, /ws, /sse, /listen, /admin); Ctrl-C stops it"
-	$(GO) run ./cmd/channelstream --host 127.0.0.1 --port 8000
+	@echo "channelstream-go on http://127.0.0.1:8000 (API, /ws, /sse, /listen, /admin; demo chat at /demo); Ctrl-C stops it"
+	$(GO) run ./cmd/channelstream --host 127.0.0.1 --port 8000 --demo
 
 build:
 	$(GO) build -o bin/channelstream ./cmd/channelstream

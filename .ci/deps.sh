@@ -31,10 +31,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	apt_install redis-server
 fi
 
-# --- Browser tests: not yet -------------------------------------------------
-# When the Playwright tests land, this is where they get their tools:
-#   npm ci                        (playwright-core, pinned by package-lock.json)
-#   apt_install chromium          (when /usr/bin/chromium is missing)
-# ---------------------------------------------------------------------------
+# Browser tests (cmd/channelstream/browser_test.go): Debian's Chromium,
+# driven by playwright-core, pinned by web/package-lock.json. Never
+# Playwright's own browser download.
+if [ ! -x /usr/bin/chromium ]; then
+	echo "deps: /usr/bin/chromium is missing; installing Debian's chromium"
+	apt_install chromium
+fi
+web="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ ! -f "$web/node_modules/playwright-core/package.json" ]; then
+	echo "deps: web/node_modules/playwright-core is missing; npm ci --prefix web"
+	npm ci --prefix "$web" --no-audit --no-fund
+fi
 
 echo "deps: ok"

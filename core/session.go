@@ -173,3 +173,24 @@ func (s *Session) Detach() {
 	s.end(Disconnect{Code: 1000, Reason: "detached"})
 	c.touch(s.hub.cfg.Now())
 }
+
+// Position is the seq of the last frame handed to this session.
+func (s *Session) Position() uint64 {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	return s.cursor
+}
+
+// Rewind undoes the hand-over of every frame after seq, for a transport
+// whose write failed: the next attachment without Resume receives them
+// again. It does nothing once another transport has attached.
+func (s *Session) Rewind(seq uint64) {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session != nil && c.session != s {
+		return
+	}
+	s.cursor = min(s.cursor, seq)
+	c.sent = min(c.sent, seq)
+}

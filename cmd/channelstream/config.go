@@ -61,6 +61,9 @@ type Config struct {
 	// Debug switches logs to the human-readable console format (key debug).
 	// Default false.
 	Debug bool
+	// Demo serves the demo chat at /demo, with the gateway acting as its web
+	// application (key demo; 0.6.x flag -e). Default false.
+	Demo bool
 	// RedisURL, when set, shares all state between nodes through Redis
 	// (redis://, rediss:// or unix:// URL; key redis_url). Default "": one
 	// node, everything in memory.
@@ -153,7 +156,7 @@ const iniSection = "channelstream"
 
 // ignoredIniKeys are upstream keys that channelstream-go reads without effect.
 var ignoredIniKeys = map[string]bool{
-	"signature_checker": true, "demo": true, "gc_conns_after": true,
+	"signature_checker": true, "gc_conns_after": true,
 	"gc_channels_after": true, "wake_connections_after": true,
 }
 
@@ -335,6 +338,7 @@ func configKeys() []key {
 			set: func(c *Config, v string) (err error) { c.LogLevel, err = parseLogLevel(v); return err },
 			get: func(c *Config) string { return c.LogLevel }, flags: []string{"l", "log-level"}},
 		boolKey("debug", "human-readable console logs instead of JSON", func(c *Config) *bool { return &c.Debug }).alias("d"),
+		boolKey("demo", "serve the demo chat at /demo", func(c *Config) *bool { return &c.Demo }).alias("e"),
 		{name: "redis_url", arg: "URL", doc: "Redis URL (redis://, rediss://, unix://) to share state between nodes; empty = one node in memory", secret: true,
 			set: func(c *Config, v string) (err error) { c.RedisURL, err = parseRedisURL(v); return err },
 			get: func(c *Config) string { return c.RedisURL }},

@@ -67,6 +67,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"http_scheme":        {"http", "https", "HTTP", "http", "https", "http"},
 	"log_level":          {"debug", "Warning", "ERROR", "DEBUG", "WARNING", "ERROR"},
 	"debug":              {"t", "f", "y", "true", "false", "true"},
+	"demo":               {"on", "0", "yes", "true", "false", "true"},
 	"redis_url":          {"redis://a:6379", "redis://b:6379/1", "rediss://c:6380", "redis://a:6379", "redis://b:6379/1", "rediss://c:6380"},
 	"heartbeat_interval": {"1", "2s", "3000ms", "1s", "2s", "3s"},
 	"conn_timeout":       {"1.5", "2m", "3h", "1.5s", "2m0s", "3h0m0s"},
@@ -144,8 +145,8 @@ func TestIniIsReadLikePython(t *testing.T) {
 	path := writeIniFile(t, "[DEFAULT]\nadmin_user = from-default\nhere = /x\n"+
 		"[channelstream]\nSECRET = a#b;c\nadmin_secret = \"quoted\"\ndemo = true\nsignature_checker = channelstream.utils.DefaultSigner\n")
 	cfg, inv := mustLoad(t, []string{"-i", path}, nil)
-	if cfg.Secret != "a#b;c" || cfg.AdminSecret != `"quoted"` || cfg.AdminUser != "from-default" {
-		t.Fatalf("secret=%q admin_secret=%q admin_user=%q", cfg.Secret, cfg.AdminSecret, cfg.AdminUser)
+	if cfg.Secret != "a#b;c" || cfg.AdminSecret != `"quoted"` || cfg.AdminUser != "from-default" || !cfg.Demo {
+		t.Fatalf("secret=%q admin_secret=%q admin_user=%q demo=%v", cfg.Secret, cfg.AdminSecret, cfg.AdminUser, cfg.Demo)
 	}
 	if len(inv.warnings) != 0 {
 		t.Fatalf("warnings for upstream keys: %q", inv.warnings)
@@ -320,15 +321,16 @@ func TestOldFlagNames(t *testing.T) {
 	want.Secret, want.AdminUser, want.AdminSecret, want.Host, want.Port, want.Debug = "S", "U", "A", "10.1.1.1", 9000, true
 	want.AllowPostingFrom, want.AllowCORS, want.LogLevel = []string{"10.0.0.1", "10.0.0.2"}, []string{"example.com"}, "DEBUG"
 	want.ValidateRequests, want.EnforceHTTPS, want.HTTPScheme, want.CookieSecret = false, true, "https", "C"
+	want.Demo = true
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
-	if len(inv.warnings) != 1 || !strings.Contains(inv.warnings[0], "-e") {
-		t.Fatalf("warnings = %q, want one for -e", inv.warnings)
+	if len(inv.warnings) != 0 {
+		t.Fatalf("warnings = %q, want none", inv.warnings)
 	}
 	cfg, _ = mustLoad(t, []string{"--admin_username", "U2", "--allowed_post_ip", "0.0.0.0", "--log-level", "error", "--demo"}, nil)
-	if cfg.AdminUser != "U2" || !reflect.DeepEqual(cfg.AllowPostingFrom, []string{"0.0.0.0"}) || cfg.LogLevel != "ERROR" {
-		t.Fatalf("got admin_user=%q allow_posting_from=%q log_level=%q", cfg.AdminUser, cfg.AllowPostingFrom, cfg.LogLevel)
+	if cfg.AdminUser != "U2" || !reflect.DeepEqual(cfg.AllowPostingFrom, []string{"0.0.0.0"}) || cfg.LogLevel != "ERROR" || !cfg.Demo {
+		t.Fatalf("got admin_user=%q allow_posting_from=%q log_level=%q demo=%v", cfg.AdminUser, cfg.AllowPostingFrom, cfg.LogLevel, cfg.Demo)
 	}
 }
 
@@ -508,4 +510,32 @@ func TestBinary(t *testing.T) {
 			t.Fatal("still running 20 s after SIGTERM")
 		}
 	})
+}
+
+func TestDemoKey(t *testing.T) {
+	if defaultConfig().Demo {
+		t.Fatal("demo is on by default")
+	}
+	iniPath := writeIniFile(t, "[channelstream]\ndemo = true\n")
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"off by default", nil, nil, false},
+		{"--demo turns it on", []string{"--demo"}, nil, true},
+		{"-e (0.6.x) turns it on", []string{"-e"}, nil, true},
+		{"--demo=false turns it off", []string{"--demo=false"}, map[string]string{"CHANNELSTREAM_DEMO": "true"}, false},
+		{"environment turns it on", nil, map[string]string{"CHANNELSTREAM_DEMO": "yes"}, true},
+		{"ini turns it on", []string{"-i", iniPath}, nil, true},
+		{"environment beats ini", []string{"-i", iniPath}, map[string]string{"CHANNELSTREAM_DEMO": "off"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, inv := mustLoad(t, c.args, c.env)
+			if cfg.Demo != c.want || len(inv.warnings) != 0 {
+				t.Fatalf("demo = %v (want %v), warnings %q", cfg.Demo, c.want, inv.warnings)
+			}
+		})
+	}
 }

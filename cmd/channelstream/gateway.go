@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"strconv"
@@ -63,6 +64,18 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		Gather:  gather,
 		Logger:  log.With().Str("component", "longpoll").Logger(),
 	})
+	adminFiles, err := fs.Sub(web.Static(), "admin")
+	if err != nil {
+		return nil, fmt.Errorf("admin page files: %w", err)
+	}
+	var mount map[string]http.Handler
+	if cfg.Demo {
+		d, err := newGatewayDemo(cfg, hub, log.With().Str("component", "demo").Logger())
+		if err != nil {
+			return nil, err
+		}
+		mount = map[string]http.Handler{"/demo": d}
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Hub:               hub,
 		Secret:            cfg.Secret,
@@ -73,17 +86,29 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		EnforceHTTPS:      cfg.EnforceHTTPS,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		Version:           buildVersion(),
+		AdminUser:         cfg.AdminUser,
+		AdminSecret:       cfg.AdminSecret,
+		CookieSecret:      cfg.CookieSecret,
+		HTTPScheme:        cfg.HTTPScheme,
+		AdminFiles:        adminFiles,
+		TransportCounts:   g.transportCounts,
 		Logger:            log.With().Str("component", "api").Logger(),
 		WebSocket:         g.ws,
 		SSE:               g.sse,
 		LongPoll:          g.longpoll,
 		Static:            staticHandler(),
+		Mount:             mount,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build API: %w", err)
 	}
 	g.handler = api
 	return g, nil
+}
+
+// transportCounts is the number of transports attached now, by kind.
+func (g *gateway) transportCounts() map[string]int {
+	return map[string]int{"websocket": g.ws.Open(), "sse": g.sse.Active(), "longpoll": g.longpoll.Pending()}
 }
 
 // listen opens the configured address.

@@ -139,7 +139,7 @@ func (f cmdFlag) Set(v string) error {
 }
 
 // newFlagSet registers --<key> and its 0.6.x names for every key, plus -i,
-// -v, -h, -e and, for make_config, -o. The flag package accepts one or two
+// -v, -h and, for make_config, -o. The flag package accepts one or two
 // dashes alike. Errors are returned, never printed.
 func newFlagSet(keys []key, inv *invocation, dst *[]setting) *flag.FlagSet {
 	fs := flag.NewFlagSet("channelstream", flag.ContinueOnError)
@@ -159,28 +159,12 @@ func newFlagSet(keys []key, inv *invocation, dst *[]setting) *flag.FlagSet {
 	for _, name := range []string{"h", "help", "?"} {
 		fs.Var(cmdFlag{inv, cmdHelp}, name, "print the flags")
 	}
-	for _, name := range []string{"e", "demo"} {
-		fs.Var(ignoredFlag{inv, name}, name, "ignored")
-	}
 	if inv.cmd == cmdMakeConfig {
 		for _, name := range []string{"o", "output"} {
 			fs.StringVar(&inv.output, name, "", "output file")
 		}
 	}
 	return fs
-}
-
-// ignoredFlag is a 0.6.x boolean flag that is accepted with a warning.
-type ignoredFlag struct {
-	inv  *invocation
-	name string
-}
-
-func (f ignoredFlag) String() string   { return "" }
-func (f ignoredFlag) IsBoolFlag() bool { return true }
-func (f ignoredFlag) Set(string) error {
-	f.inv.warnings = append(f.inv.warnings, "flag "+dashed(f.name)+" is accepted for compatibility and ignored")
-	return nil
 }
 
 // dashed writes a flag name as the user most likely typed it: -p, --port.
@@ -219,8 +203,6 @@ or a number of seconds. Lists are comma separated.
         print the version and exit
   -h, --help
         print this help and exit
-  -e, --demo
-        accepted for compatibility with channelstream 0.6 and ignored
 `)
 	def := defaultConfig()
 	for _, k := range configKeys() {

@@ -101,6 +101,7 @@ func (h *Handler) answer(w http.ResponseWriter, s *core.Session, req pollRequest
 		buf = append(buf, req.callback...)
 		buf = append(buf, '(')
 	}
+	from := s.Position()
 	buf, n, last := s.Next(buf, h.cfg.MaxFrames)
 	// Detach before writing: frames queued from now on are catchup for the
 	// next poll.
@@ -128,6 +129,8 @@ func (h *Handler) answer(w http.ResponseWriter, s *core.Session, req pollRequest
 	}
 	switch {
 	case err != nil:
+		// Not delivered: the next poll gets these frames again.
+		s.Rewind(from)
 		h.log.Debug().Err(err).Str("conn_id", s.ConnID()).Int("frames", n).Msg("longpoll write failed")
 	case !req.resume && n > 0:
 		s.Ack(last)

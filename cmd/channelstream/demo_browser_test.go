@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// demoBrowserTimeout bounds the whole browser run: three transports, two
+// people each.
+const demoBrowserTimeout = 150 * time.Second
+
+// demoBrowserResult is what web/test/demo.mjs prints.
+type demoBrowserResult struct {
+	OK        bool     `json:"ok"`
+	Problems  []string `json:"problems"`
+	Browser   string   `json:"browser"`
+	ElapsedMs int64    `json:"elapsedMs"`
+	Console   []string `json:"console"`
+	Runs      map[string]struct {
+		Steps             []string `json:"steps"`
+		Screenshot        string   `json:"screenshot"`
+		FailureScreenshot string   `json:"failureScreenshot"`
+		Error             string   `json:"error"`
+		ElapsedMs         int64    `json:"elapsedMs"`
+	} `json:"runs"`
+}
+
+// TestDemoBrowserChat has two people chat through the demo page in
+// headless Chromium, on WebSocket, SSE and long-poll in turn; the
+// screenshots (demo-<transport>.png) go to the test's artifact directory
+// (kept with go test -artifacts).
+func TestDemoBrowserChat(t *testing.T) {
+	node, webDir := browserTools(t)
+	tg := startGateway(t, func(c *Config) {
+		c.Demo = true
+		c.HeartbeatInterval = time.Second
+		c.LongpollTimeout = 2 * time.Second
+		c.LongpollGather = 20 * time.Millisecond
+	})
+	outDir := t.ArtifactDir()
+	transports := []string{"websocket", "sse", "longpoll"}
+	cfg, err := json.Marshal(map[string]any{
+		"url":        tg.URL,
+		"transports": transports,
+		"outDir":     outDir,
+		"timeoutMs":  (demoBrowserTimeout - 10*time.Second).Milliseconds(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), demoBrowserTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join("test", "demo.mjs"))
+	cmd.Dir = webDir
+	cmd.Env = append(os.Environ(), "CS_DEMO_CONFIG="+string(cfg))
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if stderr.Len() > 0 {
+		t.Logf("stderr:\n%s", stderr.Bytes())
+	}
+	var res demoBrowserResult
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
+		t.Fatalf("demo.mjs printed no JSON result (%v, %v): %s", runErr, err, stdout.Bytes())
+	}
+	t.Logf("browser %s, %d ms, screenshots in %s", res.Browser, res.ElapsedMs, outDir)
+	for _, line := range res.Console {
+		t.Logf("console %s", line)
+	}
+	for _, p := range res.Problems {
+		t.Errorf("page: %s", p)
+	}
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			run, ok := res.Runs[tr]
+			if !ok {
+				t.Fatal("no run")
+			}
+			for _, s := range run.Steps {
+				t.Logf("ok: %s", s)
+			}
+			if run.Error != "" {
+				t.Errorf("failed: %s (screenshot %s)", run.Error, run.FailureScreenshot)
+				return
+			}
+			if st, err := os.Stat(run.Screenshot); err != nil || st.Size() == 0 {
+				t.Errorf("screenshot %q: %v", run.Screenshot, err)
+			}
+			t.Logf("%d ms, screenshot %s", run.ElapsedMs, run.Screenshot)
+		})
+	}
+	if runErr != nil && !t.Failed() {
+		t.Errorf("demo.mjs: %v", runErr)
+	}
+}
