@@ -2,9 +2,10 @@
 # through .ci/run.
 
 GO       ?= go
+FUZZTIME ?= 60s
 SRC_DIRS := $(wildcard cmd core httpapi transports web)
 
-.PHONY: run build test deps lint fmt fuzz-short bench clean
+.PHONY: run build test deps lint fmt fuzz fuzz-short bench clean
 
 run:
 	@echo "channelstream-go on http://127.0.0.1:8000 (API, /ws, /sse, /listen, /admin; demo chat at /demo); Ctrl-C stops it"
@@ -27,6 +28,9 @@ lint:
 
 fmt:
 	gofmt -w $(SRC_DIRS)
+
+fuzz:
+	bash .ci/fuzz-short.sh $(FUZZTIME)
 
 fuzz-short:
 	bash .ci/fuzz-short.sh 3s

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every `func FuzzXxx` of the module for a short time each (default 3s).
+# Runs every `func FuzzXxx` of the module for $1 each (default 3s): `make test`
+# passes 3s, `make fuzz` $(FUZZTIME); seeds are in each package's testdata/fuzz/.
 # go test -fuzz takes one target in one package per run, hence the loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."

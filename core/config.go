@@ -28,6 +28,32 @@ type Config struct {
 	QueueFrames int
 	// QueueBytes bounds each connection's queue in encoded bytes. Default 1 MiB.
 	QueueBytes int
+	// MaxChannelsPerConn is how many channels one connection may be in;
+	// Connect and Subscribe beyond it fail with a LimitError. Default 1000.
+	MaxChannelsPerConn int
+	// MaxConnsPerUser is how many connections one user may have at once;
+	// Connect beyond it fails with a LimitError. Default 100.
+	MaxConnsPerUser int
+	// MaxConnections is how many connections the hub holds at once;
+	// Connect beyond it fails with a LimitError. Default 100 000.
+	MaxConnections int
+	// MaxMessageBytes bounds one message's encoded payload (the JSON object
+	// a client receives), in bytes; Publish of a larger one fails with a
+	// LimitError. Default 65536 (64 KiB).
+	MaxMessageBytes int
+	// MaxStateKeys is how many state keys one user may have; updates that
+	// would add more fail with a LimitError. Default 100.
+	MaxStateKeys int
+	// MaxStateValueBytes bounds each state key and each string or number
+	// state value, in bytes. Default 4096 (4 KiB).
+	MaxStateValueBytes int
+	// ObserveWrite, when set, receives the publish→write latency of every
+	// frame a transport reports written (Session.Written): the time from
+	// the frame's encoding to the end of the write that carried it, by the
+	// hub's clock (Now). It is called on the transport's writer goroutine,
+	// once per frame, and must be cheap and never block (a Prometheus
+	// histogram's Observe). Default: none (latency is not measured).
+	ObserveWrite func(time.Duration)
 	// Logger receives the hub's logs. Default: the zero Logger, which is
 	// disabled (like zerolog.Nop()).
 	Logger zerolog.Logger
@@ -59,6 +85,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 1 << 20
+	}
+	if c.MaxChannelsPerConn <= 0 {
+		c.MaxChannelsPerConn = 1000
+	}
+	if c.MaxConnsPerUser <= 0 {
+		c.MaxConnsPerUser = 100
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 100_000
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.MaxStateKeys <= 0 {
+		c.MaxStateKeys = 100
+	}
+	if c.MaxStateValueBytes <= 0 {
+		c.MaxStateValueBytes = 4 << 10
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -52,13 +52,14 @@ func (c *Conn) idleSince(now time.Time) time.Duration {
 }
 
 // enqueue appends f to the queue. It never blocks. It reports whether the
-// frame was queued and whether the attached session was ended as slow.
-func (c *Conn) enqueue(f *Frame) (queued, slow bool) {
+// frame was queued, whether the attached session was ended as slow, and how
+// many frames no transport had taken were evicted to make room.
+func (c *Conn) enqueue(f *Frame) (queued, slow bool, dropped int) {
 	size := len(f.Body()) + 32
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return false, false
+		return false, false, 0
 	}
 	c.queue.push(entry{seq: c.nextSeq, frame: f, size: size, catchup: c.session == nil}, c.limits.frames+1)
 	c.nextSeq++
@@ -72,12 +73,15 @@ func (c *Conn) enqueue(f *Frame) (queued, slow bool) {
 			c.endSessionLocked(DisconnectSlow)
 			slow = true
 		}
+		if c.queue.at(0).seq > c.sent {
+			dropped++
+		}
 		c.dropOldestLocked()
 	}
 	if s := c.session; s != nil {
 		s.wake()
 	}
-	return true, slow
+	return true, slow, dropped
 }
 
 func (c *Conn) dropOldestLocked() {
@@ -89,6 +93,15 @@ func (c *Conn) ackLocked(seq uint64) {
 	for c.queue.len() > 0 && c.queue.at(0).seq <= seq {
 		c.dropOldestLocked()
 	}
+}
+
+// pendingLocked is how many queued frames no transport has taken yet.
+func (c *Conn) pendingLocked() int {
+	if c.queue.len() == 0 {
+		return 0
+	}
+	taken := max(c.sent, c.queue.at(0).seq-1)
+	return int(c.nextSeq - 1 - taken)
 }
 
 // firstRetainedLocked is the lowest seq still available.

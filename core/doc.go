@@ -17,6 +17,31 @@
 // ending it). A client that asks for frames older than what is retained
 // first gets a gap object naming the lost range.
 //
+// # Statistics and latency
+//
+// Hub.Stats holds the counters (atomics that only ever grow, read without a
+// lock) and Hub.Gauges computes the current sizes on demand, visiting every
+// connection under Hub.mu held for reading: it is meant for a metrics
+// scrape or admin.json, not for the hot path. Neither knows about
+// Prometheus; the API package turns them into metrics at scrape time, and
+// admin.json's total_messages and total_unique_messages (what the admin
+// page charts) are the same Stats.TotalMessages and
+// Stats.TotalUniqueMessages.
+//
+// Publish→write latency: every Frame records when it was encoded (born, an
+// int64 of nanoseconds since the hub started, taken from the publish
+// time the hub already reads, so monotonic with the default clock). When
+// Config.ObserveWrite is set, Session.Next keeps the born times of the
+// frames it hands over in a slice the session reuses (it grows only for a
+// batch larger than any before; one above 64 frames is released after
+// Written), and the transport calls Session.Written after its write
+// succeeded: Written adds the frames to Stats.FramesWritten and calls
+// ObserveWrite once per frame with now − born, reading the clock once per
+// batch. Written runs on the writer goroutine, takes no lock and allocates
+// nothing; without ObserveWrite, Next records nothing. Frames that waited
+// while nothing was attached (catchup) are measured too, so their latency
+// includes the time the client was away.
+//
 // # Concurrency
 //
 // Every exported method of Hub and Session is safe for concurrent use.

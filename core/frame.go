@@ -18,6 +18,10 @@ import (
 // queues, so that a client attaching later sees the edited content.
 type Frame struct {
 	body atomic.Pointer[[]byte]
+	// born is when the frame was encoded, in nanoseconds since its hub
+	// started (Hub.since); written once before the frame is shared, read
+	// by Session.Next for the publish→write latency.
+	born int64
 	// liveCatchup is true for kinds that carry "catchup": false when live
 	// (message, presence, user_state_change); edits and deletes carry the
 	// key only when replayed.
@@ -28,8 +32,8 @@ type Frame struct {
 	editMu sync.Mutex
 }
 
-func newFrame(body []byte, liveCatchup bool) *Frame {
-	f := &Frame{liveCatchup: liveCatchup}
+func newFrame(body []byte, liveCatchup bool, born int64) *Frame {
+	f := &Frame{liveCatchup: liveCatchup, born: born}
 	f.body.Store(&body)
 	return f
 }
@@ -197,23 +201,25 @@ func (m *Message) applyEdit(e *Message) *Message {
 	return &out
 }
 
-// newMessageFrame encodes m once for every receiver.
-func newMessageFrame(m *Message) *Frame {
-	f := newFrame(m.payload(), m.Kind == KindSend)
+// newMessageFrame encodes m once for every receiver; born is Hub.since of
+// the publish time.
+func newMessageFrame(m *Message, born int64) *Frame {
+	f := newFrame(m.payload(), m.Kind == KindSend, born)
 	if m.Kind == KindSend {
 		f.msg.Store(m)
 	}
 	return f
 }
 
-// newObjectFrame encodes a hub-made payload (presence, state change).
-func newObjectFrame(v any) *Frame {
+// newObjectFrame encodes a hub-made payload (presence, state change);
+// born is Hub.since of the event time.
+func newObjectFrame(v any, born int64) *Frame {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Hub-made payloads hold only strings, json.Number, bools and nil.
 		panic("core: encode frame: " + err.Error())
 	}
-	return newFrame(b, true)
+	return newFrame(b, true, born)
 }
 
 // appendGap appends the object that tells a resuming client which seqs

@@ -56,9 +56,11 @@ func (h *Hub) Collect() int {
 		events = append(events, h.removeConnLocked(c, now)...)
 		removed = append(removed, c)
 	}
+	forgotten := 0
 	for name, u := range h.users {
 		if len(u.conns) == 0 && now.Sub(u.lastActive) > h.cfg.UserTimeout {
 			delete(h.users, name)
+			forgotten++
 		}
 	}
 	h.mu.Unlock()
@@ -68,6 +70,7 @@ func (h *Hub) Collect() int {
 		h.log.Debug().Str("conn_id", c.id).Str("user", c.user.name).Msg("connection collected")
 	}
 	h.stats.CollectedConns.Add(int64(len(removed)))
+	h.stats.CollectedUsers.Add(int64(forgotten))
 	h.routeAll(events)
 	return len(removed)
 }

@@ -51,13 +51,18 @@ func (h *Hub) queueLimits() queueLimits {
 // Connect creates or reuses the user and the connection, and subscribes the
 // connection to p.Channels (creating missing channels with their configs).
 // A ConnID that belongs to another user fails with ErrConnOwned and changes
-// nothing; one of the same user reuses that connection.
+// nothing; one of the same user reuses that connection. A request that
+// would pass a limit of Config fails with a *LimitError and changes nothing.
 func (h *Hub) Connect(_ context.Context, p ConnectParams) (ConnectResult, error) {
 	now := h.cfg.Now()
 	h.mu.Lock()
 	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
 		h.mu.Unlock()
 		return ConnectResult{}, fmt.Errorf("connect %q as %q: %w", p.ConnID, p.Username, ErrConnOwned)
+	}
+	if err := h.checkConnectLocked(p); err != nil {
+		h.mu.Unlock()
+		return ConnectResult{}, fmt.Errorf("connect %q: %w", p.Username, err)
 	}
 	u := h.users[p.Username]
 	if u == nil {
@@ -120,7 +125,8 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 	return ch
 }
 
-// Subscribe adds the connection to channels (creating missing ones).
+// Subscribe adds the connection to channels (creating missing ones). More
+// than MaxChannelsPerConn channels fail with a *LimitError and change nothing.
 func (h *Hub) Subscribe(_ context.Context, p SubscribeParams) (SubscribeResult, error) {
 	now := h.cfg.Now()
 	h.mu.Lock()
@@ -128,6 +134,10 @@ func (h *Hub) Subscribe(_ context.Context, p SubscribeParams) (SubscribeResult, 
 	if c == nil {
 		h.mu.Unlock()
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, ErrUnknownConn)
+	}
+	if err := h.checkChannelsLocked(c, p.Channels); err != nil {
+		h.mu.Unlock()
+		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
 	}
 	var events []routed
 	added := []string{}
@@ -200,7 +210,8 @@ func (c *Conn) channelNames() []string {
 
 // SetUserState merges state into a known user's state and emits
 // user_state_change in every notify_state channel the user is in when any
-// key changed.
+// key changed. More than MaxStateKeys keys, or a key or value larger than
+// MaxStateValueBytes, fail with a *LimitError and change nothing.
 func (h *Hub) SetUserState(_ context.Context, p UserStateParams) (UserStateResult, error) {
 	now := h.cfg.Now()
 	h.mu.Lock()
@@ -208,6 +219,10 @@ func (h *Hub) SetUserState(_ context.Context, p UserStateParams) (UserStateResul
 	if u == nil {
 		h.mu.Unlock()
 		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, ErrUnknownUser)
+	}
+	if err := h.checkStateLocked(u, stateUpdate{"user_state", p.State}); err != nil {
+		h.mu.Unlock()
+		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, err)
 	}
 	if p.SetPublicKeys {
 		u.publicKeys = slices.Clone(p.PublicKeys)

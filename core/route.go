@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -32,7 +33,7 @@ func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time)
 		UUID: NewUUID(), Type: "presence", User: u.name, Users: users,
 		Timestamp: FormatTime(now), Channel: ch.name,
 		Message: map[string]string{"action": action}, State: state,
-	})
+	}, h.since(now))
 	return routed{frame: f, channel: ch.name, exclude: []string{u.name}}
 }
 
@@ -98,7 +99,7 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time) [
 			Timestamp: FormatTime(now), Channel: ch.name}
 		p.Message.State = u.publicState()
 		p.Message.Changed = public
-		events = append(events, routed{frame: newObjectFrame(p), channel: ch.name})
+		events = append(events, routed{frame: newObjectFrame(p, h.since(now)), channel: ch.name})
 	}
 	return events
 }
@@ -140,9 +141,12 @@ func (h *Hub) toChannel(ev routed, store func(*Channel)) int {
 func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
 	n := 0
 	for _, c := range targets {
-		queued, slow := c.enqueue(f)
+		queued, slow, dropped := c.enqueue(f)
 		if queued {
 			n++
+		}
+		if dropped > 0 {
+			h.stats.FramesDropped.Add(int64(dropped))
 		}
 		if slow {
 			h.stats.SlowDisconnects.Add(1)
@@ -156,10 +160,16 @@ func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
 // Messages to a channel that does not exist are dropped (but counted);
 // messages without a channel go to every connection of each listed user.
 // The hub keeps copies: the caller may reuse msgs once Publish returns.
-func (h *Hub) Publish(_ context.Context, msgs []Message) {
+// When a message's encoded payload is larger than MaxMessageBytes, Publish
+// routes none of them and returns a *LimitError naming its index.
+func (h *Hub) Publish(_ context.Context, msgs []Message) error {
+	if err := h.checkMessages(msgs); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
 	for i := range msgs {
 		h.publish(msgs[i].clone())
 	}
+	return nil
 }
 
 func (h *Hub) publish(m *Message) {
@@ -167,7 +177,7 @@ func (h *Hub) publish(m *Message) {
 	if m.Kind == KindSend {
 		h.stats.TotalUniqueMessages.Add(1)
 	}
-	f := newMessageFrame(m)
+	f := newMessageFrame(m, h.since(now))
 	if m.Channel == "" {
 		h.stats.TotalMessages.Add(int64(h.toUsers(m, f)))
 		return

@@ -1,6 +1,9 @@
 package core
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // AttachOptions say how a transport attaches to a connection.
 type AttachOptions struct {
@@ -14,7 +17,7 @@ type AttachOptions struct {
 }
 
 // Session is one transport's attachment to a connection. Exactly one
-// goroutine, the transport's writer, should call Next.
+// goroutine, the transport's writer, should call Next and Written.
 type Session struct {
 	conn   *Conn
 	hub    *Hub
@@ -29,7 +32,17 @@ type Session struct {
 
 	endOnce sync.Once
 	reason  Disconnect // written before doneC closes
+
+	// The list the last Next returned, for Written; only the writer
+	// goroutine touches these. born holds the frames' birth times
+	// (Frame.born) and is filled only when Config.ObserveWrite is set.
+	taken int
+	born  []int64
 }
+
+// keepBorn is the largest born slice a session keeps between batches: a
+// big catch-up batch must not pin its memory on an idle session.
+const keepBorn = 64
 
 // Attach attaches a transport to the connection connID, replacing (and
 // ending with DisconnectReplaced) any transport attached before.
@@ -104,6 +117,7 @@ func (s *Session) Reason() Disconnect {
 // {"type":"gap","from_seq":a,"to_seq":b}. last is the seq of the last frame
 // in the list.
 func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
+	s.taken, s.born = 0, s.born[:0] // a new list for Written
 	c := s.conn
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -116,6 +130,7 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 		return dst, 0, s.cursor
 	}
 	dst = append(dst, '[')
+	observe := s.hub.cfg.ObserveWrite != nil
 	if gap {
 		dst = appendGap(dst, s.cursor+1, first-1)
 		s.cursor = first - 1
@@ -133,6 +148,10 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 		dst = e.frame.appendDelivery(dst, e.seq, e.catchup)
 		s.cursor = e.seq
 		n++
+		s.taken++
+		if observe {
+			s.born = append(s.born, e.frame.born)
+		}
 	}
 	dst = append(dst, ']')
 	if s.cursor > c.sent {
@@ -142,6 +161,32 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 		s.wake()
 	}
 	return dst, n, s.cursor
+}
+
+// Written reports that the list the last Next returned was written to the
+// client: its frames count in Stats.FramesWritten, and Config.ObserveWrite
+// (when set) receives each frame's publish→write latency (a gap object is
+// not a frame). A transport calls it once, after the write (and flush)
+// succeeded, also after Detach; a second call, or one after a Next that
+// returned nothing, reports nothing. Only the goroutine that calls Next
+// may call it; it takes no lock and allocates nothing.
+func (s *Session) Written() {
+	if s.taken == 0 {
+		return
+	}
+	s.hub.stats.FramesWritten.Add(int64(s.taken))
+	s.taken = 0
+	if obs := s.hub.cfg.ObserveWrite; obs != nil && len(s.born) > 0 {
+		now := s.hub.since(s.hub.cfg.Now())
+		for _, b := range s.born {
+			obs(time.Duration(max(now-b, 0)))
+		}
+	}
+	if cap(s.born) > keepBorn {
+		s.born = nil
+	} else {
+		s.born = s.born[:0]
+	}
 }
 
 // Ack forgets every frame up to and including seq: the client has it.

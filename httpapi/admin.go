@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"regexp"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,19 +62,32 @@ func (s *Server) signInPage(w http.ResponseWriter, _ *http.Request, _ httprouter
 }
 
 // signIn checks the form's username and password. Right: a session cookie
-// and 302 to /admin. Wrong: the form again after SignInDelay.
+// and 302 to /admin. Wrong: the form again after SignInDelay. An address
+// with too many recent failures (SignInFailures per SignInWindow) gets 429
+// and Retry-After, and its credentials are not checked.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ip, _ := s.clientIP.FromRequest(r)
+	if wait := s.signIns.wait(ip); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeSignInStatus(w, http.StatusTooManyRequests, "",
+			fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", secs))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	_ = r.ParseForm() // a malformed form is wrong credentials
 	user := strings.TrimSpace(r.PostForm.Get("username"))
 	pass := strings.TrimSpace(r.PostForm.Get("password"))
 	if s.credentialsMatch(user, pass) {
+		s.signIns.succeed(ip)
 		http.SetCookie(w, sessionCookieFor(s.sessions.issue(s.cfg.AdminUser), s.scheme(r) == "https"))
 		http.Redirect(w, r, s.url(r, "/admin"), http.StatusFound)
 		return
 	}
-	ip, _ := s.clientIP.FromRequest(r)
 	s.log.Warn().Str("ip", ip.String()).Msg("admin sign-in refused")
+	if s.signIns.fail(ip) {
+		s.log.Warn().Str("ip", ip.String()).Dur("for", s.cfg.SignInWindow).Msg("admin sign-in blocked for this address: too many failures")
+	}
 	if d := s.cfg.SignInDelay; d > 0 {
 		t := time.NewTimer(d)
 		select {

@@ -33,46 +33,68 @@ var hubKeys = map[string]bool{"type": true, "catchup": true, "seq": true}
 // accepted element, in body order. Send elements with neither a channel nor
 // pm_users are dropped from both. now is the time of default timestamps.
 func decodeMessages(body []byte, kind core.MessageKind, now time.Time) ([]core.Message, []json.RawMessage, error) {
+	d, err := decodeMessageList(body, kind, now)
+	return d.msgs, d.echo, err
+}
+
+// decodedMessages is a decoded /message body.
+type decodedMessages struct {
+	msgs []core.Message
+	echo []json.RawMessage
+	// index is, for each of msgs, its position in the body's list.
+	index []int
+	// single is true when the body was one object, not a list.
+	single bool
+}
+
+// decodeMessageList is decodeMessages, also telling where each message
+// was in the body.
+func decodeMessageList(body []byte, kind core.MessageKind, now time.Time) (decodedMessages, error) {
 	if isEmpty(body) {
 		body = []byte("{}")
 	}
 	var raw json.RawMessage
 	if err := parseBody(body, &raw); err != nil {
-		return nil, nil, err
+		return decodedMessages{}, err
 	}
 	var elems []json.RawMessage
 	single := false
 	switch firstByte(raw) {
 	case '[':
 		if err := json.Unmarshal(raw, &elems); err != nil {
-			return nil, nil, &BadRequest{Msg: "invalid JSON: " + err.Error()}
+			return decodedMessages{}, &BadRequest{Msg: "invalid JSON: " + err.Error()}
 		}
 	case '{':
 		elems, single = []json.RawMessage{raw}, true
 	default:
-		return nil, nil, invalidInput()
+		return decodedMessages{}, invalidInput()
 	}
-	msgs := make([]core.Message, 0, len(elems))
-	echo := make([]json.RawMessage, 0, len(elems))
+	d := decodedMessages{
+		msgs:   make([]core.Message, 0, len(elems)),
+		echo:   make([]json.RawMessage, 0, len(elems)),
+		index:  make([]int, 0, len(elems)),
+		single: single,
+	}
 	errs := FieldErrors{}
 	for i, el := range elems {
 		m, e, fe := decodeMessage(el, kind, now)
 		switch {
 		case fe != nil && single:
-			return nil, nil, fe
+			return decodedMessages{}, fe
 		case fe != nil:
 			errs[strconv.Itoa(i)] = fe
 		case kind == core.KindSend && m.Channel == "" && len(m.PMUsers) == 0:
 			// dropped silently, as upstream does
 		default:
-			msgs = append(msgs, m)
-			echo = append(echo, e)
+			d.msgs = append(d.msgs, m)
+			d.echo = append(d.echo, e)
+			d.index = append(d.index, i)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errs
+		return decodedMessages{}, errs
 	}
-	return msgs, echo, nil
+	return d, nil
 }
 
 // decodeMessage validates one element and builds its core.Message and echo.

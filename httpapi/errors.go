@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/channelstream-go/channelstream-go/core"
 )
@@ -47,10 +48,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		fields FieldErrors
 		bad    *BadRequest
 		tooBig *http.MaxBytesError
+		limit  *core.LimitError
 	)
 	switch {
 	case errors.As(err, &fields):
 		writeJSON(w, http.StatusUnprocessableEntity, fields)
+	case errors.As(err, &limit) && limit.Capacity():
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": limit.Reason})
+	case errors.As(err, &limit):
+		writeJSON(w, http.StatusUnprocessableEntity, FieldErrors{limit.Field: []string{limit.Reason}})
 	case errors.As(err, &bad):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": bad.Msg})
 	case errors.As(err, &tooBig):
@@ -66,4 +72,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("request failed")
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 	}
+}
+
+// messageLimitError is the 422 body of a message the hub refused as too
+// large: keyed by its index in the body's list, as the other field errors
+// of /message, or not keyed when the body was a single object.
+func messageLimitError(le *core.LimitError, index int, single bool) FieldErrors {
+	fe := FieldErrors{le.Field: []string{le.Reason}}
+	if single {
+		return fe
+	}
+	return FieldErrors{strconv.Itoa(index): fe}
 }

@@ -81,24 +81,25 @@ func (s *Server) subscription(decode func([]byte, string) (core.SubscribeParams,
 }
 
 // messages serves POST (send), PATCH (edit) and DELETE /message: the
-// accepted messages are routed, then echoed.
+// accepted messages are routed, then echoed. A message the hub refuses
+// (too large) is reported at its position in the body.
 func (s *Server) messages(kind core.MessageKind) httprouter.Handle {
 	decode := func(_ *http.Request, body []byte) (decodedMessages, error) {
-		msgs, echo, err := decodeMessages(body, kind, s.cfg.Now())
-		return decodedMessages{msgs, echo}, err
+		return decodeMessageList(body, kind, s.cfg.Now())
 	}
 	return endpoint(s, decode, func(ctx context.Context, d decodedMessages) ([]json.RawMessage, error) {
-		s.hub.Publish(ctx, d.msgs)
+		if err := s.hub.Publish(ctx, d.msgs); err != nil {
+			var le *core.LimitError
+			if errors.As(err, &le) && le.Index >= 0 && le.Index < len(d.index) {
+				return nil, messageLimitError(le, d.index[le.Index], d.single)
+			}
+			return nil, err
+		}
 		if d.echo == nil {
 			d.echo = []json.RawMessage{}
 		}
 		return d.echo, nil
 	})
-}
-
-type decodedMessages struct {
-	msgs []core.Message
-	echo []json.RawMessage
 }
 
 // disconnect reads conn_id from the JSON body of a POST and from the query

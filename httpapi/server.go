@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
@@ -64,9 +65,28 @@ type Config struct {
 	// It is called on every admin.json request and must be safe for
 	// concurrent use. Default: none ("transports": {}).
 	TransportCounts func() map[string]int
+	// Metrics is the Prometheus registry GET /metrics serves (to the
+	// addresses of AllowPostingFrom, without signature). New registers on
+	// it the hub's counters and gauges (read at scrape time), the attached
+	// transports from TransportCounts, WriteLatency, and the Go runtime and
+	// process collectors (unless already registered). Default: a registry
+	// of the server's own, never Prometheus's global one.
+	Metrics *prometheus.Registry
+	// WriteLatency is the publish→write latency histogram (NewWriteLatency),
+	// fed by the hub's core.Config.ObserveWrite. Default: none (the
+	// series is absent).
+	WriteLatency prometheus.Histogram
 	// SignInDelay is how long a failed admin sign-in waits before the form
 	// is shown again. Default 500 ms (upstream); negative: no wait.
 	SignInDelay time.Duration
+	// SignInFailures is how many failed admin sign-ins one client address
+	// (an IPv6 one by its /64) may make per SignInWindow; past it, sign-in
+	// answers 429 with Retry-After until the window ends. Default 5;
+	// negative: no limit.
+	SignInFailures int
+	// SignInWindow is the window of SignInFailures, starting at an
+	// address's first failure. Default 1 minute.
+	SignInWindow time.Duration
 	// WebSocket serves GET /ws (outside every API middleware, like
 	// upstream). Default: none (404).
 	WebSocket http.Handler
@@ -98,6 +118,9 @@ type Server struct {
 	cors     *CORS
 	sessions *sessions
 	router   *httprouter.Router
+	signIns  *signInLimiter
+	// metricsHandler serves Config.Metrics in the Prometheus text format.
+	metricsHandler http.Handler
 }
 
 // New checks cfg, fills its defaults and builds the API handler.
@@ -139,6 +162,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SignInDelay == 0 {
 		cfg.SignInDelay = 500 * time.Millisecond
 	}
+	if cfg.SignInFailures == 0 {
+		cfg.SignInFailures = 5
+	}
+	if cfg.SignInWindow <= 0 {
+		cfg.SignInWindow = time.Minute
+	}
 	allow, err := ParseAllowList(cfg.AllowPostingFrom)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: allow_posting_from: %w", err)
@@ -160,6 +189,10 @@ func New(cfg Config) (*Server, error) {
 		clientIP: clientIP,
 		cors:     NewCORS(cfg.AllowCORS),
 		sessions: &sessions{key: cookieKey, user: cfg.AdminUser, now: cfg.Now},
+		signIns:  newSignInLimiter(cfg.SignInFailures, cfg.SignInWindow, cfg.Now),
+	}
+	if s.metricsHandler, err = newMetricsHandler(cfg); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	s.router = s.routes()
 	return s, nil
@@ -249,6 +282,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/admin/sign_out", s.signOut)
 	rt.GET("/healthz", s.healthz)
 	rt.GET("/readyz", s.readyz)
+	rt.GET("/metrics", s.metrics)
 	rt.OPTIONS("/*path", preflight)
 	mount := func(path string, h http.Handler) {
 		if h != nil {

@@ -71,6 +71,11 @@ func styleHash(css string) string {
 // writeSignIn renders the sign-in form, with an error message when errMsg
 // is not empty.
 func writeSignIn(w http.ResponseWriter, username, errMsg string) {
+	writeSignInStatus(w, http.StatusOK, username, errMsg)
+}
+
+// writeSignInStatus renders the sign-in form with the given status.
+func writeSignInStatus(w http.ResponseWriter, status int, username, errMsg string) {
 	var buf bytes.Buffer
 	err := signInTemplate.Execute(&buf, struct {
 		Style    template.CSS
@@ -87,6 +92,6 @@ func writeSignIn(w http.ResponseWriter, username, errMsg string) {
 	h.Set("Content-Security-Policy", signInCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -22,6 +22,8 @@ import (
 // ini file over defaults, key by key.
 type Config struct {
 	// Host is the address to listen on (key host). Default "0.0.0.0".
+	// While Secret or AdminSecret is the default, only a loopback address
+	// starts (see checkProtectedMode and InsecureDefaults).
 	Host string
 	// Port is the TCP port to listen on (key port); 0 picks a free one.
 	// Default 8000.
@@ -100,29 +102,58 @@ type Config struct {
 	// X-Forwarded-For is believed (key trusted_proxies, comma separated).
 	// Default empty: X-Forwarded-For is ignored.
 	TrustedProxies []string
+	// MaxChannelsPerConn is how many channels one connection may be in;
+	// more get 422 (key max_channels_per_conn). Default 1000.
+	MaxChannelsPerConn int
+	// MaxConnsPerUser is how many connections one user may have at once;
+	// more get 429 (key max_conns_per_user). Default 100.
+	MaxConnsPerUser int
+	// MaxConnections is how many connections this node holds at once; more
+	// get 429 (key max_connections). Default 100000.
+	MaxConnections int
+	// MaxMessageBytes bounds one message's encoded payload, in bytes;
+	// larger messages get 422 (key max_message_bytes). Default 65536.
+	MaxMessageBytes int
+	// MaxStateKeys is how many state keys one user may have; more get 422
+	// (key max_state_keys). Default 100.
+	MaxStateKeys int
+	// MaxStateValueBytes bounds each state key and value, in bytes; larger
+	// ones get 422 (key max_state_value_bytes). Default 4096.
+	MaxStateValueBytes int
+	// InsecureDefaults lets the server listen on a non-loopback address
+	// although secret or admin_secret is still the default (key
+	// insecure_defaults, flag --insecure-defaults). Default false: protected
+	// mode refuses to start.
+	InsecureDefaults bool
 }
 
 // defaultConfig returns the defaults of every key; the help text and
 // make_config read them from here.
 func defaultConfig() Config {
 	return Config{
-		Host:              "0.0.0.0",
-		Port:              8000,
-		Secret:            "secret",
-		AdminUser:         "admin",
-		AdminSecret:       "admin_secret",
-		AllowPostingFrom:  []string{"127.0.0.1"},
-		ValidateRequests:  true,
-		LogLevel:          "INFO",
-		HeartbeatInterval: 5 * time.Second,
-		ConnTimeout:       15 * time.Second,
-		LongpollTimeout:   5 * time.Second,
-		LongpollGather:    250 * time.Millisecond,
-		MaxBodyBytes:      1 << 20,
-		MaxHistory:        1000,
-		ConnQueueFrames:   1000,
-		ConnQueueBytes:    1 << 20,
-		ShutdownGrace:     10 * time.Second,
+		Host:               "0.0.0.0",
+		Port:               8000,
+		Secret:             "secret",
+		AdminUser:          "admin",
+		AdminSecret:        "admin_secret",
+		AllowPostingFrom:   []string{"127.0.0.1"},
+		ValidateRequests:   true,
+		LogLevel:           "INFO",
+		HeartbeatInterval:  5 * time.Second,
+		ConnTimeout:        15 * time.Second,
+		LongpollTimeout:    5 * time.Second,
+		LongpollGather:     250 * time.Millisecond,
+		MaxBodyBytes:       1 << 20,
+		MaxHistory:         1000,
+		ConnQueueFrames:    1000,
+		ConnQueueBytes:     1 << 20,
+		ShutdownGrace:      10 * time.Second,
+		MaxChannelsPerConn: 1000,
+		MaxConnsPerUser:    100,
+		MaxConnections:     100_000,
+		MaxMessageBytes:    64 << 10,
+		MaxStateKeys:       100,
+		MaxStateValueBytes: 4 << 10,
 	}
 }
 
@@ -321,7 +352,7 @@ func (k key) envName() string { return "CHANNELSTREAM_" + strings.ToUpper(k.name
 // configKeys lists every key in the order of -h and make_config.
 func configKeys() []key {
 	return []key{
-		stringKey("host", "ADDR", "address to listen on", func(c *Config) *string { return &c.Host }),
+		stringKey("host", "ADDR", "address to listen on; while secret or admin_secret is the default, only loopback (protected mode)", func(c *Config) *string { return &c.Host }),
 		intKey("port", "PORT", "TCP port to listen on; 0 picks a free one", 0, 65535, func(c *Config) *int { return &c.Port }).alias("p"),
 		stringKey("secret", "SECRET", "secret that signs REST API requests", func(c *Config) *string { return &c.Secret }).alias("s"),
 		stringKey("admin_user", "NAME", "admin login name", func(c *Config) *string { return &c.AdminUser }).alias("u", "admin_username"),
@@ -352,6 +383,13 @@ func configKeys() []key {
 		intKey("conn_queue_bytes", "BYTES", "bound of each connection's queue, in bytes", 1, math.MaxInt32, func(c *Config) *int { return &c.ConnQueueBytes }),
 		durationKey("shutdown_grace", "window over which open transports are closed at shutdown", 0, func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 		listKey("trusted_proxies", "proxy addresses or CIDR ranges whose X-Forwarded-For is believed", checkAddrOrPrefix, func(c *Config) *[]string { return &c.TrustedProxies }),
+		intKey("max_channels_per_conn", "N", "channels one connection may be in; more get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxChannelsPerConn }),
+		intKey("max_conns_per_user", "N", "connections one user may have at once; more get 429", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxConnsPerUser }),
+		intKey("max_connections", "N", "connections this node holds at once; more get 429", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxConnections }),
+		intKey("max_message_bytes", "BYTES", "largest encoded message; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxMessageBytes }),
+		intKey("max_state_keys", "N", "state keys one user may have; more get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateKeys }),
+		intKey("max_state_value_bytes", "BYTES", "largest state key or value; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateValueBytes }),
+		boolKey("insecure_defaults", "listen beyond loopback even with the default secret or admin_secret", func(c *Config) *bool { return &c.InsecureDefaults }).alias("insecure-defaults"),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
@@ -35,12 +36,25 @@ type gateway struct {
 
 // newGateway wires the hub, the transports and the REST API from cfg.
 func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
+	// GET /metrics serves a registry of this node's own (never Prometheus's
+	// global one); the hub feeds the publish→write latency histogram.
+	registry := prometheus.NewRegistry()
+	latency := httpapi.NewWriteLatency()
 	hub := core.New(core.Config{
 		ConnTimeout: cfg.ConnTimeout,
 		MaxHistory:  cfg.MaxHistory,
 		QueueFrames: cfg.ConnQueueFrames,
 		QueueBytes:  cfg.ConnQueueBytes,
 		Logger:      log.With().Str("component", "hub").Logger(),
+
+		MaxChannelsPerConn: cfg.MaxChannelsPerConn,
+		MaxConnsPerUser:    cfg.MaxConnsPerUser,
+		MaxConnections:     cfg.MaxConnections,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		MaxStateKeys:       cfg.MaxStateKeys,
+		MaxStateValueBytes: cfg.MaxStateValueBytes,
+
+		ObserveWrite: func(d time.Duration) { latency.Observe(d.Seconds()) },
 	})
 	gather := cfg.LongpollGather
 	if gather == 0 {
@@ -92,6 +106,8 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		HTTPScheme:        cfg.HTTPScheme,
 		AdminFiles:        adminFiles,
 		TransportCounts:   g.transportCounts,
+		Metrics:           registry,
+		WriteLatency:      latency,
 		Logger:            log.With().Str("component", "api").Logger(),
 		WebSocket:         g.ws,
 		SSE:               g.sse,

@@ -50,17 +50,26 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		return 0
 	}
 
+	if err := checkProtectedMode(cfg); err != nil {
+		fmt.Fprintf(stderr, "channelstream: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(cfg, stderr)
 	for _, w := range inv.warnings {
 		log.Warn().Msg(w)
 	}
-	if cfg.Secret == defaultConfig().Secret {
+	if cfg.Secret == defaultConfig().Secret || cfg.Secret == "" {
 		log.Warn().Msg("secret is the default: set secret before exposing the API")
 	}
-	if cfg.AdminSecret == defaultConfig().AdminSecret {
+	if cfg.AdminSecret == defaultConfig().AdminSecret || cfg.AdminSecret == "" {
 		log.Warn().Msg("admin_secret is the default: set admin_secret before exposing the admin page")
+	}
+	if probe := cfg; probe.InsecureDefaults {
+		if probe.InsecureDefaults = false; checkProtectedMode(probe) != nil {
+			log.Warn().Str("host", cfg.Host).Msg("insecure_defaults: protected mode is off and a default secret is exposed beyond loopback")
+		}
 	}
 	log.Info().Str("version", buildVersion()).Str("ini", inv.iniPath).Msg("starting channelstream-go")
 	if err := run(ctx, cfg, log); err != nil {

@@ -127,6 +127,9 @@ func (h *Handler) answer(w http.ResponseWriter, s *core.Session, req pollRequest
 			err = nil
 		}
 	}
+	if err == nil {
+		s.Written()
+	}
 	switch {
 	case err != nil:
 		// Not delivered: the next poll gets these frames again.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,15 +101,9 @@ func New(cfg Config) *Handler {
 // Last-Event-ID when the client sends one) and streams its frames until the
 // client goes away or the hub ends the session.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	raw, ok := q["conn_id"]
-	if !ok || len(raw) == 0 {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string][]string{"conn_id": {"Missing data for required field."}})
-		return
-	}
-	connID, ok := core.ParseUUID(raw[0])
-	if !ok {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string][]string{"conn_id": {"Not a valid UUID."}})
+	connID, errs := parseConnID(r.URL.Query())
+	if errs != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, errs)
 		return
 	}
 	opts := core.AttachOptions{Transport: "sse"}
@@ -162,6 +157,20 @@ func (h *Handler) takeOver(w http.ResponseWriter, sess *core.Session) bool {
 	return true
 }
 
+// parseConnID validates the conn_id query parameter. It returns the
+// canonical id, or the body of the 422 answer.
+func parseConnID(q url.Values) (string, map[string][]string) {
+	raw, ok := q["conn_id"]
+	if !ok || len(raw) == 0 {
+		return "", map[string][]string{"conn_id": {"Missing data for required field."}}
+	}
+	connID, ok := core.ParseUUID(raw[0])
+	if !ok {
+		return "", map[string][]string{"conn_id": {"Not a valid UUID."}}
+	}
+	return connID, nil
+}
+
 // lastEventID reads the resume point: the Last-Event-ID header, or the
 // last_event_id / lastEventId query parameter that EventSource polyfills
 // send. Anything that is not a decimal seq is ignored.
@@ -179,7 +188,10 @@ func lastEventID(r *http.Request) (seq uint64, ok bool) {
 		return 0, false
 	}
 	seq, err := strconv.ParseUint(v, 10, 64)
-	return seq, err == nil
+	if err != nil { // ParseUint answers MaxUint64 on overflow
+		return 0, false
+	}
+	return seq, true
 }
 
 // jitter is a random delay in [0, ShutdownJitter).

@@ -104,6 +104,7 @@ func sendBatch(sess *core.Session, out sink) error {
 		copy(buf[start:], pre)
 		if err = out.write(buf[start:]); err == nil {
 			sess.Touch()
+			sess.Written()
 		}
 	}
 	if cap(buf) <= maxPooledBuffer {

@@ -287,7 +287,7 @@ func TestResumeOlderThanRetainedGetsGap(t *testing.T) {
 // everything: the first is ended as slow, the second misses nothing.
 func TestSlowConsumerIsCut(t *testing.T) {
 	bothWays(t, func(t *testing.T, noHijack bool) {
-		hub := newHub(t, core.Config{QueueFrames: 8}, false)
+		hub := newHub(t, core.Config{QueueFrames: 8, MaxMessageBytes: 1 << 20}, false)
 		srv := newServer(t, hub, sse.Config{NoHijack: noHijack, WriteWait: 300 * time.Millisecond})
 		fastID := connect(t, hub, "fast", "c")
 		slowID := connect(t, hub, "slow", "c")

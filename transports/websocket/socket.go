@@ -122,6 +122,7 @@ func (s *socket) flush() error {
 		}
 		if err == nil {
 			s.sess.Touch()
+			s.sess.Written()
 		}
 	}
 	if cap(out) <= maxPooledBatch {

@@ -3,7 +3,9 @@
 // Polls /admin/admin.json every POLL_MS (with the session cookie, same
 // origin) and renders it: totals, attached transports, a messages-per-second
 // chart derived from the growth of total_messages and total_unique_messages
-// between polls, and the channel and user tables. Plain JS, no build step;
+// between polls (the same hub counters /metrics serves as
+// channelstream_messages_delivered_total and
+// channelstream_messages_published_total), and the channel and user tables. Plain JS, no build step;
 // the chart is uPlot (vendor/uplot). Everything the server sends is written
 // with textContent, never as HTML.
 (function () {

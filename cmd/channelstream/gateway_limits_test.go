@@ -1,0 +1,52 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestGatewayLimitsFromConfig checks that every limit key reaches the hub.
+func TestGatewayLimitsFromConfig(t *testing.T) {
+	tg := startGateway(t, func(c *Config) {
+		c.MaxChannelsPerConn, c.MaxConnsPerUser, c.MaxConnections = 2, 2, 3
+		c.MaxMessageBytes, c.MaxStateKeys, c.MaxStateValueBytes = 400, 1, 8
+	})
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		code               int
+		want               string
+	}{
+		{"max_channels_per_conn", "POST", "/connect", map[string]any{"username": "a", "channels": []string{"x", "y", "z"}},
+			http.StatusUnprocessableEntity, `{"channels":["Too many channels for one connection (max 2)."]}`},
+		{"max_state_keys", "POST", "/connect", map[string]any{"username": "a", "user_state": map[string]any{"k": 1, "l": 2}},
+			http.StatusUnprocessableEntity, `{"user_state":["Too many state keys (max 1)."]}`},
+		{"max_state_value_bytes", "POST", "/connect", map[string]any{"username": "a", "user_state": map[string]any{"k": "123456789"}},
+			http.StatusUnprocessableEntity, `{"user_state":["The value of state key \"k\" is larger than 8 bytes."]}`},
+		{"max_message_bytes", "POST", "/message", []any{map[string]any{"user": "s", "channel": "x", "message": map[string]any{"t": strings.Repeat("m", 400)}}},
+			http.StatusUnprocessableEntity, `{"0":{"message":["Message is larger than 400 bytes."]}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, b := tg.Call(c.method, c.path, c.body)
+			if code != c.code || string(b) != c.want {
+				t.Fatalf("%d %s, want %d %s", code, b, c.code, c.want)
+			}
+		})
+	}
+	t.Run("max_conns_per_user", func(t *testing.T) {
+		tg.Connect("alice")
+		tg.Connect("alice")
+		code, b := tg.Call("POST", "/connect", map[string]any{"username": "alice"})
+		if code != http.StatusTooManyRequests || !strings.Contains(string(b), "(max 2)") {
+			t.Fatalf("%d %s", code, b)
+		}
+	})
+	t.Run("max_connections", func(t *testing.T) {
+		tg.Connect("bob")
+		code, b := tg.Call("POST", "/connect", map[string]any{"username": "carol"})
+		if code != http.StatusTooManyRequests || !strings.Contains(string(b), "(max 3)") {
+			t.Fatalf("%d %s", code, b)
+		}
+	})
+}

@@ -1,0 +1,104 @@
+package websocket
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// FuzzParseParams feeds arbitrary /ws query strings to parseParams. An
+// accepted query has a canonical conn_id and re-encodes to a query that
+// parses to the same params; a rejected one names exactly the fields an
+// independent reading finds wrong, with upstream's messages, and the handler
+// answers it with that JSON body and 422 before any upgrade. Seeds are in
+// testdata/fuzz/FuzzParseParams.
+func FuzzParseParams(f *testing.F) {
+	hub := core.New(core.Config{})
+	h := New(Config{Hub: hub})
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		q, _ := url.ParseQuery(rawQuery) // what r.URL.Query() does
+		p, errs := parseParams(q)
+
+		want := fieldErrors{}
+		if !q.Has("conn_id") {
+			want["conn_id"] = []string{msgMissing}
+		} else if _, ok := core.ParseUUID(q.Get("conn_id")); !ok {
+			want["conn_id"] = []string{msgNotUUID}
+		}
+		seq, seqOK := decimalSeq(q.Get("last_seq"))
+		if q.Has("last_seq") && !seqOK {
+			want["last_seq"] = []string{msgNotInteger}
+		}
+		if len(want) > 0 {
+			got, _ := json.Marshal(errs)
+			exp, _ := json.Marshal(want)
+			if string(got) != string(exp) || p != (params{}) {
+				t.Fatalf("parseParams(%q) = %+v, %s; want errors %s", rawQuery, p, got, exp)
+			}
+			checkRejected(t, h, rawQuery, exp)
+			return
+		}
+		if errs != nil {
+			t.Fatalf("parseParams(%q) rejected a valid query: %v", rawQuery, errs)
+		}
+		if again, ok := core.ParseUUID(p.connID); !ok || again != p.connID || len(p.connID) != 36 {
+			t.Fatalf("conn_id %q is not canonical", p.connID)
+		}
+		if id, _ := core.ParseUUID(q.Get("conn_id")); id != p.connID {
+			t.Fatalf("conn_id %q, want %q", p.connID, id)
+		}
+		if p.resume != q.Has("last_seq") || (p.resume && p.lastSeq != seq) || (!p.resume && p.lastSeq != 0) {
+			t.Fatalf("parseParams(%q) = %+v, want resume %v at %d", rawQuery, p, q.Has("last_seq"), seq)
+		}
+		// The canonical spelling of what was accepted parses to itself.
+		canon := url.Values{"conn_id": {p.connID}}
+		if p.resume {
+			canon.Set("last_seq", strconv.FormatUint(p.lastSeq, 10))
+		}
+		again, _ := url.ParseQuery(canon.Encode())
+		if p2, errs2 := parseParams(again); errs2 != nil || p2 != p {
+			t.Fatalf("canonical query %q parses to %+v, %v; want %+v", canon.Encode(), p2, errs2, p)
+		}
+	})
+}
+
+// checkRejected sends query to the handler as a WebSocket handshake and
+// checks the 422 answer carries body.
+func checkRejected(t *testing.T, h *Handler, rawQuery string, body []byte) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+	r.URL.RawQuery = rawQuery
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnprocessableEntity || w.Body.String() != string(body) ||
+		w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("query %q answered %d %q %s, want 422 application/json %s",
+			rawQuery, w.Code, w.Header().Get("Content-Type"), w.Body, body)
+	}
+}
+
+// decimalSeq is an independent reading of a seq: one or more ASCII digits
+// (no sign, space or underscore) whose value fits a uint64.
+func decimalSeq(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := uint64(s[i] - '0')
+		if s[i] < '0' || s[i] > '9' || n > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
