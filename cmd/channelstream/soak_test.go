@@ -51,7 +51,7 @@ func TestSoakAttachReceiveDetachCollect(t *testing.T) {
 		// servers in one process: an attached transport is only kept from
 		// the collector by its heartbeats, and a WebSocket must answer a
 		// ping within 3 heartbeat intervals.
-		c.ConnTimeout = 2 * time.Second
+		c.ConnTimeout = 3 * time.Second
 		c.HeartbeatInterval = time.Second
 		c.LongpollTimeout = time.Second
 		c.LongpollGather = 20 * time.Millisecond
