@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// errFileLimit wraps EMFILE/ENFILE: the process (or the system) cannot open
+// another socket. It is reported as is instead of as a connection failure.
+var errFileLimit = errors.New("open-file limit reached (EMFILE): this process holds as many sockets as RLIMIT_NOFILE allows; run fewer clients per csbench process")
+
+// errPortsExhausted wraps EADDRNOTAVAIL: no free ephemeral port for the
+// source address.
+var errPortsExhausted = errors.New("no free local port (EADDRNOTAVAIL): use more source addresses (--source-ips)")
+
+// dialer opens client TCP connections, spreading them over the source
+// addresses 127.0.0.1 … 127.0.0.k so that more than one address's ephemeral
+// ports can be used.
+type dialer struct {
+	srcs []*net.TCPAddr
+	next atomic.Uint64
+	d    net.Dialer
+}
+
+func newDialer(sourceIPs int) *dialer {
+	dl := &dialer{d: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}}
+	if sourceIPs > 1 {
+		for i := 1; i <= sourceIPs; i++ {
+			dl.srcs = append(dl.srcs, &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i))})
+		}
+	}
+	return dl
+}
+
+// DialContext dials addr from the next source address.
+func (dl *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := dl.d
+	if len(dl.srcs) > 0 {
+		d.LocalAddr = dl.srcs[dl.next.Add(1)%uint64(len(dl.srcs))]
+	}
+	c, err := d.DialContext(ctx, network, addr)
+	return c, classifyDialErr(err)
+}
+
+// classifyDialErr turns resource exhaustion into errFileLimit or
+// errPortsExhausted, keeping the original error in the chain.
+func classifyDialErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return fmt.Errorf("%w: %w", errFileLimit, err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%w: %w", errPortsExhausted, err)
+	}
+	return err
+}
+
+// fileLimit returns the soft RLIMIT_NOFILE of this process (Go raises it to
+// the hard limit at start-up).
+func fileLimit() uint64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0
+	}
+	return rl.Cur
+}
+
+// checkFileBudget fails early when n client sockets plus a margin cannot fit
+// in this process's file limit.
+func checkFileBudget(n int) error {
+	const margin = 64 // REST pool, publisher, stdio, /proc files
+	lim := fileLimit()
+	if lim > 0 && uint64(n+margin) > lim {
+		return fmt.Errorf("%d clients need about %d open files but this process may hold %d (RLIMIT_NOFILE): %w",
+			n, n+margin, lim, errFileLimit)
+	}
+	return nil
+}
