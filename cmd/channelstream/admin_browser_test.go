@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -108,20 +107,7 @@ func TestAdminBrowserDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithTimeout(t.Context(), adminBrowserTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, node, filepath.Join("test", "admin.mjs"))
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "CS_ADMIN_CONFIG="+string(cfg))
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	runErr := cmd.Run()
-	t.Logf("node web/test/admin.mjs: %v in %v", adminExitStatus(runErr), time.Since(start).Round(time.Millisecond))
-	if stderr.Len() > 0 {
-		t.Logf("stderr:\n%s", stderr.Bytes())
-	}
+	stdout, runErr := browserRunScript(t, node, webDir, "admin.mjs", "CS_ADMIN_CONFIG", cfg, adminBrowserTimeout)
 	var res struct {
 		OK        bool     `json:"ok"`
 		Problems  []string `json:"problems"`
@@ -130,8 +116,8 @@ func TestAdminBrowserDashboard(t *testing.T) {
 		ElapsedMs int64    `json:"elapsedMs"`
 		Console   []string `json:"console"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("admin.mjs printed no JSON result (%v): %s", err, stdout.Bytes())
+	if err := json.Unmarshal(stdout, &res); err != nil {
+		t.Fatalf("admin.mjs printed no JSON result (%v): %s", err, stdout)
 	}
 	t.Logf("browser %s, page run %d ms", res.Browser, res.ElapsedMs)
 	for _, s := range res.Steps {
@@ -299,12 +285,4 @@ func adminBrowserWaitAttached(t *testing.T, tg *testGateway) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// adminExitStatus describes how the node script ended.
-func adminExitStatus(err error) string {
-	if err == nil {
-		return "exit 0"
-	}
-	return err.Error()
 }

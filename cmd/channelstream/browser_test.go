@@ -116,23 +116,10 @@ func TestBrowserTransportsResumeWithoutLossOrDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), browserRunTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("test", "transports.mjs"))
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "CS_BROWSER_CONFIG="+string(cfgJSON))
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	runErr := cmd.Run()
-	t.Logf("node web/test/transports.mjs: %v in %v", browserExitStatus(runErr), time.Since(start).Round(time.Millisecond))
-	if stderr.Len() > 0 {
-		t.Logf("stderr:\n%s", stderr.Bytes())
-	}
+	stdout, runErr := browserRunScript(t, node, webDir, "transports.mjs", "CS_BROWSER_CONFIG", cfgJSON, browserRunTimeout)
 	var res browserResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("transports.mjs printed no JSON result (%v): %s", err, stdout.Bytes())
+	if err := json.Unmarshal(stdout, &res); err != nil {
+		t.Fatalf("transports.mjs printed no JSON result (%v): %s", err, stdout)
 	}
 	t.Logf("browser %s, page run %d ms", res.Browser, res.ElapsedMs)
 	for _, line := range res.Console {
@@ -157,11 +144,31 @@ func TestBrowserTransportsResumeWithoutLossOrDuplicates(t *testing.T) {
 	}
 }
 
-func browserExitStatus(err error) string {
-	if err == nil {
-		return "exit 0"
+// browserRunScript runs node web/test/<script> with cfg (JSON) in the
+// environment variable env, bounded by timeout, logs how it ended and what
+// it printed on stderr, and returns its standard output, trimmed, and how
+// it ended (nil: exit 0).
+func browserRunScript(t *testing.T, node, webDir, script, env string, cfg []byte, timeout time.Duration) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join("test", script))
+	cmd.Dir = webDir
+	cmd.Env = append(os.Environ(), env+"="+string(cfg))
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	runErr := cmd.Run()
+	status := "exit 0"
+	if runErr != nil {
+		status = runErr.Error()
 	}
-	return err.Error()
+	t.Logf("node web/test/%s: %s in %v", script, status, time.Since(start).Round(time.Millisecond))
+	if stderr.Len() > 0 {
+		t.Logf("stderr:\n%s", stderr.Bytes())
+	}
+	return bytes.TrimSpace(stdout.Bytes()), runErr
 }
 
 // browserCheckSSECORS opens /sse with an Origin, as EventSource does from

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -54,21 +50,10 @@ func TestDemoBrowserChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), demoBrowserTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("test", "demo.mjs"))
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "CS_DEMO_CONFIG="+string(cfg))
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	if stderr.Len() > 0 {
-		t.Logf("stderr:\n%s", stderr.Bytes())
-	}
+	stdout, runErr := browserRunScript(t, node, webDir, "demo.mjs", "CS_DEMO_CONFIG", cfg, demoBrowserTimeout)
 	var res demoBrowserResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("demo.mjs printed no JSON result (%v, %v): %s", runErr, err, stdout.Bytes())
+	if err := json.Unmarshal(stdout, &res); err != nil {
+		t.Fatalf("demo.mjs printed no JSON result (%v): %s", err, stdout)
 	}
 	t.Logf("browser %s, %d ms, screenshots in %s", res.Browser, res.ElapsedMs, outDir)
 	for _, line := range res.Console {
