@@ -12,7 +12,7 @@ import (
 
 // errFileLimit wraps EMFILE/ENFILE: the process (or the system) cannot open
 // another socket. It is reported as is instead of as a connection failure.
-var errFileLimit = errors.New("open-file limit reached (EMFILE): this process holds as many sockets as RLIMIT_NOFILE allows; run fewer clients per csbench process")
+var errFileLimit = errors.New("too many open files (EMFILE): a process holds at most RLIMIT_NOFILE sockets; run fewer clients per csbench process")
 
 // errPortsExhausted wraps EADDRNOTAVAIL: no free ephemeral port for the
 // source address.
@@ -51,8 +51,8 @@ func (dl *dialer) DialContext(ctx context.Context, network, addr string) (net.Co
 // errPortsExhausted, keeping the original error in the chain.
 func classifyDialErr(err error) error {
 	switch {
-	case err == nil:
-		return nil
+	case err == nil || errors.Is(err, errFileLimit) || errors.Is(err, errPortsExhausted):
+		return err // nil, or already classified
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return fmt.Errorf("%w: %w", errFileLimit, err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):

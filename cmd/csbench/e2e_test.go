@@ -139,6 +139,9 @@ func TestFileLimitIsReportedClearly(t *testing.T) {
 	if !errors.Is(err, errFileLimit) || !errors.Is(err, syscall.EMFILE) {
 		t.Errorf("classifyDialErr(EMFILE) = %v, want errFileLimit wrapping EMFILE", err)
 	}
+	if again := classifyDialErr(err); again.Error() != err.Error() {
+		t.Errorf("classifying twice changed the message: %q", again)
+	}
 	if err := classifyDialErr(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}); !errors.Is(err, errPortsExhausted) {
 		t.Errorf("classifyDialErr(EADDRNOTAVAIL) = %v, want errPortsExhausted", err)
 	}

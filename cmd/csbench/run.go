@@ -122,15 +122,17 @@ func runOnce(ctx context.Context, cfg Config, transport string, rep int) ([]Resu
 	switch cfg.Scenario {
 	case "idle":
 		var r Result
-		r, err = runIdle(ctx, cfg, srv, ad, base)
-		rs = []Result{r}
+		if r, err = runIdle(ctx, cfg, srv, ad, base); err == nil {
+			rs = []Result{r}
+		}
 	case "fanout":
 		rs, err = runFanout(ctx, cfg, srv, ad, base)
 	default:
 		err = fmt.Errorf("unknown scenario %q (known: idle, fanout)", cfg.Scenario)
 	}
-	if err == nil && srv.fdLimit.Load() > 0 {
-		err = fmt.Errorf("the server logged %d 'too many open files' errors: %w", srv.fdLimit.Load(), errFileLimit)
+	if n := srv.fdLimit.Load(); n > 0 {
+		// Whatever failed on our side (usually timeouts), this is the cause.
+		err = fmt.Errorf("the server (pid %d) logged %d 'too many open files' errors: %w (then: %v)", srv.pid, n, errFileLimit, err)
 	}
 	if err == nil && !srv.alive() {
 		err = fmt.Errorf("the server died during the run: %s", srv.logTail())
