@@ -97,6 +97,35 @@ func TestGatheringIsCappedAtTimeout(t *testing.T) {
 	}
 }
 
+func TestSteadyStreamIsAnsweredWithinFourGathers(t *testing.T) {
+	const gather = 100 * time.Millisecond
+	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: gather})
+	id := e.connect(t, "alice", "c")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // one frame every 20 ms: never quiet for a whole gather
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				e.publish("c", "stream")
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	r := e.poll(t, id, nil)
+	if fs := frames(t, r); len(fs) == 0 {
+		t.Fatal("no frames")
+	}
+	if r.elapsed > maxGatherRounds*gather+gather+slack {
+		t.Errorf("answered after %v, want at most about %v (not the 10 s Timeout)", r.elapsed, maxGatherRounds*gather)
+	}
+}
+
 func TestNoGatherAnswersAtTheFirstFrame(t *testing.T) {
 	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: NoGather})
 	id := e.connect(t, "alice", "c")

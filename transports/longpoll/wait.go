@@ -7,6 +7,11 @@ import (
 	"github.com/channelstream-go/channelstream-go/core"
 )
 
+// maxGatherRounds caps the gathering after the first frame at this many
+// Gather periods: upstream restarts its quiet-gap wait with every frame, so
+// above one frame per Gather it would answer only at Timeout.
+const maxGatherRounds = 4
+
 // ending says why a poll stopped waiting.
 type ending int
 
@@ -35,7 +40,8 @@ func (e ending) String() string {
 
 // wait blocks until the poll should answer: up to Timeout for the first
 // frame, then until Gather passes with no new frame, the gathering itself
-// capped at Timeout. The hub ending the session, Shutdown and the client
+// capped at maxGatherRounds × Gather (and at Timeout), so that a steady
+// stream of frames cannot hold every answer back for the whole Timeout. The hub ending the session, Shutdown and the client
 // going away end the wait at once.
 func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
 	t := time.NewTimer(h.cfg.Timeout)
@@ -54,7 +60,7 @@ func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
 	if h.cfg.Gather < 0 {
 		return endFrames
 	}
-	gatherEnd := time.Now().Add(h.cfg.Timeout)
+	gatherEnd := time.Now().Add(min(h.cfg.Timeout, maxGatherRounds*h.cfg.Gather))
 	for {
 		d := min(h.cfg.Gather, time.Until(gatherEnd))
 		if d <= 0 {
