@@ -24,8 +24,8 @@ type Channel struct {
 	lastActive time.Time
 }
 
-func newChannel(name string, cfg ChannelConfig, now time.Time) *Channel {
-	return &Channel{name: name, uuid: NewUUID(), cfg: cfg, members: map[string]map[*Conn]struct{}{}, lastActive: now}
+func newChannel(name, uuid string, cfg ChannelConfig, now time.Time) *Channel {
+	return &Channel{name: name, uuid: uuid, cfg: cfg, members: map[string]map[*Conn]struct{}{}, lastActive: now}
 }
 
 // add puts c in the channel. It reports whether c was added and whether it

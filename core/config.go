@@ -54,6 +54,19 @@ type Config struct {
 	// once per frame, and must be cheap and never block (a Prometheus
 	// histogram's Observe). Default: none (latency is not measured).
 	ObserveWrite func(time.Duration)
+	// Log, when set, makes the hub one node of a cluster: every change goes
+	// through the log and every node applies the log's entries in order
+	// (see cluster.go). Default: none (one node, everything in memory).
+	Log Log
+	// NodeID names this node in the log's entries. Default: a random UUID.
+	NodeID string
+	// ReplicateTimeout bounds how long a change waits for the log to store
+	// and return it before failing with ErrUnavailable. Default 5 s.
+	ReplicateTimeout time.Duration
+	// SnapshotEvery is how many applied entries separate two snapshots this
+	// node writes to the log (a node that starts later loads the newest
+	// one). Default 10 000.
+	SnapshotEvery int
 	// Logger receives the hub's logs. Default: the zero Logger, which is
 	// disabled (like zerolog.Nop()).
 	Logger zerolog.Logger
@@ -106,6 +119,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.NodeID == "" {
+		c.NodeID = NewUUID()
+	}
+	if c.ReplicateTimeout <= 0 {
+		c.ReplicateTimeout = 5 * time.Second
+	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = 10_000
 	}
 	return c
 }

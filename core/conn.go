@@ -21,8 +21,15 @@ type Conn struct {
 	user *User
 	// channels is guarded by Hub.mu.
 	channels map[*Channel]struct{}
-	// lastActive is unix nanoseconds of the last activity.
+	// lastActive is unix nanoseconds of the last activity the collector
+	// judges by. With a Log it is written only while applying entries, so
+	// that every node decides alike; transports' activity goes to seen and
+	// reaches lastActive through replicated touches (see cluster.go).
 	lastActive atomic.Int64
+	// seen is unix nanoseconds of this node's last transport activity
+	// (clustered hubs only).
+	seen      atomic.Int64
+	clustered bool
 
 	mu      sync.Mutex
 	limits  queueLimits
@@ -32,12 +39,14 @@ type Conn struct {
 	sent    uint64 // highest seq ever handed to a transport
 	session *Session
 	closed  bool
+	// holder is the node whose transport attached last (clustered hubs).
+	holder string
 }
 
 type queueLimits struct{ frames, bytes int }
 
-func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
-	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1}
+func newConn(id string, u *User, lim queueLimits, now time.Time, clustered bool) *Conn {
+	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1, clustered: clustered}
 	c.touch(now)
 	return c
 }
@@ -45,7 +54,19 @@ func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
 // ID returns the connection id.
 func (c *Conn) ID() string { return c.id }
 
+// touch records activity that the hub itself decided (a REST call, an
+// applied entry).
 func (c *Conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
+
+// activity records a transport's activity (attach, heartbeat, detach).
+// A clustered hub keeps it local until the next replicated touch.
+func (c *Conn) activity(now time.Time) {
+	if c.clustered {
+		c.seen.Store(now.UnixNano())
+		return
+	}
+	c.touch(now)
+}
 
 func (c *Conn) idleSince(now time.Time) time.Duration {
 	return time.Duration(now.UnixNano() - c.lastActive.Load())

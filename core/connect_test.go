@@ -247,7 +247,7 @@ func TestConfigureChannels(t *testing.T) {
 		// The caller fills omitted keys with defaults: history_size 1 alone
 		// resets store_history and notify_presence.
 		reset := channelCfg(func(c *core.ChannelConfig) { c.HistorySize = 1 })
-		info := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"ed": reset})
+		info, _ := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"ed": reset})
 		ch := info.Channels["ed"]
 		if ch.Settings != reset {
 			t.Errorf("settings = %+v, want %+v", ch.Settings, reset)
@@ -265,7 +265,7 @@ func TestConfigureChannels(t *testing.T) {
 
 	t.Run("creates missing channels", func(t *testing.T) {
 		cfg := channelCfg(func(c *core.ChannelConfig) { c.NotifyState = true })
-		info := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"new1": cfg, "new2": cfg})
+		info, _ := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"new1": cfg, "new2": cfg})
 		if got := sortedNames(info.Channels); !slices.Equal(got, []string{"new1", "new2"}) {
 			t.Errorf("described %v", got)
 		}
@@ -275,7 +275,7 @@ func TestConfigureChannels(t *testing.T) {
 	})
 
 	t.Run("empty map describes nothing", func(t *testing.T) {
-		info := h.ConfigureChannels(ctx, nil)
+		info, _ := h.ConfigureChannels(ctx, nil)
 		if b, _ := json.Marshal(info); string(b) != `{"channels":{},"users":[]}` {
 			t.Errorf("info = %s", b)
 		}

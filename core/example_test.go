@@ -218,7 +218,7 @@ func ExampleHub_ConfigureChannels() {
 	h := core.New(core.Config{})
 	cfg := core.DefaultChannelConfig()
 	cfg.StoreHistory, cfg.HistorySize = true, 50
-	info := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"news": cfg})
+	info, _ := h.ConfigureChannels(ctx, map[string]core.ChannelConfig{"news": cfg})
 	b, _ := json.Marshal(info.Channels["news"].Settings)
 	fmt.Println(string(b))
 	// Output: {"notify_presence":false,"store_history":true,"history_size":50,"broadcast_presence_with_user_lists":false,"notify_state":false,"store_frames":true}
@@ -245,7 +245,9 @@ func ExampleHub_Disconnect() {
 	h := core.New(core.Config{})
 	_, _ = h.Connect(ctx, core.ConnectParams{Username: "alice", ConnID: aliceConn})
 	s, _ := h.Attach(aliceConn, core.AttachOptions{})
-	fmt.Println(h.Disconnect(ctx, aliceConn), h.Disconnect(ctx, aliceConn))
+	first, _ := h.Disconnect(ctx, aliceConn)
+	second, _ := h.Disconnect(ctx, aliceConn)
+	fmt.Println(first, second)
 	<-s.Done()
 	fmt.Println(s.Reason().Code, s.Reason().Reason)
 	// Output:

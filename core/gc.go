@@ -2,14 +2,21 @@ package core
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
 // Run collects inactive connections every Config.GCInterval until ctx is
 // done: a connection idle for longer than ConnTimeout is removed (whatever
 // its channels) and its transport closed with DisconnectGone; a user with no
-// connection and no activity for UserTimeout is forgotten.
+// connection and no activity for UserTimeout is forgotten. With a Log, Run
+// also follows the log and applies its entries (see cluster.go); the hub
+// then answers Ready once it has caught up.
 func (h *Hub) Run(ctx context.Context) error {
+	if h.repl != nil {
+		return h.runCluster(ctx)
+	}
 	t := time.NewTicker(h.cfg.GCInterval)
 	defer t.Stop()
 	for {
@@ -23,38 +30,52 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 // Collect runs one collection pass now and reports how many connections it
-// removed.
+// removed. A clustered hub asks the log to collect and reports what this
+// node removed when it applied that entry (0 when the log is unreachable).
 func (h *Hub) Collect() int {
-	now := h.cfg.Now()
+	if h.repl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+		defer cancel()
+		n, _ := replicate[int](ctx, h, op{Kind: opCollect})
+		return n
+	}
+	return h.collectAt(h.cfg.Now())
+}
+
+// stale reports whether the collector would remove something at now.
+func (h *Hub) stale(now time.Time) bool {
 	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, c := range h.conns {
+		if c.idleSince(now) > h.cfg.ConnTimeout {
+			return true
+		}
+	}
+	for _, u := range h.users {
+		if len(u.conns) == 0 && now.Sub(u.lastActive) > h.cfg.UserTimeout {
+			return true
+		}
+	}
+	return false
+}
+
+// collectAt removes what is inactive at now, in connection id order (so
+// that every node of a cluster does it alike).
+func (h *Hub) collectAt(now time.Time) int {
+	if !h.stale(now) {
+		return 0
+	}
+	h.mu.Lock()
 	var stale []*Conn
 	for _, c := range h.conns {
 		if c.idleSince(now) > h.cfg.ConnTimeout {
 			stale = append(stale, c)
 		}
 	}
-	staleUsers := 0
-	for _, u := range h.users {
-		if len(u.conns) == 0 && now.Sub(u.lastActive) > h.cfg.UserTimeout {
-			staleUsers++
-		}
-	}
-	h.mu.RUnlock()
-	if len(stale) == 0 && staleUsers == 0 {
-		return 0
-	}
-
-	h.mu.Lock()
+	slices.SortFunc(stale, func(a, b *Conn) int { return strings.Compare(a.id, b.id) })
 	var events []routed
-	removed := stale[:0]
 	for _, c := range stale {
-		// Re-check under the write lock: the connection may have been
-		// touched or removed meanwhile.
-		if h.conns[c.id] != c || c.idleSince(now) <= h.cfg.ConnTimeout {
-			continue
-		}
 		events = append(events, h.removeConnLocked(c, now)...)
-		removed = append(removed, c)
 	}
 	forgotten := 0
 	for name, u := range h.users {
@@ -65,12 +86,12 @@ func (h *Hub) Collect() int {
 	}
 	h.mu.Unlock()
 
-	for _, c := range removed {
+	for _, c := range stale {
 		c.close(DisconnectGone)
 		h.log.Debug().Str("conn_id", c.id).Str("user", c.user.name).Msg("connection collected")
 	}
-	h.stats.CollectedConns.Add(int64(len(removed)))
+	h.stats.CollectedConns.Add(int64(len(stale)))
 	h.stats.CollectedUsers.Add(int64(forgotten))
 	h.routeAll(events)
-	return len(removed)
+	return len(stale)
 }

@@ -197,7 +197,7 @@ func TestDisconnect(t *testing.T) {
 	watcher.takeOne(t)
 
 	t.Run("a known conn is removed at once with parted and DisconnectGone", func(t *testing.T) {
-		if !h.Disconnect(ctx, gone.ID) {
+		if ok, _ := h.Disconnect(ctx, gone.ID); !ok {
 			t.Fatal("Disconnect reported an unknown conn")
 		}
 		if !isDone(gone.sess) || gone.sess.Reason() != core.DisconnectGone {
@@ -216,7 +216,9 @@ func TestDisconnect(t *testing.T) {
 	})
 
 	t.Run("an unknown conn reports false", func(t *testing.T) {
-		if h.Disconnect(ctx, gone.ID) || h.Disconnect(ctx, core.NewUUID()) {
+		again, _ := h.Disconnect(ctx, gone.ID)
+		unknown, _ := h.Disconnect(ctx, core.NewUUID())
+		if again || unknown {
 			t.Error("Disconnect reported a known conn")
 		}
 	})

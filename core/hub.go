@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,13 +26,20 @@ type Hub struct {
 
 	draining atomic.Bool
 	stats    Stats
+
+	// repl is set when Config.Log is: the hub then applies every change
+	// through the log (cluster.go). ids, when set, makes the ids of the
+	// entry being applied; only the goroutine applying entries sets and
+	// uses it.
+	repl *replicator
+	ids  *idSource
 }
 
 // New returns a hub with cfg's defaults filled in. Call Run to start its
 // collector.
 func New(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
-	return &Hub{
+	h := &Hub{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		started:  cfg.Now(),
@@ -39,6 +47,10 @@ func New(cfg Config) *Hub {
 		conns:    map[string]*Conn{},
 		channels: map[string]*Channel{},
 	}
+	if cfg.Log != nil {
+		h.repl = newReplicator(cfg.Log, cfg.NodeID)
+	}
+	return h
 }
 
 // Config returns the hub's configuration with defaults filled in.
@@ -53,8 +65,14 @@ func (h *Hub) queueLimits() queueLimits {
 // A ConnID that belongs to another user fails with ErrConnOwned and changes
 // nothing; one of the same user reuses that connection. A request that
 // would pass a limit of Config fails with a *LimitError and changes nothing.
-func (h *Hub) Connect(_ context.Context, p ConnectParams) (ConnectResult, error) {
-	now := h.cfg.Now()
+func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, error) {
+	if h.replicated(ctx) {
+		if p.ConnID == "" {
+			p.ConnID = NewUUID()
+		}
+		return replicate[ConnectResult](ctx, h, op{Kind: opConnect, Connect: &p})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
 		h.mu.Unlock()
@@ -66,7 +84,7 @@ func (h *Hub) Connect(_ context.Context, p ConnectParams) (ConnectResult, error)
 	}
 	u := h.users[p.Username]
 	if u == nil {
-		u = newUser(p.Username, now)
+		u = newUser(p.Username, h.newID(), now)
 		h.users[p.Username] = u
 		u.mergeState(p.FreshUserState)
 	}
@@ -80,7 +98,7 @@ func (h *Hub) Connect(_ context.Context, p ConnectParams) (ConnectResult, error)
 		if id == "" {
 			id = NewUUID()
 		}
-		c = newConn(id, u, h.queueLimits(), now)
+		c = newConn(id, u, h.queueLimits(), now, h.repl != nil)
 		h.conns[id] = c
 		u.conns[c] = struct{}{}
 	}
@@ -119,7 +137,7 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 		if !ok {
 			cfg = DefaultChannelConfig()
 		}
-		ch = newChannel(name, cfg, now)
+		ch = newChannel(name, h.newID(), cfg, now)
 		h.channels[name] = ch
 	}
 	return ch
@@ -127,8 +145,11 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 
 // Subscribe adds the connection to channels (creating missing ones). More
 // than MaxChannelsPerConn channels fail with a *LimitError and change nothing.
-func (h *Hub) Subscribe(_ context.Context, p SubscribeParams) (SubscribeResult, error) {
-	now := h.cfg.Now()
+func (h *Hub) Subscribe(ctx context.Context, p SubscribeParams) (SubscribeResult, error) {
+	if h.replicated(ctx) {
+		return replicate[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	c := h.conns[p.ConnID]
 	if c == nil {
@@ -164,8 +185,11 @@ func (h *Hub) Subscribe(_ context.Context, p SubscribeParams) (SubscribeResult, 
 
 // Unsubscribe removes the connection from channels; unknown names are
 // ignored. Presence "parted" is sent only when membership changed.
-func (h *Hub) Unsubscribe(_ context.Context, p SubscribeParams) (UnsubscribeResult, error) {
-	now := h.cfg.Now()
+func (h *Hub) Unsubscribe(ctx context.Context, p SubscribeParams) (UnsubscribeResult, error) {
+	if h.replicated(ctx) {
+		return replicate[UnsubscribeResult](ctx, h, op{Kind: opUnsubscribe, Subscribe: &p})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	c := h.conns[p.ConnID]
 	if c == nil {
@@ -212,8 +236,11 @@ func (c *Conn) channelNames() []string {
 // user_state_change in every notify_state channel the user is in when any
 // key changed. More than MaxStateKeys keys, or a key or value larger than
 // MaxStateValueBytes, fail with a *LimitError and change nothing.
-func (h *Hub) SetUserState(_ context.Context, p UserStateParams) (UserStateResult, error) {
-	now := h.cfg.Now()
+func (h *Hub) SetUserState(ctx context.Context, p UserStateParams) (UserStateResult, error) {
+	if h.replicated(ctx) {
+		return replicate[UserStateResult](ctx, h, op{Kind: opUserState, UserState: &p})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	u := h.users[p.User]
 	if u == nil {
@@ -246,9 +273,13 @@ func (h *Hub) SetUserState(_ context.Context, p UserStateParams) (UserStateResul
 }
 
 // ConfigureChannels sets every given channel's config (creating missing
-// channels) and describes them without history and users.
-func (h *Hub) ConfigureChannels(_ context.Context, configs map[string]ChannelConfig) ChannelsInfo {
-	now := h.cfg.Now()
+// channels) and describes them without history and users. It fails only
+// when a Log is set and cannot be reached (ErrUnavailable).
+func (h *Hub) ConfigureChannels(ctx context.Context, configs map[string]ChannelConfig) (ChannelsInfo, error) {
+	if h.replicated(ctx) {
+		return replicate[ChannelsInfo](ctx, h, op{Kind: opConfigure, Configs: configs})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	names := sortedKeys(configs)
@@ -256,32 +287,43 @@ func (h *Hub) ConfigureChannels(_ context.Context, configs map[string]ChannelCon
 		ch := h.channelLocked(name, configs, now)
 		ch.cfg = configs[name]
 	}
-	return h.infoLocked(InfoOptions{Channels: names})
+	return h.infoLocked(InfoOptions{Channels: names}), nil
 }
 
 // Disconnect removes the connection at once: its transport is closed with
 // DisconnectGone and presence "parted" goes out where it applies. It
-// reports whether the connection was known.
-func (h *Hub) Disconnect(_ context.Context, connID string) bool {
-	now := h.cfg.Now()
+// reports whether the connection was known. It fails only when a Log is
+// set and cannot be reached (ErrUnavailable).
+func (h *Hub) Disconnect(ctx context.Context, connID string) (bool, error) {
+	if h.replicated(ctx) {
+		return replicate[bool](ctx, h, op{Kind: opDisconnect, ConnID: connID})
+	}
+	now := h.now(ctx)
 	h.mu.Lock()
 	c := h.conns[connID]
 	if c == nil {
 		h.mu.Unlock()
-		return false
+		return false, nil
 	}
 	events := h.removeConnLocked(c, now)
 	h.mu.Unlock()
 	c.close(DisconnectGone)
 	h.routeAll(events)
-	return true
+	return true, nil
 }
 
 // removeConnLocked takes c out of every map and returns the parted events.
 // Caller holds h.mu for writing and closes c after unlocking.
 func (h *Hub) removeConnLocked(c *Conn, now time.Time) []routed {
 	var events []routed
+	// In name order, so that every node of a cluster queues the parted
+	// frames alike.
+	chans := make([]*Channel, 0, len(c.channels))
 	for ch := range c.channels {
+		chans = append(chans, ch)
+	}
+	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
+	for _, ch := range chans {
 		if _, last := ch.remove(c); last && ch.cfg.NotifyPresence {
 			events = append(events, h.presenceLocked(ch, c.user, "parted", now))
 		}
@@ -298,9 +340,9 @@ func (h *Hub) Drain() { h.draining.Store(true) }
 // Draining reports whether Drain was called.
 func (h *Hub) Draining() bool { return h.draining.Load() }
 
-// HasConn reports whether the connection id is known.
+// HasConn reports whether the connection id is known. A clustered hub
+// that does not know it first catches up with the log (for at most a few
+// seconds), so that a connection just made on another node is found.
 func (h *Hub) HasConn(connID string) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.conns[connID] != nil
+	return h.lookupConn(connID) != nil
 }

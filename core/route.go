@@ -30,7 +30,7 @@ func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time)
 		state = u.publicState()
 	}
 	f := newObjectFrame(presencePayload{
-		UUID: NewUUID(), Type: "presence", User: u.name, Users: users,
+		UUID: h.newID(), Type: "presence", User: u.name, Users: users,
 		Timestamp: FormatTime(now), Channel: ch.name,
 		Message: map[string]string{"action": action}, State: state,
 	}, h.since(now))
@@ -95,7 +95,7 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time) [
 	}
 	events := make([]routed, 0, len(chans))
 	for _, ch := range chans {
-		p := stateChangePayload{UUID: NewUUID(), Type: "user_state_change", User: u.name,
+		p := stateChangePayload{UUID: h.newID(), Type: "user_state_change", User: u.name,
 			Timestamp: FormatTime(now), Channel: ch.name}
 		p.Message.State = u.publicState()
 		p.Message.Changed = public
@@ -162,18 +162,22 @@ func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
 // The hub keeps copies: the caller may reuse msgs once Publish returns.
 // When a message's encoded payload is larger than MaxMessageBytes, Publish
 // routes none of them and returns a *LimitError naming its index.
-func (h *Hub) Publish(_ context.Context, msgs []Message) error {
+func (h *Hub) Publish(ctx context.Context, msgs []Message) error {
 	if err := h.checkMessages(msgs); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	if h.replicated(ctx) {
+		_, err := replicate[struct{}](ctx, h, op{Kind: opPublish, Messages: msgs})
+		return err
+	}
+	now := h.now(ctx)
 	for i := range msgs {
-		h.publish(msgs[i].clone())
+		h.publish(msgs[i].clone(), now)
 	}
 	return nil
 }
 
-func (h *Hub) publish(m *Message) {
-	now := h.cfg.Now()
+func (h *Hub) publish(m *Message, now time.Time) {
 	if m.Kind == KindSend {
 		h.stats.TotalUniqueMessages.Add(1)
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -29,6 +30,8 @@ type Session struct {
 	live  uint64
 	wakeC chan struct{}
 	doneC chan struct{}
+	// attachedAt is when the session attached, unix nanoseconds.
+	attachedAt int64
 
 	endOnce sync.Once
 	reason  Disconnect // written before doneC closes
@@ -50,13 +53,12 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	if h.draining.Load() {
 		return nil, ErrDraining
 	}
-	h.mu.RLock()
-	c := h.conns[connID]
-	h.mu.RUnlock()
+	c := h.lookupConn(connID)
 	if c == nil {
 		return nil, ErrUnknownConn
 	}
-	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{})}
+	now := h.cfg.Now()
+	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{}), attachedAt: now.UnixNano()}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -77,8 +79,31 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 		s.wake()
 	}
 	c.mu.Unlock()
-	c.touch(h.cfg.Now())
+	c.activity(now)
+	if h.repl != nil {
+		h.announceHold(c, s.attachedAt)
+	}
 	return s, nil
+}
+
+// lookupConn finds a connection; a clustered hub that does not know it
+// first catches up with the log, so that a connection just made on another
+// node is found.
+func (h *Hub) lookupConn(connID string) *Conn {
+	h.mu.RLock()
+	c := h.conns[connID]
+	h.mu.RUnlock()
+	if c != nil || h.repl == nil {
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	if h.Sync(ctx) != nil {
+		return nil
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[connID]
 }
 
 func (s *Session) wake() {
@@ -204,7 +229,7 @@ func (s *Session) Ack(seq uint64) {
 
 // Touch records activity on the connection (a heartbeat written, a client
 // frame read), which keeps the collector away.
-func (s *Session) Touch() { s.conn.touch(s.hub.cfg.Now()) }
+func (s *Session) Touch() { s.conn.activity(s.hub.cfg.Now()) }
 
 // Detach ends the session from the transport's side (its client went away).
 // The connection stays and keeps queueing until it is collected.
@@ -216,7 +241,7 @@ func (s *Session) Detach() {
 	}
 	c.mu.Unlock()
 	s.end(Disconnect{Code: 1000, Reason: "detached"})
-	c.touch(s.hub.cfg.Now())
+	c.activity(s.hub.cfg.Now())
 }
 
 // Position is the seq of the last frame handed to this session.

@@ -22,8 +22,8 @@ type User struct {
 	frames []*Frame
 }
 
-func newUser(name string, now time.Time) *User {
-	return &User{name: name, uuid: NewUUID(), state: State{}, conns: map[*Conn]struct{}{}, lastActive: now}
+func newUser(name, uuid string, now time.Time) *User {
+	return &User{name: name, uuid: uuid, state: State{}, conns: map[*Conn]struct{}{}, lastActive: now}
 }
 
 // publicState returns the state restricted to the public keys.

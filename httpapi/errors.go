@@ -68,6 +68,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, FieldErrors{"user": []string{"Unknown user"}})
 	case errors.Is(err, core.ErrConnOwned):
 		writeJSON(w, http.StatusUnprocessableEntity, FieldErrors{"conn_id": []string{"Connection id belongs to another user"}})
+	case errors.Is(err, core.ErrUnavailable):
+		s.log.Warn().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("refused: the shared backend is unavailable")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "service unavailable: " + err.Error() + "; retry later"})
 	default:
 		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("request failed")
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})

@@ -121,7 +121,12 @@ func (s *Server) disconnect(w http.ResponseWriter, r *http.Request, _ httprouter
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.hub.Disconnect(r.Context(), id))
+	known, err := s.hub.Disconnect(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, known)
 }
 
 // connIDFromQuery validates ?conn_id= like upstream's schema does.
@@ -141,9 +146,13 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Pa
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if s.hub.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "draining: the server is shutting down"})
+		return
+	}
+	if err := s.hub.Ready(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

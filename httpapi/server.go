@@ -267,7 +267,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.POST("/message", api(s.messages(core.KindSend)))
 	rt.PATCH("/message", api(s.messages(core.KindEdit)))
 	rt.DELETE("/message", api(s.messages(core.KindDelete)))
-	rt.POST("/channel_config", api(endpoint(s, bodyOnly(decodeChannelConfig), infallible(h.ConfigureChannels))))
+	rt.POST("/channel_config", api(endpoint(s, bodyOnly(decodeChannelConfig), h.ConfigureChannels)))
 	info := api(endpoint(s, bodyOnly(decodeInfo), infallible(h.Info)))
 	for _, m := range anyMethod {
 		rt.Handle(m, "/info", info)

@@ -223,7 +223,7 @@ func TestClientlibFallsBackToSSEWhenWebSocketIsRefused(t *testing.T) {
 
 	// The node forgets the connection: the client finds out (404 unknown
 	// connection on its resume), connects anew and stays on SSE.
-	if !tg.g.hub.Disconnect(context.Background(), r.ConnectionID) {
+	if ok, _ := tg.g.hub.Disconnect(context.Background(), r.ConnectionID); !ok {
 		t.Fatalf("the node did not know %s", r.ConnectionID)
 	}
 	b.Wait("page", "rec.connects === 2 && conn.currentTransport === 'sse'")

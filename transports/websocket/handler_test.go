@@ -258,7 +258,7 @@ func TestDisconnectClosesSocket1000(t *testing.T) {
 	c := e.dial(id)
 	e.publish("c", "hi")
 	readObjects(t, c, 1, wait)
-	if !e.hub.Disconnect(context.Background(), id) {
+	if ok, _ := e.hub.Disconnect(context.Background(), id); !ok {
 		t.Fatal("hub did not know the connection")
 	}
 	ce := expectClose(t, c, gws.CloseNormalClosure, wait)

@@ -1,0 +1,478 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A clustered hub (Config.Log set) is one replica of a state machine: every
+// change (connect, subscribe, unsubscribe, user state, publish, channel
+// config, disconnect, collection, transport activity) is appended to the
+// log as an op, and every node applies every op, its own included, in log
+// order on one goroutine. The node that appended an op answers its caller
+// with what applying it returned. Applying is deterministic: the op carries
+// the origin's clock, ids made while applying derive from the entry id, and
+// everything that iterates a map to queue frames does it in a fixed order.
+// So every node holds the same users, connections (with the same per-
+// connection seq numbers), channels, presence, history and statistics, and
+// a client may attach to any node. What stays local: which transport is
+// attached where, what it was handed and acknowledged, and the queues'
+// eviction caused by acknowledgements.
+
+// Op kinds.
+const (
+	opNop         = "nop"
+	opConnect     = "connect"
+	opSubscribe   = "subscribe"
+	opUnsubscribe = "unsubscribe"
+	opUserState   = "user_state"
+	opPublish     = "publish"
+	opConfigure   = "channel_config"
+	opDisconnect  = "disconnect"
+	opCollect     = "collect"
+	opTouch       = "touch"
+	opHold        = "hold"
+	opSnapshot    = "snapshot"
+)
+
+// op is one log entry's operation.
+type op struct {
+	Kind  string `json:"k"`
+	Node  string `json:"n"`
+	Token string `json:"t,omitempty"`
+	// Time is the origin's clock in unix nanoseconds: the "now" of applying.
+	Time int64 `json:"at"`
+
+	Connect   *ConnectParams           `json:"connect,omitempty"`
+	Subscribe *SubscribeParams         `json:"subscribe,omitempty"`
+	UserState *UserStateParams         `json:"user_state,omitempty"`
+	Messages  []Message                `json:"messages,omitempty"`
+	Configs   map[string]ChannelConfig `json:"configs,omitempty"`
+	ConnID    string                   `json:"conn_id,omitempty"`
+	Touches   []touchEntry             `json:"touches,omitempty"`
+}
+
+// touchEntry replicates one connection's transport activity.
+type touchEntry struct {
+	ID string `json:"id"`
+	// At is the last activity, unix nanoseconds.
+	At int64 `json:"at"`
+	// Sent is the last seq handed to a transport on the origin node.
+	Sent uint64 `json:"sent,omitempty"`
+}
+
+type applied struct {
+	res any
+	err error
+}
+
+// replicator is a clustered hub's link to its log.
+type replicator struct {
+	log  Log
+	node string
+	next atomic.Uint64
+
+	mu      sync.Mutex
+	waiting map[string]chan applied
+
+	caughtUp atomic.Bool
+	lastID   atomic.Pointer[string] // id of the last applied entry
+	applied  atomic.Int64           // entries applied since start
+}
+
+func newReplicator(l Log, node string) *replicator {
+	return &replicator{log: l, node: node, waiting: map[string]chan applied{}}
+}
+
+type applyKey struct{}
+
+// replicated reports whether a call must go through the log: the hub is
+// clustered and the call does not come from applying an entry.
+func (h *Hub) replicated(ctx context.Context) bool {
+	return h.repl != nil && ctx.Value(applyKey{}) == nil
+}
+
+// now is the time of the change being made: the entry's time while
+// applying, the clock otherwise.
+func (h *Hub) now(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(applyKey{}).(time.Time); ok {
+		return t
+	}
+	return h.cfg.Now()
+}
+
+// newID returns a new UUID: derived from the entry while applying, random
+// otherwise.
+func (h *Hub) newID() string {
+	if h.ids != nil {
+		return h.ids.next()
+	}
+	return NewUUID()
+}
+
+// idSource derives version-4-shaped UUIDs from an entry, so that every
+// node names the users, channels and frames an entry creates alike.
+type idSource struct {
+	seed [32]byte
+	n    uint64
+}
+
+func newIDSource(entryID, token string) *idSource {
+	return &idSource{seed: sha256.Sum256([]byte(entryID + "\x00" + token))}
+}
+
+func (s *idSource) next() string {
+	var buf [40]byte
+	copy(buf[:], s.seed[:])
+	binary.BigEndian.PutUint64(buf[32:], s.n)
+	s.n++
+	sum := sha256.Sum256(buf[:])
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// replicate appends o to the log and waits until this node applied it,
+// returning what applying returned.
+func replicate[R any](ctx context.Context, h *Hub, o op) (R, error) {
+	var zero R
+	res, err := h.repl.call(ctx, h, o)
+	if err != nil {
+		return zero, err
+	}
+	r, _ := res.(R)
+	return r, nil
+}
+
+func (r *replicator) call(ctx context.Context, h *Hub, o op) (any, error) {
+	o.Node = r.node
+	o.Token = r.node + ":" + strconv.FormatUint(r.next.Add(1), 10)
+	o.Time = h.cfg.Now().UnixNano()
+	body, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("replicate %s: %w", o.Kind, err)
+	}
+	done := make(chan applied, 1)
+	r.mu.Lock()
+	r.waiting[o.Token] = done
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, o.Token)
+		r.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.ReplicateTimeout)
+	defer cancel()
+	if _, err := r.log.Append(ctx, body); err != nil {
+		h.stats.BrokerErrors.Add(1)
+		if !errors.Is(err, ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("replicate %s: %w", o.Kind, err)
+	}
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-ctx.Done():
+		h.stats.BrokerErrors.Add(1)
+		return nil, fmt.Errorf("replicate %s: not applied within %v: %w", o.Kind, h.cfg.ReplicateTimeout, ErrUnavailable)
+	}
+}
+
+// Sync waits until this node has applied every entry the log held when
+// Sync was called. Without a Log it returns nil at once. It must not be
+// called while applying.
+func (h *Hub) Sync(ctx context.Context) error {
+	if h.repl == nil {
+		return nil
+	}
+	_, err := h.repl.call(ctx, h, op{Kind: opNop})
+	return err
+}
+
+// Ready returns nil when the hub takes traffic: not draining and, with a
+// Log, caught up with the log and able to reach it.
+func (h *Hub) Ready(ctx context.Context) error {
+	if h.Draining() {
+		return errors.New("draining")
+	}
+	if h.repl == nil {
+		return nil
+	}
+	if !h.repl.caughtUp.Load() {
+		return errors.New("catching up with the log")
+	}
+	if err := h.repl.log.Ping(ctx); err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	return nil
+}
+
+// apply applies one entry. Only the follow goroutine calls it.
+func (h *Hub) apply(e Entry) {
+	var o op
+	dec := json.NewDecoder(bytes.NewReader(e.Op))
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil {
+		h.log.Error().Err(err).Str("entry", e.ID).Msg("skipping an undecodable log entry")
+		return
+	}
+	at := time.Unix(0, o.Time)
+	ctx := context.WithValue(context.Background(), applyKey{}, at)
+	h.ids = newIDSource(e.ID, o.Token)
+	res, err := h.applyOp(ctx, &o, at)
+	h.ids = nil
+	if o.Kind == opSnapshot && o.Node == h.repl.node {
+		h.saveSnapshotAt(e.ID)
+	}
+	h.repl.lastID.Store(&e.ID)
+	h.repl.applied.Add(1)
+	if o.Node != h.repl.node || o.Token == "" {
+		return
+	}
+	h.repl.mu.Lock()
+	done := h.repl.waiting[o.Token]
+	h.repl.mu.Unlock()
+	if done != nil {
+		done <- applied{res: res, err: err}
+	}
+}
+
+func (h *Hub) applyOp(ctx context.Context, o *op, at time.Time) (any, error) {
+	switch o.Kind {
+	case opConnect:
+		if o.Connect != nil {
+			return h.Connect(ctx, *o.Connect)
+		}
+	case opSubscribe:
+		if o.Subscribe != nil {
+			return h.Subscribe(ctx, *o.Subscribe)
+		}
+	case opUnsubscribe:
+		if o.Subscribe != nil {
+			return h.Unsubscribe(ctx, *o.Subscribe)
+		}
+	case opUserState:
+		if o.UserState != nil {
+			return h.SetUserState(ctx, *o.UserState)
+		}
+	case opPublish:
+		return struct{}{}, h.Publish(ctx, o.Messages)
+	case opConfigure:
+		return h.ConfigureChannels(ctx, o.Configs)
+	case opDisconnect:
+		return h.Disconnect(ctx, o.ConnID)
+	case opCollect:
+		return h.collectAt(at), nil
+	case opTouch:
+		h.applyTouches(o.Touches, o.Node)
+		return nil, nil
+	case opHold:
+		h.applyHold(o.ConnID, o.Node, o.Time)
+		return nil, nil
+	case opNop, opSnapshot:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("apply %q: unknown or incomplete op", o.Kind)
+}
+
+// applyTouches moves replicated transport activity into lastActive, which
+// the collector judges by.
+func (h *Hub) applyTouches(touches []touchEntry, node string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, t := range touches {
+		c := h.conns[t.ID]
+		if c == nil {
+			continue
+		}
+		if t.At > c.lastActive.Load() {
+			c.lastActive.Store(t.At)
+		}
+		if t.Sent > 0 && node != h.repl.node {
+			c.mu.Lock()
+			c.sent = max(c.sent, min(t.Sent, c.nextSeq-1))
+			c.mu.Unlock()
+		}
+	}
+}
+
+// applyHold records that node attached a transport to the connection at
+// time at; a transport this node attached before that is replaced.
+func (h *Hub) applyHold(connID, node string, at int64) {
+	h.mu.RLock()
+	c := h.conns[connID]
+	h.mu.RUnlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holder = node
+	if s := c.session; node != h.repl.node && s != nil && s.attachedAt < at {
+		c.endSessionLocked(DisconnectReplaced)
+	}
+}
+
+// announceHold tells the other nodes that this node's transport now serves
+// the connection, so that one they still hold is replaced. It runs after
+// Attach, without waiting.
+func (h *Hub) announceHold(c *Conn, at int64) {
+	c.mu.Lock()
+	mine := c.holder == h.repl.node
+	c.holder = h.repl.node
+	c.mu.Unlock()
+	if mine {
+		return
+	}
+	// The op carries the attach time: a transport attached here later
+	// than this one must not be replaced by it.
+	go h.appendAsync(op{Kind: opHold, ConnID: c.id, Time: at})
+}
+
+// appendAsync appends o without waiting for it to be applied; failures
+// are counted and logged.
+func (h *Hub) appendAsync(o op) {
+	o.Node = h.repl.node
+	if o.Time == 0 {
+		o.Time = h.cfg.Now().UnixNano()
+	}
+	body, err := json.Marshal(o)
+	if err != nil {
+		h.log.Error().Err(err).Str("op", o.Kind).Msg("encoding a log entry")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	if _, err := h.repl.log.Append(ctx, body); err != nil {
+		h.stats.BrokerErrors.Add(1)
+		h.log.Warn().Err(err).Str("op", o.Kind).Msg("log append failed")
+	}
+}
+
+// touchInterval is how often a clustered node replicates its transports'
+// activity: often enough that a live connection's replicated activity is
+// never older than ConnTimeout.
+func (h *Hub) touchInterval() time.Duration {
+	return min(max(h.cfg.ConnTimeout/4, 20*time.Millisecond), 5*time.Second)
+}
+
+// pendingTouches lists the connections whose local activity or hand-over
+// position is newer than what the log last carried.
+func (h *Hub) pendingTouches(sent map[*Conn]uint64) []touchEntry {
+	slack := int64(h.touchInterval() / 2)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []touchEntry
+	for _, c := range h.conns {
+		seen := c.seen.Load()
+		c.mu.Lock()
+		s := c.sent
+		c.mu.Unlock()
+		fresh := seen > c.lastActive.Load()+slack
+		moved := s > sent[c]
+		if !fresh && !moved {
+			continue
+		}
+		sent[c] = s
+		out = append(out, touchEntry{ID: c.id, At: max(seen, c.lastActive.Load()), Sent: s})
+	}
+	for c := range sent {
+		if h.conns[c.id] != c {
+			delete(sent, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b touchEntry) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+// runCluster follows the log and runs the clustered node's periodic work
+// until ctx is done.
+func (h *Hub) runCluster(ctx context.Context) error {
+	r := h.repl
+	after := ""
+	for ctx.Err() == nil {
+		id, state, err := r.log.LoadSnapshot(ctx)
+		if err == nil {
+			if len(state) > 0 {
+				if err := h.restore(state); err != nil {
+					return fmt.Errorf("restore snapshot %s: %w", id, err)
+				}
+			}
+			after = id
+			break
+		}
+		h.log.Warn().Err(err).Msg("loading the snapshot failed; retrying")
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		err := r.log.Follow(ctx, after, h.apply, func(err error) {
+			h.stats.BrokerErrors.Add(1)
+			h.log.Warn().Err(err).Msg("following the log failed; retrying")
+		})
+		if err != nil {
+			h.log.Error().Err(err).Msg("following the log stopped")
+		}
+	})
+	for ctx.Err() == nil {
+		if err := h.Sync(ctx); err == nil {
+			r.caughtUp.Store(true)
+			break
+		}
+	}
+	touch := time.NewTicker(h.touchInterval())
+	defer touch.Stop()
+	gc := time.NewTicker(h.cfg.GCInterval)
+	defer gc.Stop()
+	sent := map[*Conn]uint64{}
+	lastSnap := r.applied.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-touch.C:
+			if t := h.pendingTouches(sent); len(t) > 0 {
+				h.appendAsync(op{Kind: opTouch, Touches: t})
+			}
+		case <-gc.C:
+			if h.stale(h.cfg.Now()) {
+				h.appendAsync(op{Kind: opCollect})
+			}
+			if n := r.applied.Load(); n-lastSnap >= int64(h.cfg.SnapshotEvery) {
+				lastSnap = n
+				h.appendAsync(op{Kind: opSnapshot})
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,177 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// ErrUnavailable is wrapped by every error a Log returns when its backend
+// cannot be reached. The API answers it with 503.
+var ErrUnavailable = errors.New("backend unavailable")
+
+// Entry is one operation of a Log.
+type Entry struct {
+	// ID identifies the entry; ids grow in log order (a Log says how they
+	// compare; callers only pass them back).
+	ID string
+	// Op is the operation, as given to Append.
+	Op []byte
+}
+
+// Log is the ordered record of every change to the hub's state that the
+// nodes of a cluster share (DESIGN.md's Broker): each node appends its
+// operations and applies every entry, its own included, in the one order
+// the log gives, so every node holds the same users, connections, channels,
+// presence, history and statistics. One node needs no Log.
+//
+// Contract:
+//   - Append stores op after every entry already stored and returns its id.
+//     It never blocks for longer than ctx allows. When the backend cannot be
+//     reached it returns an error wrapping ErrUnavailable and the entry is
+//     not stored (with a network backend, a timeout may leave it stored;
+//     nodes then apply it like any other entry).
+//   - Follow calls fn with every entry stored after the entry with id after
+//     ("" means from the oldest entry still kept), in log order, each exactly
+//     once, from one goroutine, until ctx is done; it then returns nil.
+//     While the backend is unreachable it keeps retrying by itself (calling
+//     onErr, which may be nil, with each failure) and continues where it
+//     stopped. fn must not block for long.
+//   - SaveSnapshot stores state as describing the log up to and including
+//     the entry id, and may then forget older entries; both happen
+//     atomically. LoadSnapshot returns the newest snapshot, or "" and nil
+//     when there is none.
+//   - Ping returns nil when the backend is reachable.
+//
+// Every implementation passes the conformance suite in core/coretest.
+type Log interface {
+	Append(ctx context.Context, op []byte) (string, error)
+	Follow(ctx context.Context, after string, fn func(Entry), onErr func(error)) error
+	SaveSnapshot(ctx context.Context, id string, state []byte) error
+	LoadSnapshot(ctx context.Context) (id string, state []byte, err error)
+	Ping(ctx context.Context) error
+}
+
+var _ Log = (*MemoryLog)(nil)
+
+// MemoryLog is a Log held in memory, for several hubs in one process (tests
+// and examples). Ids are decimal positions starting at 1. The zero value is
+// ready to use.
+type MemoryLog struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	entries []Entry // entries after base
+	base    uint64  // id of the entry before entries[0]
+	snapID  string
+	snap    []byte
+	down    bool
+}
+
+// NewMemoryLog returns an empty MemoryLog.
+func NewMemoryLog() *MemoryLog { return &MemoryLog{} }
+
+func (l *MemoryLog) condLocked() *sync.Cond {
+	if l.cond == nil {
+		l.cond = sync.NewCond(&l.mu)
+	}
+	return l.cond
+}
+
+// SetDown makes every call fail with ErrUnavailable (true) or work again
+// (false), as a network backend does when it goes away and comes back.
+func (l *MemoryLog) SetDown(down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = down
+	l.condLocked().Broadcast()
+}
+
+// Append implements Log.
+func (l *MemoryLog) Append(_ context.Context, op []byte) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return "", fmt.Errorf("memory log append: %w", ErrUnavailable)
+	}
+	id := strconv.FormatUint(l.base+uint64(len(l.entries))+1, 10)
+	l.entries = append(l.entries, Entry{ID: id, Op: append([]byte(nil), op...)})
+	l.condLocked().Broadcast()
+	return id, nil
+}
+
+// Follow implements Log.
+func (l *MemoryLog) Follow(ctx context.Context, after string, fn func(Entry), onErr func(error)) error {
+	var pos uint64
+	if after != "" {
+		p, err := strconv.ParseUint(after, 10, 64)
+		if err != nil {
+			return fmt.Errorf("memory log follow after %q: %w", after, err)
+		}
+		pos = p
+	}
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.condLocked().Broadcast()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		for ctx.Err() == nil && (l.down || pos >= l.base+uint64(len(l.entries))) {
+			l.condLocked().Wait()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		pos = max(pos, l.base)
+		batch := append([]Entry(nil), l.entries[pos-l.base:]...)
+		pos += uint64(len(batch))
+		l.mu.Unlock()
+		for _, e := range batch {
+			fn(e)
+		}
+		l.mu.Lock()
+	}
+}
+
+// SaveSnapshot implements Log: it forgets the entries up to id.
+func (l *MemoryLog) SaveSnapshot(_ context.Context, id string, state []byte) error {
+	p, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("memory log snapshot at %q: %w", id, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return fmt.Errorf("memory log snapshot: %w", ErrUnavailable)
+	}
+	if p > l.base && p <= l.base+uint64(len(l.entries)) {
+		l.entries = append([]Entry(nil), l.entries[p-l.base:]...)
+		l.base = p
+	}
+	l.snapID, l.snap = id, append([]byte(nil), state...)
+	return nil
+}
+
+// LoadSnapshot implements Log.
+func (l *MemoryLog) LoadSnapshot(context.Context) (string, []byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return "", nil, fmt.Errorf("memory log load snapshot: %w", ErrUnavailable)
+	}
+	return l.snapID, append([]byte(nil), l.snap...), nil
+}
+
+// Ping implements Log.
+func (l *MemoryLog) Ping(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return fmt.Errorf("memory log: %w", ErrUnavailable)
+	}
+	return nil
+}

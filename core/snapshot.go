@@ -1,0 +1,267 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// A clustered node writes its state to the log every Config.SnapshotEvery
+// entries, so that a node that starts later (or restarts) loads it and
+// follows the log from there instead of from the beginning, and so that the
+// log may forget older entries. The snapshot is taken while applying the
+// node's own snapshot entry, so it describes the log exactly up to that
+// entry. It holds users, connections (with their channels, seq counters and
+// the newest snapshotQueueFrames frames of their queues), channels (configs,
+// members, history, stored frames) and the counters every node shares.
+
+// snapshotQueueFrames is how many of a connection's newest queued frames a
+// snapshot keeps: a client that resumes on a node restored from a snapshot
+// from an older seq is told of the gap.
+const snapshotQueueFrames = 100
+
+// snapshotVersion changes when the format does.
+const snapshotVersion = 1
+
+type snapState struct {
+	Version   int           `json:"version"`
+	Frames    []snapFrame   `json:"frames"`
+	Users     []snapUser    `json:"users"`
+	Channels  []snapChannel `json:"channels"`
+	Conns     []snapConn    `json:"conns"`
+	Messages  int64         `json:"total_messages"`
+	Unique    int64         `json:"total_unique_messages"`
+	Collected int64         `json:"collected_conns"`
+	Forgotten int64         `json:"collected_users"`
+}
+
+// snapFrame is a frame: a message frame by its message, others by body.
+type snapFrame struct {
+	Msg         *Message        `json:"msg,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+	LiveCatchup bool            `json:"live_catchup,omitempty"`
+}
+
+type snapUser struct {
+	Name       string   `json:"name"`
+	UUID       string   `json:"uuid"`
+	State      State    `json:"state"`
+	PublicKeys []string `json:"public_keys"`
+	LastActive int64    `json:"last_active"`
+	Frames     []int    `json:"frames"`
+}
+
+type snapChannel struct {
+	Name       string        `json:"name"`
+	UUID       string        `json:"uuid"`
+	Config     ChannelConfig `json:"config"`
+	History    []int         `json:"history"`
+	Frames     []int         `json:"frames"`
+	LastActive int64         `json:"last_active"`
+}
+
+type snapConn struct {
+	ID         string      `json:"id"`
+	User       string      `json:"user"`
+	Channels   []string    `json:"channels"`
+	LastActive int64       `json:"last_active"`
+	NextSeq    uint64      `json:"next_seq"`
+	Sent       uint64      `json:"sent"`
+	Queue      []snapEntry `json:"queue"`
+}
+
+type snapEntry struct {
+	Seq     uint64 `json:"seq"`
+	Frame   int    `json:"frame"`
+	Catchup bool   `json:"catchup,omitempty"`
+}
+
+// frameTable numbers frames so that a frame shared by many queues is
+// written once.
+type frameTable struct {
+	index  map[*Frame]int
+	frames []snapFrame
+}
+
+func (t *frameTable) ref(f *Frame) int {
+	if i, ok := t.index[f]; ok {
+		return i
+	}
+	i := len(t.frames)
+	t.index[f] = i
+	sf := snapFrame{LiveCatchup: f.liveCatchup}
+	if m := f.message(); m != nil {
+		sf.Msg = m
+	} else {
+		sf.Body = f.Body()
+	}
+	t.frames = append(t.frames, sf)
+	return i
+}
+
+func (t *frameTable) refs(list []*Frame) []int {
+	out := make([]int, len(list))
+	for i, f := range list {
+		out[i] = t.ref(f)
+	}
+	return out
+}
+
+// snapshot encodes the hub's state. Only the applying goroutine calls it,
+// so nothing changes while it runs; it still takes the locks the readers
+// of each part expect.
+func (h *Hub) snapshot() ([]byte, error) {
+	t := &frameTable{index: map[*Frame]int{}}
+	st := snapState{
+		Version:   snapshotVersion,
+		Messages:  h.stats.TotalMessages.Load(),
+		Unique:    h.stats.TotalUniqueMessages.Load(),
+		Collected: h.stats.CollectedConns.Load(),
+		Forgotten: h.stats.CollectedUsers.Load(),
+	}
+	h.mu.RLock()
+	for _, name := range sortedKeys(h.users) {
+		u := h.users[name]
+		u.mu.Lock()
+		frames := t.refs(u.frames)
+		u.mu.Unlock()
+		st.Users = append(st.Users, snapUser{Name: name, UUID: u.uuid, State: u.state, PublicKeys: u.publicKeys,
+			LastActive: u.lastActive.UnixNano(), Frames: frames})
+	}
+	for _, name := range sortedKeys(h.channels) {
+		ch := h.channels[name]
+		ch.mu.Lock()
+		sc := snapChannel{Name: name, UUID: ch.uuid, Config: ch.cfg, History: t.refs(ch.history),
+			Frames: t.refs(ch.frames), LastActive: ch.lastActive.UnixNano()}
+		ch.mu.Unlock()
+		st.Channels = append(st.Channels, sc)
+	}
+	for _, id := range sortedKeys(h.conns) {
+		c := h.conns[id]
+		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load()}
+		c.mu.Lock()
+		sc.NextSeq, sc.Sent = c.nextSeq, c.sent
+		for i := max(0, c.queue.len()-snapshotQueueFrames); i < c.queue.len(); i++ {
+			e := c.queue.at(i)
+			sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
+		}
+		c.mu.Unlock()
+		st.Conns = append(st.Conns, sc)
+	}
+	st.Frames = t.frames
+	b, err := json.Marshal(st)
+	h.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// restore replaces the hub's (empty) state with a snapshot. It runs before
+// the hub follows the log.
+func (h *Hub) restore(data []byte) error {
+	var st snapState
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("decode snapshot: %w", err)
+	}
+	if st.Version != snapshotVersion {
+		return fmt.Errorf("snapshot version %d, want %d", st.Version, snapshotVersion)
+	}
+	born := h.since(h.cfg.Now())
+	frames := make([]*Frame, len(st.Frames))
+	for i, sf := range st.Frames {
+		if sf.Msg != nil {
+			frames[i] = newMessageFrame(sf.Msg, born)
+		} else {
+			frames[i] = newFrame(sf.Body, sf.LiveCatchup, born)
+		}
+	}
+	pick := func(refs []int) ([]*Frame, error) {
+		out := make([]*Frame, 0, len(refs))
+		for _, r := range refs {
+			if r < 0 || r >= len(frames) {
+				return nil, fmt.Errorf("snapshot frame %d of %d", r, len(frames))
+			}
+			out = append(out, frames[r])
+		}
+		return out, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var err error
+	for _, su := range st.Users {
+		u := newUser(su.Name, su.UUID, time.Unix(0, su.LastActive))
+		if su.State != nil {
+			u.state = su.State
+		}
+		u.publicKeys = su.PublicKeys
+		if u.frames, err = pick(su.Frames); err != nil {
+			return err
+		}
+		h.users[su.Name] = u
+	}
+	for _, sc := range st.Channels {
+		ch := newChannel(sc.Name, sc.UUID, sc.Config, time.Unix(0, sc.LastActive))
+		if ch.history, err = pick(sc.History); err != nil {
+			return err
+		}
+		if ch.frames, err = pick(sc.Frames); err != nil {
+			return err
+		}
+		h.channels[sc.Name] = ch
+	}
+	for _, sc := range st.Conns {
+		u := h.users[sc.User]
+		if u == nil {
+			return fmt.Errorf("snapshot conn %s of unknown user %q", sc.ID, sc.User)
+		}
+		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive), true)
+		c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
+		for _, e := range sc.Queue {
+			f, err := pick([]int{e.Frame})
+			if err != nil {
+				return err
+			}
+			c.queue.push(entry{seq: e.Seq, frame: f[0], size: len(f[0].Body()) + 32, catchup: e.Catchup}, h.cfg.QueueFrames+1)
+			c.qBytes += len(f[0].Body()) + 32
+		}
+		h.conns[sc.ID] = c
+		u.conns[c] = struct{}{}
+		for _, name := range sc.Channels {
+			ch := h.channels[name]
+			if ch == nil {
+				return fmt.Errorf("snapshot conn %s in unknown channel %q", sc.ID, name)
+			}
+			ch.add(c)
+		}
+	}
+	h.stats.TotalMessages.Store(st.Messages)
+	h.stats.TotalUniqueMessages.Store(st.Unique)
+	h.stats.CollectedConns.Store(st.Collected)
+	h.stats.CollectedUsers.Store(st.Forgotten)
+	return nil
+}
+
+// saveSnapshotAt encodes the state as of entry id (called while applying
+// this node's snapshot entry) and stores it without blocking the applying.
+func (h *Hub) saveSnapshotAt(id string) {
+	data, err := h.snapshot()
+	if err != nil {
+		h.log.Error().Err(err).Msg("snapshot")
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*h.cfg.ReplicateTimeout)
+		defer cancel()
+		if err := h.repl.log.SaveSnapshot(ctx, id, data); err != nil {
+			h.stats.BrokerErrors.Add(1)
+			h.log.Warn().Err(err).Msg("saving the snapshot failed")
+			return
+		}
+		h.log.Debug().Str("entry", id).Int("bytes", len(data)).Msg("snapshot saved")
+	}()
+}
