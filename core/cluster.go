@@ -425,8 +425,13 @@ func (h *Hub) runCluster(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// After an outage the backend may have come back empty (a Redis
+	// without persistence): the node then writes a snapshot at once, so
+	// that a node starting later finds the cluster's state.
+	var outage atomic.Bool
 	wg.Go(func() {
 		err := r.log.Follow(ctx, after, h.apply, func(err error) {
+			outage.Store(true)
 			h.stats.BrokerErrors.Add(1)
 			h.log.Warn().Err(err).Msg("following the log failed; retrying")
 		})
@@ -458,7 +463,10 @@ func (h *Hub) runCluster(ctx context.Context) error {
 			if h.stale(h.cfg.Now()) {
 				h.appendAsync(op{Kind: opCollect})
 			}
-			if n := r.applied.Load(); n-lastSnap >= int64(h.cfg.SnapshotEvery) {
+			n := r.applied.Load()
+			recovered := outage.Load() && r.log.Ping(ctx) == nil
+			if recovered || n-lastSnap >= int64(h.cfg.SnapshotEvery) {
+				outage.Store(false)
 				lastSnap = n
 				h.appendAsync(op{Kind: opSnapshot})
 			}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 )
 
-// Info describes channels as upstream's /info does.
-func (h *Hub) Info(_ context.Context, opts InfoOptions) ChannelsInfo {
+// Info describes channels as upstream's /info does. A clustered hub first
+// catches up with the log (see readSync), so every node answers alike.
+func (h *Hub) Info(ctx context.Context, opts InfoOptions) ChannelsInfo {
+	h.readSync(ctx)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.infoLocked(opts)
@@ -97,8 +100,10 @@ type AdminInfo struct {
 	Uptime              string                 `json:"uptime"`
 }
 
-// Admin returns the statistics and full listing admin.json shows.
-func (h *Hub) Admin(_ context.Context) AdminInfo {
+// Admin returns the statistics and full listing admin.json shows. A
+// clustered hub first catches up with the log (see readSync).
+func (h *Hub) Admin(ctx context.Context) AdminInfo {
+	h.readSync(ctx)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	out := AdminInfo{
@@ -125,4 +130,16 @@ func (h *Hub) Admin(_ context.Context) AdminInfo {
 		out.Users = append(out.Users, AdminUser{State: u.publicState(), User: name, UUID: u.uuid, Connections: ids})
 	}
 	return out
+}
+
+// readSync lets a clustered hub apply what the log holds before a read
+// that should be the same on every node. It waits at most a second: when
+// the log cannot be reached, the read shows this node's state.
+func (h *Hub) readSync(ctx context.Context) {
+	if h.repl == nil || !h.replicated(ctx) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(h.cfg.ReplicateTimeout, time.Second))
+	defer cancel()
+	_ = h.Sync(ctx)
 }

@@ -12,6 +12,12 @@ import (
 // cannot be reached. The API answers it with 503.
 var ErrUnavailable = errors.New("backend unavailable")
 
+// ErrReset is wrapped by the error a Log's Follow passes to onErr when the
+// log was reset under it (a Redis restarted empty): Follow goes on with the
+// new log's entries, but entries and the snapshot of the old one are gone,
+// so the node writes a snapshot at once.
+var ErrReset = errors.New("log reset")
+
 // Entry is one operation of a Log.
 type Entry struct {
 	// ID identifies the entry; ids grow in log order (a Log says how they
@@ -38,11 +44,15 @@ type Entry struct {
 //     once, from one goroutine, until ctx is done; it then returns nil.
 //     While the backend is unreachable it keeps retrying by itself (calling
 //     onErr, which may be nil, with each failure) and continues where it
-//     stopped. fn must not block for long.
+//     stopped; when the log was reset under it, it calls onErr with an
+//     error wrapping ErrReset and continues with the new log's entries.
+//     fn must not block for long and must not modify Entry.Op (followers
+//     may share it).
 //   - SaveSnapshot stores state as describing the log up to and including
 //     the entry id, and may then forget older entries; both happen
-//     atomically. LoadSnapshot returns the newest snapshot, or "" and nil
-//     when there is none.
+//     atomically. A snapshot older than the stored one is ignored (nil
+//     error): the entries it would need may be gone. LoadSnapshot returns
+//     the newest snapshot, or "" and nil when there is none.
 //   - Ping returns nil when the backend is reachable.
 //
 // Every implementation passes the conformance suite in core/coretest.
@@ -147,6 +157,9 @@ func (l *MemoryLog) SaveSnapshot(_ context.Context, id string, state []byte) err
 	defer l.mu.Unlock()
 	if l.down {
 		return fmt.Errorf("memory log snapshot: %w", ErrUnavailable)
+	}
+	if cur, err := strconv.ParseUint(l.snapID, 10, 64); err == nil && p < cur {
+		return nil // keep the newer one: the entries an older one needs are gone
 	}
 	if p > l.base && p <= l.base+uint64(len(l.entries)) {
 		l.entries = append([]Entry(nil), l.entries[p-l.base:]...)

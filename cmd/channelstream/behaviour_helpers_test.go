@@ -37,7 +37,7 @@ func (tg *testGateway) post(client *http.Client, method, path string, body any) 
 	if err != nil {
 		return 0, nil, fmt.Errorf("marshal: %w", err)
 	}
-	req, err := http.NewRequest(method, tg.URL+path, strings.NewReader(string(b)))
+	req, err := http.NewRequest(method, tg.apiURL()+path, strings.NewReader(string(b)))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -72,6 +72,16 @@ func (e *behaviourEnv) mustCall(method, path string, body any) []byte {
 		e.t.Fatalf("%s %s: %d %s", method, path, code, b)
 	}
 	return b
+}
+
+// hasConn reports whether the node knows the connection, once it has
+// applied everything its cluster did before (one node: at once).
+func (e *behaviourEnv) hasConn(id string) bool {
+	e.t.Helper()
+	if err := e.tg.g.hub.Sync(e.t.Context()); err != nil {
+		e.t.Fatalf("sync with the cluster: %v", err)
+	}
+	return e.tg.g.hub.HasConn(id)
 }
 
 // connect POSTs /connect with body and returns the conn_id.

@@ -268,10 +268,10 @@ func gcAfterInactivity(e *behaviourEnv) {
 	if took < 500*time.Millisecond {
 		e.t.Errorf("parted %v after bob left: collected before conn_timeout", took)
 	}
-	if e.tg.g.hub.HasConn(bobID) {
+	if e.hasConn(bobID) {
 		e.t.Error("bob's connection is still there after parted")
 	}
-	if !e.tg.g.hub.HasConn(aliceID) {
+	if !e.hasConn(aliceID) {
 		e.t.Error("alice's attached connection was collected")
 	}
 	e.t.Logf("parted %v after bob left (conn_timeout 1s, collector every 1s)", took.Round(time.Millisecond))
@@ -300,7 +300,7 @@ func disconnectClosesTransport(e *behaviourEnv) {
 			e.t.Errorf("poll ended with %v, want 401", end)
 		}
 	}
-	if e.tg.g.hub.HasConn(id) {
+	if e.hasConn(id) {
 		e.t.Error("the connection survived /disconnect")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/core/redisbroker"
 	"github.com/channelstream-go/channelstream-go/httpapi"
 	"github.com/channelstream-go/channelstream-go/transports/longpoll"
 	"github.com/channelstream-go/channelstream-go/transports/sse"
@@ -32,6 +33,8 @@ type gateway struct {
 	ws       *websocket.Handler
 	sse      *sse.Handler
 	longpoll *longpoll.Handler
+	// shared is the Redis log of a cluster node (nil on one node).
+	shared *redisbroker.Log
 }
 
 // newGateway wires the hub, the transports and the REST API from cfg.
@@ -40,7 +43,21 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	// global one); the hub feeds the publish→write latency histogram.
 	registry := prometheus.NewRegistry()
 	latency := httpapi.NewWriteLatency()
+	var shared *redisbroker.Log
+	var sharedLog core.Log
+	if cfg.RedisURL != "" {
+		var err error
+		shared, err = redisbroker.New(redisbroker.Config{
+			URL:    cfg.RedisURL,
+			Logger: log.With().Str("component", "redis").Logger(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("redis_url: %w", err)
+		}
+		sharedLog = shared
+	}
 	hub := core.New(core.Config{
+		Log:         sharedLog,
 		ConnTimeout: cfg.ConnTimeout,
 		MaxHistory:  cfg.MaxHistory,
 		QueueFrames: cfg.ConnQueueFrames,
@@ -60,7 +77,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if gather == 0 {
 		gather = longpoll.NoGather
 	}
-	g := &gateway{cfg: cfg, log: log, hub: hub}
+	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared}
 	g.ws = websocket.New(websocket.Config{
 		Hub:               hub,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -148,8 +165,20 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
-	defer stopGC()
-	go func() { _ = g.hub.Run(gcCtx) }()
+	hubDone := make(chan struct{})
+	defer func() {
+		stopGC()
+		<-hubDone
+		if g.shared != nil {
+			_ = g.shared.Close()
+		}
+	}()
+	go func() {
+		defer close(hubDone)
+		if err := g.hub.Run(gcCtx); err != nil {
+			g.log.Error().Err(err).Msg("hub stopped")
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

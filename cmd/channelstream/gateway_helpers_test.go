@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,18 @@ type testGateway struct {
 	Secret string
 	stop   context.CancelFunc
 	done   chan error
+	// spread, when set, are the cluster's nodes the API calls of Call,
+	// post and Connect go to in turn (they include this one).
+	spread []*testGateway
+	turn   atomic.Uint64
+}
+
+// apiURL is the base URL of the node the next API call goes to.
+func (tg *testGateway) apiURL() string {
+	if len(tg.spread) == 0 {
+		return tg.URL
+	}
+	return tg.spread[tg.turn.Add(1)%uint64(len(tg.spread))].URL
 }
 
 // startGateway runs a node with the default config adjusted by mutate; it
@@ -81,7 +94,7 @@ func (tg *testGateway) Call(method, path string, body any) (int, []byte) {
 		}
 		s = string(b)
 	}
-	req, err := http.NewRequest(method, tg.URL+path, strings.NewReader(s))
+	req, err := http.NewRequest(method, tg.apiURL()+path, strings.NewReader(s))
 	if err != nil {
 		tg.t.Fatalf("request: %v", err)
 	}

@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
 // run serves channelstream with cfg until ctx is cancelled, then drains
 // and returns nil on a clean shutdown.
 func run(ctx context.Context, cfg Config, log zerolog.Logger) error {
+	if cfg.RedisURL != "" {
+		// go-redis logs through a process-wide logger of its own (stderr
+		// by default); the binary is the one place that may set it.
+		redis.SetLogger(redisLogger{log.With().Str("component", "go-redis").Logger()})
+	}
 	g, err := newGateway(cfg, log)
 	if err != nil {
 		return err
@@ -18,4 +26,13 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		return err
 	}
 	return g.serve(ctx, ln)
+}
+
+// redisLogger turns go-redis's log lines (reconnections, pool notes) into
+// debug entries of the node's log.
+type redisLogger struct{ log zerolog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug().Msg(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }

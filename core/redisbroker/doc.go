@@ -1,0 +1,89 @@
+// Package redisbroker keeps channelstream's cluster log (core.Log) in Redis,
+// so that many nodes share one ordered record of every change: Log appends
+// to one Redis stream, follows it with XREAD BLOCK, and keeps the newest
+// snapshot next to it. It needs Redis 7.0 or later (SET NX GET); the tests
+// run Debian's 7.0.
+//
+// # Key layout
+//
+// Every key starts with Config.KeyPrefix (default "channelstream:"):
+//
+//	<prefix>log       stream: one entry per Append, one field "op" holding
+//	                  the op's bytes; entry ids are Redis stream ids
+//	                  ("ms-seq"), which order the log (Log.CompareIDs)
+//	<prefix>snapshot  hash: "id" (the entry the snapshot covers up to and
+//	                  including) and "state" (its bytes)
+//	<prefix>epoch     string: a random token naming the current life of the
+//	                  data set (see Redis restarts below)
+//
+// No key has a TTL; do not run the Log on a Redis whose maxmemory-policy may
+// evict them.
+//
+// # Operations
+//
+// Append is one XADD with an id Redis chooses, so entries are ordered by the
+// server and every Append's id is greater than every id stored before it
+// (MAXLEN ~ Config.MaxLen when set). Commands are never retried by the
+// client: a retried XADD whose first try did reach Redis would store the op
+// twice. A timeout may still leave an entry stored (core.Log allows it).
+//
+// SaveSnapshot runs one Lua script that stores the snapshot and trims the
+// entries up to and including its id (XTRIM MINID), atomically. It keeps the
+// snapshot with the greatest id: an older one saved later is ignored,
+// because the entries it would need are gone. It refuses an id the stream
+// never reached.
+//
+// Follow opens a client of its own with one connection (a blocked XREAD
+// holds its connection) and loops: a pipeline of GET epoch and
+// XREAD BLOCK Config.BlockTimeout COUNT Config.ReadCount from the last id it
+// delivered, then fn for each entry. Cancelling its ctx, or Close, closes
+// that client, which ends a blocked read at once. While Redis cannot be
+// reached, it calls onErr with each failure (errors wrapping
+// core.ErrUnavailable), waits from Config.MaxBackoff/20 doubling up to
+// Config.MaxBackoff, and tries again from the same id.
+//
+// # Redis restarts
+//
+// Redis run without persistence comes back empty. The stream is then a new
+// one: new ids come from the clock, so they are normally greater than what a
+// follower delivered, but not always (a clock step back, a follower ahead
+// because of an entry with a far id), and an XREAD from the old position
+// would skip new entries at or before it. So a follower does not rely on
+// the ids: the epoch key names the life of the data set. Follow learns it
+// when it starts (SET NX GET: whoever comes first after an empty start
+// writes a token no Log has used before) and reads it again in every
+// pipeline, just before XREAD on the same connection; a restart breaks that
+// connection, so both replies always come from the same life of the server.
+// When the epoch differs from the one it knows (or is gone), the follower
+// drops the XREAD result, logs a warning, learns the new epoch and follows
+// the new stream from its start ("0-0"): every entry appended after the
+// restart is delivered, in order, once. Append does not touch the epoch:
+// entries appended to the new stream before any follower wrote the new
+// epoch are read from "0-0" all the same.
+//
+// Entries the old stream held and a follower had not read yet are lost with
+// it, and so is the snapshot; what the nodes should do about that (rebuild
+// from one node's state, for instance) is the hub's business: the Log only
+// guarantees that no entry of the new stream is skipped or repeated. The same
+// holds after FLUSHDB/FLUSHALL, except that a flush while a follower is
+// blocked in XREAD may make it deliver new entries both before and after it
+// notices the new epoch (a restart cannot do that: it breaks the
+// connection).
+//
+// # Errors
+//
+// Every error from an unreachable Redis (connection refused or reset, a
+// timeout, an I/O error, LOADING, MASTERDOWN, READONLY, OOM and the like)
+// wraps core.ErrUnavailable, behind a "doing what" prefix. Error replies
+// that mean a bug or a misconfiguration (WRONGTYPE, NOAUTH…) do not, nor
+// does the cancellation of the caller's ctx, nor a call on a closed Log.
+// Each call is bounded by the caller's ctx deadline and by
+// Config.CommandTimeout.
+//
+// # Concurrency
+//
+// Every method of Log is safe for concurrent use. Append, SaveSnapshot,
+// LoadSnapshot and Ping share one go-redis client (a pool); each Follow
+// call has its own client and calls fn from the goroutine that called
+// Follow, one entry at a time; fn must return quickly. Close ends every Follow (they return nil) without waiting for them.
+package redisbroker
