@@ -86,6 +86,9 @@ type replicator struct {
 	waiting map[string]chan applied
 
 	caughtUp atomic.Bool
+	// broken is set when following the log failed and cleared when an
+	// entry is applied again.
+	broken atomic.Bool
 	lastID   atomic.Pointer[string] // id of the last applied entry
 	applied  atomic.Int64           // entries applied since start
 }
@@ -216,6 +219,15 @@ func (h *Hub) Ready(ctx context.Context) error {
 	if err := h.repl.log.Ping(ctx); err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
+	if h.repl.broken.Load() {
+		// Following failed since the last applied entry: ready only once
+		// an entry of this node comes back through the log.
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := h.Sync(ctx); err != nil {
+			return fmt.Errorf("following the log: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -238,6 +250,7 @@ func (h *Hub) apply(e Entry) {
 	}
 	h.repl.lastID.Store(&e.ID)
 	h.repl.applied.Add(1)
+	h.repl.broken.Store(false)
 	if o.Node != h.repl.node || o.Token == "" {
 		return
 	}
@@ -432,6 +445,7 @@ func (h *Hub) runCluster(ctx context.Context) error {
 	wg.Go(func() {
 		err := r.log.Follow(ctx, after, h.apply, func(err error) {
 			outage.Store(true)
+			r.broken.Store(true)
 			h.stats.BrokerErrors.Add(1)
 			h.log.Warn().Err(err).Msg("following the log failed; retrying")
 		})

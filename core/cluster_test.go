@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/core/redisbroker"
+	"github.com/channelstream-go/channelstream-go/core/redisbroker/redistest"
 )
 
 // node is one hub of an in-process cluster.
@@ -76,8 +78,10 @@ func sameEverywhere(t *testing.T, nodes []*node) {
 	}
 }
 
-func TestClusterRoutesAcrossNodes(t *testing.T) {
-	nodes := newCluster(t, core.NewMemoryLog(), 3, core.Config{})
+func TestClusterRoutesAcrossNodes(t *testing.T) { eachLog(t, clusterRoutesAcrossNodes) }
+
+func clusterRoutesAcrossNodes(t *testing.T, log testLog) {
+	nodes := newCluster(t, log, 3, core.Config{})
 	ctx := t.Context()
 	nodes[0].ConfigureChannels(ctx, map[string]core.ChannelConfig{"room": channelCfg(func(c *core.ChannelConfig) {
 		c.NotifyPresence, c.StoreHistory = true, true
@@ -108,7 +112,11 @@ func TestClusterRoutesAcrossNodes(t *testing.T) {
 }
 
 func TestClusterPresenceIsPerUserAcrossNodes(t *testing.T) {
-	nodes := newCluster(t, core.NewMemoryLog(), 2, core.Config{})
+	eachLog(t, clusterPresenceIsPerUserAcrossNodes)
+}
+
+func clusterPresenceIsPerUserAcrossNodes(t *testing.T, log testLog) {
+	nodes := newCluster(t, log, 2, core.Config{})
 	ctx := t.Context()
 	nodes[0].ConfigureChannels(ctx, map[string]core.ChannelConfig{"p": channelCfg(func(c *core.ChannelConfig) { c.NotifyPresence = true })})
 	watcher := listen(t, nodes[0].Hub, "watcher", "p")
@@ -133,8 +141,10 @@ func TestClusterPresenceIsPerUserAcrossNodes(t *testing.T) {
 	watcher.expectNothing(t)
 }
 
-func TestClusterAttachElsewhereReplaces(t *testing.T) {
-	nodes := newCluster(t, core.NewMemoryLog(), 2, core.Config{})
+func TestClusterAttachElsewhereReplaces(t *testing.T) { eachLog(t, clusterAttachElsewhereReplaces) }
+
+func clusterAttachElsewhereReplaces(t *testing.T, log testLog) {
+	nodes := newCluster(t, log, 2, core.Config{})
 	a := connect(t, nodes[0].Hub, "alice", "c")
 	first := a.attach(t, core.AttachOptions{Transport: "test"})
 	a.hub = nodes[1].Hub
@@ -153,7 +163,10 @@ func TestClusterAttachElsewhereReplaces(t *testing.T) {
 }
 
 func TestClusterCollectsTheConnectionsOfADeadNode(t *testing.T) {
-	log := core.NewMemoryLog()
+	eachLog(t, clusterCollectsTheConnectionsOfADeadNode)
+}
+
+func clusterCollectsTheConnectionsOfADeadNode(t *testing.T, log testLog) {
 	cfg := core.Config{ConnTimeout: 300 * time.Millisecond, GCInterval: 20 * time.Millisecond}
 	nodes := newCluster(t, log, 2, cfg)
 	ctx := t.Context()
@@ -199,13 +212,14 @@ func TestClusterCollectsTheConnectionsOfADeadNode(t *testing.T) {
 	watcher.expectNothing(t)
 }
 
-func TestClusterLogDown(t *testing.T) {
-	log := core.NewMemoryLog()
-	nodes := newCluster(t, log, 2, core.Config{ReplicateTimeout: 200 * time.Millisecond})
+func TestClusterLogDown(t *testing.T) { eachLog(t, clusterLogDown) }
+
+func clusterLogDown(t *testing.T, log testLog) {
+	nodes := newCluster(t, log, 2, core.Config{ReplicateTimeout: time.Second})
 	ctx := t.Context()
 	alice := listen(t, nodes[0].Hub, "alice", "c")
 
-	log.SetDown(true)
+	log.setDown(true)
 	err := nodes[1].Publish(ctx, []core.Message{msg("c", "lost?")})
 	if !errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("Publish with the log down: %v, want ErrUnavailable", err)
@@ -222,7 +236,7 @@ func TestClusterLogDown(t *testing.T) {
 		t.Fatal("a local client was dropped while the log is down")
 	}
 
-	log.SetDown(false)
+	log.setDown(false)
 	waitUntil(t, testDeadline, "ready again", func() bool { return nodes[1].Ready(ctx) == nil })
 	if err := nodes[1].Publish(ctx, []core.Message{msg("c", "back")}); err != nil {
 		t.Fatal(err)
@@ -238,7 +252,11 @@ func TestClusterLogDown(t *testing.T) {
 // with the same state and that a connection's frames carry the same seq
 // numbers whichever node a transport reads them from.
 func TestClusterConvergesUnderConcurrentChanges(t *testing.T) {
-	nodes := newCluster(t, core.NewMemoryLog(), 3, core.Config{})
+	eachLog(t, clusterConvergesUnderConcurrentChanges)
+}
+
+func clusterConvergesUnderConcurrentChanges(t *testing.T, log testLog) {
+	nodes := newCluster(t, log, 3, core.Config{})
 	ctx := t.Context()
 	nodes[0].ConfigureChannels(ctx, map[string]core.ChannelConfig{
 		"a": channelCfg(func(c *core.ChannelConfig) { c.NotifyPresence, c.StoreHistory = true, true }),
@@ -309,7 +327,10 @@ func TestClusterConvergesUnderConcurrentChanges(t *testing.T) {
 }
 
 func TestClusterNodeStartingLaterLoadsTheSnapshot(t *testing.T) {
-	log := core.NewMemoryLog()
+	eachLog(t, clusterNodeStartingLaterLoadsTheSnapshot)
+}
+
+func clusterNodeStartingLaterLoadsTheSnapshot(t *testing.T, log testLog) {
 	cfg := core.Config{SnapshotEvery: 5, GCInterval: 10 * time.Millisecond}
 	nodes := newCluster(t, log, 1, cfg)
 	ctx := t.Context()
@@ -337,4 +358,34 @@ func TestClusterNodeStartingLaterLoadsTheSnapshot(t *testing.T) {
 	if got := alice.waitFor(t, 2, testDeadline); got[1].text() != "m11" {
 		t.Fatalf("alice got %v", got)
 	}
+}
+
+// testLog is a Log under test and a way to take its backend away.
+type testLog struct {
+	core.Log
+	setDown func(down bool)
+}
+
+// eachLog runs test on a MemoryLog and on a Redis log (its own
+// redis-server; down stops it, up starts it again, empty).
+func eachLog(t *testing.T, test func(t *testing.T, log testLog)) {
+	t.Run("memory", func(t *testing.T) {
+		l := core.NewMemoryLog()
+		test(t, testLog{Log: l, setDown: l.SetDown})
+	})
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t)
+		l, err := redisbroker.New(redisbroker.Config{URL: srv.URL(), MaxBackoff: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		test(t, testLog{Log: l, setDown: func(down bool) {
+			if down {
+				srv.Stop()
+			} else {
+				srv.Restart()
+			}
+		}})
+	})
 }
