@@ -88,9 +88,9 @@ type replicator struct {
 	caughtUp atomic.Bool
 	// broken is set when following the log failed and cleared when an
 	// entry is applied again.
-	broken atomic.Bool
-	lastID   atomic.Pointer[string] // id of the last applied entry
-	applied  atomic.Int64           // entries applied since start
+	broken  atomic.Bool
+	lastID  atomic.Pointer[string] // id of the last applied entry
+	applied atomic.Int64           // entries applied since start
 }
 
 func newReplicator(l Log, node string) *replicator {

@@ -49,8 +49,10 @@ type Entry struct {
 //     fn must not block for long and must not modify Entry.Op (followers
 //     may share it).
 //   - SaveSnapshot stores state as describing the log up to and including
-//     the entry id, and may then forget older entries; both happen
-//     atomically. A snapshot older than the stored one is ignored (nil
+//     the entry id, and may then forget the entries up to the previous
+//     snapshot's id (never later ones: a node that loaded the previous
+//     snapshot an instant before must still find the entries after it);
+//     both happen atomically. A snapshot older than the stored one is ignored (nil
 //     error): the entries it would need may be gone. LoadSnapshot returns
 //     the newest snapshot, or "" and nil when there is none.
 //   - Ping returns nil when the backend is reachable.
@@ -147,7 +149,8 @@ func (l *MemoryLog) Follow(ctx context.Context, after string, fn func(Entry), on
 	}
 }
 
-// SaveSnapshot implements Log: it forgets the entries up to id.
+// SaveSnapshot implements Log: it forgets the entries up to the previous
+// snapshot's id.
 func (l *MemoryLog) SaveSnapshot(_ context.Context, id string, state []byte) error {
 	p, err := strconv.ParseUint(id, 10, 64)
 	if err != nil {
@@ -161,9 +164,12 @@ func (l *MemoryLog) SaveSnapshot(_ context.Context, id string, state []byte) err
 	if cur, err := strconv.ParseUint(l.snapID, 10, 64); err == nil && p < cur {
 		return nil // keep the newer one: the entries an older one needs are gone
 	}
-	if p > l.base && p <= l.base+uint64(len(l.entries)) {
-		l.entries = append([]Entry(nil), l.entries[p-l.base:]...)
-		l.base = p
+	if p > l.base+uint64(len(l.entries)) {
+		return fmt.Errorf("memory log snapshot at %q: after the last entry", id)
+	}
+	if prev, err := strconv.ParseUint(l.snapID, 10, 64); err == nil && prev > l.base {
+		l.entries = append([]Entry(nil), l.entries[prev-l.base:]...)
+		l.base = prev
 	}
 	l.snapID, l.snap = id, append([]byte(nil), state...)
 	return nil

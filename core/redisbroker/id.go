@@ -3,7 +3,6 @@ package redisbroker
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -37,14 +36,6 @@ func parseID(s string) (streamID, error) {
 // String formats id as Redis does, without leading zeros.
 func (id streamID) String() string {
 	return strconv.FormatUint(id.ms, 10) + "-" + strconv.FormatUint(id.seq, 10)
-}
-
-// next is the smallest id greater than id.
-func (id streamID) next() streamID {
-	if id.seq == math.MaxUint64 {
-		return streamID{ms: id.ms + 1}
-	}
-	return streamID{ms: id.ms, seq: id.seq + 1}
 }
 
 // compare returns -1, 0 or +1 as id is before, equal to or after o.

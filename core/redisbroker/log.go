@@ -102,8 +102,9 @@ func (l *Log) Append(ctx context.Context, op []byte) (string, error) {
 }
 
 // SaveSnapshot implements core.Log. One Lua script stores the snapshot and
-// trims the entries up to and including id (XTRIM MINID), so both happen or
-// neither. A snapshot whose id is before the stored one's is ignored: the
+// trims the entries before the previous snapshot's id (XTRIM MINID), so
+// both happen or neither; the entries after the previous snapshot stay for
+// a node that loaded it just before. A snapshot whose id is before the stored one's is ignored: the
 // entries it would need are already gone, and LoadSnapshot keeps returning
 // the newest by id. id must be a Redis stream id ("ms-seq") that the stream
 // has reached: an id after its last entry (one from before a Redis
@@ -115,7 +116,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, id string, state []byte) error {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
 	keys := []string{l.keys.stream, l.keys.snapshot}
-	res, err := saveSnapshotScript.Run(ctx, l.rdb, keys, sid.String(), state, sid.next().String()).Int()
+	res, err := saveSnapshotScript.Run(ctx, l.rdb, keys, sid.String(), state).Int()
 	if err != nil {
 		return wrap(ctx, "save snapshot at "+id, err)
 	}

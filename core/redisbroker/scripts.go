@@ -18,11 +18,14 @@ local function less(a, b)
 end
 `
 
-// saveSnapshotScript stores a snapshot and trims the stream up to it, in one
-// atomic step.
+// saveSnapshotScript stores a snapshot and trims the stream up to the
+// previous snapshot, in one atomic step. Entries after the previous
+// snapshot stay, so that a node that loaded the previous snapshot just
+// before this one was saved still finds every entry it needs (one snapshot
+// interval of grace).
 //
 //	KEYS[1] stream, KEYS[2] snapshot hash
-//	ARGV[1] id, ARGV[2] state, ARGV[3] the id right after ARGV[1]
+//	ARGV[1] id, ARGV[2] state
 //
 // It returns 1 when it stored the snapshot, 0 when it kept a newer one, and
 // -1 (storing nothing) when id is after the last entry the stream ever had
@@ -30,7 +33,7 @@ end
 // from it skip entries.
 var saveSnapshotScript = redis.NewScript(luaIDLess + `
 local cur = redis.call('HGET', KEYS[2], 'id')
-if cur and less(ARGV[1], cur) then
+if cur and (cur == ARGV[1] or less(ARGV[1], cur)) then
   return 0
 end
 local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
@@ -44,7 +47,12 @@ end
 if not last or less(last, ARGV[1]) then
   return -1
 end
-redis.call('HSET', KEYS[2], 'id', ARGV[1], 'state', ARGV[2])
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
+if cur then
+  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'state', ARGV[2], 'prev', cur)
+  -- MINID keeps entries >= cur; cur itself is harmless to keep.
+  redis.call('XTRIM', KEYS[1], 'MINID', cur)
+else
+  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'state', ARGV[2])
+end
 return 1
 `)

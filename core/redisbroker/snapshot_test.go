@@ -42,8 +42,8 @@ func TestSaveSnapshotTrimsTheStream(t *testing.T) {
 	if err := l.SaveSnapshot(ctxFor(t), ids[5], []byte("s5")); err != nil {
 		t.Fatalf("SaveSnapshot: %v", err)
 	}
-	if n := xlen(); n != 4 {
-		t.Fatalf("XLEN after a snapshot at the 6th entry = %d, want 4", n)
+	if n := xlen(); n != 10 {
+		t.Fatalf("XLEN after the first snapshot = %d, want 10 (nothing before a previous snapshot to trim)", n)
 	}
 	// An older snapshot changes nothing.
 	if err := l.SaveSnapshot(ctxFor(t), ids[2], []byte("s2")); err != nil {
@@ -52,12 +52,13 @@ func TestSaveSnapshotTrimsTheStream(t *testing.T) {
 	if id, state, err := l.LoadSnapshot(ctxFor(t)); err != nil || id != ids[5] || string(state) != "s5" {
 		t.Fatalf("LoadSnapshot = %q, %q, %v; want %q, s5", id, state, err, ids[5])
 	}
-	// At the last entry: the stream is empty, and the next id still grows.
+	// The next snapshot trims what precedes the previous one (ids[5] is
+	// kept, harmlessly), and the next id still grows.
 	if err := l.SaveSnapshot(ctxFor(t), ids[9], []byte("s9")); err != nil {
 		t.Fatalf("SaveSnapshot: %v", err)
 	}
-	if n := xlen(); n != 0 {
-		t.Fatalf("XLEN after a snapshot at the last entry = %d, want 0", n)
+	if n := xlen(); n != 5 {
+		t.Fatalf("XLEN after a second snapshot = %d, want 5 (ids[5] to ids[9])", n)
 	}
 	next := mustAppend(t, l, "next")
 	if l.CompareIDs(next, ids[9]) <= 0 {
@@ -97,7 +98,7 @@ func TestSaveSnapshotIsAtomic(t *testing.T) {
 	raw := rawClient(t, srv)
 	prefix := prefixFor(t)
 
-	type seen struct{ snapID, state, first string }
+	type seen struct{ snapID, state, prev, first string }
 	var (
 		mu  sync.Mutex
 		ids []string // every appended id, in order
@@ -111,7 +112,7 @@ func TestSaveSnapshotIsAtomic(t *testing.T) {
 			var snap *redis.SliceCmd
 			var first *redis.XMessageSliceCmd
 			_, err := raw.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				snap = p.HMGet(ctx, prefix+"snapshot", "id", "state")
+				snap = p.HMGet(ctx, prefix+"snapshot", "id", "state", "prev")
 				first = p.XRangeN(ctx, prefix+"log", "-", "+", 1)
 				return nil
 			})
@@ -120,9 +121,10 @@ func TestSaveSnapshotIsAtomic(t *testing.T) {
 				return
 			}
 			var v seen
-			if vals := snap.Val(); len(vals) == 2 {
+			if vals := snap.Val(); len(vals) == 3 {
 				v.snapID, _ = vals[0].(string)
 				v.state, _ = vals[1].(string)
+				v.prev, _ = vals[2].(string)
 			}
 			if msgs := first.Val(); len(msgs) > 0 {
 				v.first = msgs[0].ID
@@ -163,10 +165,14 @@ func TestSaveSnapshotIsAtomic(t *testing.T) {
 		if at < 0 {
 			t.Fatalf("snapshot id %s was never appended", v.snapID)
 		}
-		// The stream starts right after the snapshot (or is empty when the
-		// entry after it was not appended yet).
-		if v.first != "" && (at+1 >= len(ids) || v.first != ids[at+1]) {
-			t.Fatalf("snapshot at %s (entry %d) but the stream starts at %s", v.snapID, at, v.first)
+		// The stream starts at the previous snapshot's entry (at the first
+		// entry while there was no previous snapshot).
+		want := ids[0]
+		if v.prev != "" {
+			want = v.prev
+		}
+		if v.first != want {
+			t.Fatalf("snapshot at %s (entry %d) after %q, but the stream starts at %s, want %s", v.snapID, at, v.prev, v.first, want)
 		}
 	}
 	t.Logf("%d consistent views, %d with a snapshot", len(views), withSnapshot)
