@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,13 @@ type Channel struct {
 	cfg     ChannelConfig
 	members map[string]map[*Conn]struct{}
 	conns   int
+	// list holds the same connections as members, flat, for the publish
+	// path (see targets). Guarded by Hub.mu; pos is each one's index.
+	list []*Conn
+	pos  map[*Conn]int
+	// shared is set once a publisher took list as a snapshot: until list
+	// is copied, its first len(list) elements must not be overwritten.
+	shared atomic.Bool
 
 	// history, frames and lastActive are guarded by mu.
 	mu         sync.Mutex
@@ -25,7 +33,8 @@ type Channel struct {
 }
 
 func newChannel(name, uuid string, cfg ChannelConfig, now time.Time) *Channel {
-	return &Channel{name: name, uuid: uuid, cfg: cfg, members: map[string]map[*Conn]struct{}{}, lastActive: now}
+	return &Channel{name: name, uuid: uuid, cfg: cfg, members: map[string]map[*Conn]struct{}{},
+		pos: map[*Conn]int{}, lastActive: now}
 }
 
 // add puts c in the channel. It reports whether c was added and whether it
@@ -43,6 +52,9 @@ func (ch *Channel) add(c *Conn) (added, first bool) {
 	set[c] = struct{}{}
 	c.channels[ch] = struct{}{}
 	ch.conns++
+	// Appending never overwrites an element a snapshot can see.
+	ch.pos[c] = len(ch.list)
+	ch.list = append(ch.list, c)
 	return true, first
 }
 
@@ -56,11 +68,43 @@ func (ch *Channel) remove(c *Conn) (removed, last bool) {
 	delete(set, c)
 	delete(c.channels, ch)
 	ch.conns--
+	ch.unlist(c)
 	if len(set) == 0 {
 		delete(ch.members, c.user.name)
 		return true, true
 	}
 	return true, false
+}
+
+// unlist takes c out of list: the last connection moves into its place,
+// so the order stays a function of the joins and leaves alone (every node
+// of a cluster that applies the same operations has the same list). A
+// list a publisher may still be reading is copied first. Caller holds
+// Hub.mu.
+func (ch *Channel) unlist(c *Conn) {
+	i, last := ch.pos[c], len(ch.list)-1
+	delete(ch.pos, c)
+	if ch.shared.Load() {
+		ch.list = slices.Clone(ch.list)
+		ch.shared.Store(false)
+	}
+	if i != last {
+		moved := ch.list[last]
+		ch.list[i], ch.pos[moved] = moved, i
+	}
+	ch.list[last] = nil
+	ch.list = ch.list[:last]
+}
+
+// targets returns the channel's connections for a publisher to visit
+// after it released Hub.mu: neither the slice nor its elements change
+// afterwards (remove copies a shared list before changing it, add only
+// appends). The caller must not modify it. Caller holds Hub.mu (read).
+func (ch *Channel) targets() []*Conn {
+	if !ch.shared.Load() {
+		ch.shared.Store(true)
+	}
+	return ch.list
 }
 
 // historyLimit is how many entries the history keeps.

@@ -85,6 +85,11 @@ type replicator struct {
 	mu      sync.Mutex
 	waiting map[string]chan applied
 
+	// lookups limits the catch-ups that attachments for unknown
+	// connections cause: each appends an entry, and anyone can ask for a
+	// random connection id.
+	lookups rateLimit
+
 	caughtUp atomic.Bool
 	// broken is set when following the log failed and cleared when an
 	// entry is applied again.
@@ -94,7 +99,34 @@ type replicator struct {
 }
 
 func newReplicator(l Log, node string) *replicator {
-	return &replicator{log: l, node: node, waiting: map[string]chan applied{}}
+	return &replicator{log: l, node: node, waiting: map[string]chan applied{}, lookups: rateLimit{perSecond: lookupSyncsPerSecond}}
+}
+
+// lookupSyncsPerSecond bounds how many attachments for a connection this
+// node does not know make it catch up with the log, per second. A real
+// client attaches milliseconds after /connect answered, by when every node
+// has applied it; the catch-up only covers the rare race.
+const lookupSyncsPerSecond = 50
+
+// rateLimit allows perSecond events per second (a fixed window).
+type rateLimit struct {
+	perSecond int
+	mu        sync.Mutex
+	window    int64 // unix second of the current window
+	used      int
+}
+
+func (r *rateLimit) allow(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sec := now.Unix(); sec != r.window {
+		r.window, r.used = sec, 0
+	}
+	if r.used >= r.perSecond {
+		return false
+	}
+	r.used++
+	return true
 }
 
 type applyKey struct{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,4 +389,30 @@ func eachLog(t *testing.T, test func(t *testing.T, log testLog)) {
 			}
 		}})
 	})
+}
+
+// countingLog counts appends.
+type countingLog struct {
+	core.Log
+	appends atomic.Int64
+}
+
+func (l *countingLog) Append(ctx context.Context, op []byte) (string, error) {
+	l.appends.Add(1)
+	return l.Log.Append(ctx, op)
+}
+
+func TestClusterAttachesForUnknownConnectionsDoNotFloodTheLog(t *testing.T) {
+	log := &countingLog{Log: core.NewMemoryLog()}
+	nd := newCluster(t, log, 1, core.Config{})[0]
+	before := log.appends.Load()
+	for range 300 {
+		if _, err := nd.Attach(core.NewUUID(), core.AttachOptions{Transport: "test"}); !errors.Is(err, core.ErrUnknownConn) {
+			t.Fatalf("Attach of an unknown connection: %v", err)
+		}
+	}
+	// At most 50 catch-ups per second; the loop may straddle a second.
+	if n := log.appends.Load() - before; n == 0 || n > 100 {
+		t.Fatalf("300 attachments for unknown connections appended %d entries, want 1 to 100", n)
+	}
 }

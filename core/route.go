@@ -124,23 +124,25 @@ func (h *Hub) toChannel(ev routed, store func(*Channel)) int {
 	if store != nil {
 		store(ch)
 	}
-	targets := make([]*Conn, 0, ch.conns)
-	for name, set := range ch.members {
-		if slices.Contains(ev.exclude, name) || (len(ev.pm) > 0 && !slices.Contains(ev.pm, name)) {
-			continue
-		}
-		for c := range set {
-			targets = append(targets, c)
-		}
-	}
+	targets := ch.targets()
 	h.mu.RUnlock()
-	return h.enqueueAll(targets, ev.frame)
+	if len(ev.exclude) == 0 && len(ev.pm) == 0 {
+		return h.enqueueAll(targets, ev.frame, nil)
+	}
+	return h.enqueueAll(targets, ev.frame, func(c *Conn) bool {
+		name := c.user.name // immutable
+		return !slices.Contains(ev.exclude, name) && (len(ev.pm) == 0 || slices.Contains(ev.pm, name))
+	})
 }
 
-// enqueueAll queues f on every target and returns how many took it.
-func (h *Hub) enqueueAll(targets []*Conn, f *Frame) int {
+// enqueueAll queues f on every target that keep accepts (keep == nil: on
+// every one) and returns how many took it.
+func (h *Hub) enqueueAll(targets []*Conn, f *Frame, keep func(*Conn) bool) int {
 	n := 0
 	for _, c := range targets {
+		if keep != nil && !keep(c) {
+			continue
+		}
 		queued, slow, dropped := c.enqueue(f)
 		if queued {
 			n++
@@ -232,5 +234,5 @@ func (h *Hub) toUsers(m *Message, f *Frame) int {
 		}
 	}
 	h.mu.RUnlock()
-	return h.enqueueAll(targets, f)
+	return h.enqueueAll(targets, f, nil)
 }

@@ -93,7 +93,7 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	h.mu.RLock()
 	c := h.conns[connID]
 	h.mu.RUnlock()
-	if c != nil || h.repl == nil {
+	if c != nil || h.repl == nil || !h.repl.lookups.allow(h.cfg.Now()) {
 		return c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
