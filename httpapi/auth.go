@@ -31,7 +31,7 @@ func (s *Server) authenticate(r *http.Request) (bool, error) {
 	ip, err := s.clientIP.FromRequest(r)
 	if err != nil || !s.allow.Allows(ip) {
 		if err == nil {
-			s.log.Warn().Str("ip", ip.String()).Msg("IP is not whitelisted")
+			s.refusedLog.Warn().Str("ip", ip.String()).Msg("IP is not whitelisted (at most 10 such lines per 10 s)")
 		}
 		return false, nil
 	}

@@ -119,6 +119,9 @@ type Server struct {
 	sessions *sessions
 	router   *httprouter.Router
 	signIns  *signInLimiter
+	// refusedLog logs refused addresses, at most refusedBurst lines per
+	// refusedPeriod: a scanner must not flood the log.
+	refusedLog zerolog.Logger
 	// metricsHandler serves Config.Metrics in the Prometheus text format.
 	metricsHandler http.Handler
 }
@@ -181,15 +184,16 @@ func New(cfg Config) (*Server, error) {
 		maxAge = 0
 	}
 	s := &Server{
-		cfg:      cfg,
-		hub:      cfg.Hub,
-		log:      cfg.Logger,
-		verifier: NewVerifier(cfg.Secret, maxAge, cfg.Now),
-		allow:    allow,
-		clientIP: clientIP,
-		cors:     NewCORS(cfg.AllowCORS),
-		sessions: &sessions{key: cookieKey, user: cfg.AdminUser, now: cfg.Now},
-		signIns:  newSignInLimiter(cfg.SignInFailures, cfg.SignInWindow, cfg.Now),
+		cfg:        cfg,
+		hub:        cfg.Hub,
+		log:        cfg.Logger,
+		verifier:   NewVerifier(cfg.Secret, maxAge, cfg.Now),
+		allow:      allow,
+		clientIP:   clientIP,
+		cors:       NewCORS(cfg.AllowCORS),
+		sessions:   &sessions{key: cookieKey, user: cfg.AdminUser, now: cfg.Now},
+		signIns:    newSignInLimiter(cfg.SignInFailures, cfg.SignInWindow, cfg.Now),
+		refusedLog: cfg.Logger.Sample(&zerolog.BurstSampler{Burst: refusedBurst, Period: refusedPeriod}),
 	}
 	if s.metricsHandler, err = newMetricsHandler(cfg); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -197,6 +201,13 @@ func New(cfg Config) (*Server, error) {
 	s.router = s.routes()
 	return s, nil
 }
+
+// refusedBurst lines per refusedPeriod at most say that an address was
+// refused; the rest of the period's refusals are not logged.
+const (
+	refusedBurst  = 10
+	refusedPeriod = 10 * time.Second
+)
 
 // ServeHTTP routes /ws straight to the WebSocket handler and everything
 // else through the API middleware: X-Script-Name, https enforcement, CORS,
