@@ -28,19 +28,20 @@ func parseBody(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
-		return badJSON(dec, err)
+		return badJSON(dec, err, len(body))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
 			err = errors.New("unexpected data after the JSON value")
 		}
-		return badJSON(dec, err)
+		return badJSON(dec, err, len(body))
 	}
 	return nil
 }
 
 // badJSON builds the BadRequest of a decoding error, with the offset it happened at.
-func badJSON(dec *json.Decoder, err error) *BadRequest {
+// A body that ends too early is reported at its end (size bytes).
+func badJSON(dec *json.Decoder, err error, size int) *BadRequest {
 	off := dec.InputOffset()
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
@@ -48,6 +49,7 @@ func badJSON(dec *json.Decoder, err error) *BadRequest {
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = errors.New("unexpected end of JSON input")
+		off = int64(size)
 	}
 	return &BadRequest{Msg: fmt.Sprintf("invalid JSON at offset %d: %v", off, err)}
 }

@@ -33,6 +33,9 @@ func TestDecodeBadJSON(t *testing.T) {
 	}
 	_, err := decodeConnect([]byte(`{"a": tru}`))
 	mustBadRequest(t, err, "invalid JSON at offset 10: invalid character")
+	// A body that ends too early is reported at its end, not at 0.
+	_, err = decodeConnect([]byte(`{"username": `))
+	mustBadRequest(t, err, "invalid JSON at offset 13: unexpected end of JSON input")
 }
 
 func TestDecodeConnectErrors(t *testing.T) {
