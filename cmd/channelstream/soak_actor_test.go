@@ -1,0 +1,345 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// soakClient is one browser: one user, one transport, a connection at a
+// time (an incarnation). Its loop alone touches sub; mu guards inc, incs
+// and their contents, which the ledger and the kicker read.
+type soakClient struct {
+	pool      *soakPool
+	user      string
+	transport string
+	staller   bool
+	quiet     bool // injects no faults of its own
+	channels  []string
+	rng       *rand.Rand
+
+	mu   sync.Mutex
+	inc  *soakInc
+	incs []*soakInc
+
+	sub       subscriber
+	churnIn   bool
+	nextFault time.Time
+	failures  int // consecutive failed attachments
+}
+
+func (c *soakClient) scheduleFault() {
+	c.nextFault = time.Now().Add(time.Duration(c.rng.ExpFloat64() * float64(faultEvery)))
+}
+
+func (c *soakClient) stallGate() *stallGate {
+	if c.staller {
+		return c.pool.gate
+	}
+	return nil
+}
+
+// connect makes a new incarnation: POST /connect with the client's
+// channels, then attaches its transport.
+func (c *soakClient) connect() error {
+	p := c.pool
+	sent := time.Now()
+	code, b, err := p.api.call("POST", "/connect", map[string]any{
+		"username": c.user, "channels": c.channels,
+		"info": map[string]any{"include_users": false, "include_history": false},
+	})
+	answered := time.Now()
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("connect %s: %d %s %v", c.user, code, b, err)
+	}
+	var v struct {
+		ConnID string `json:"conn_id"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || v.ConnID == "" {
+		return fmt.Errorf("connect %s: %s: %v", c.user, b, err)
+	}
+	inc := newSoakInc(v.ConnID, c.transport, c.staller)
+	for _, ch := range c.channels {
+		inc.member[ch] = []*window{{subSent: sent, subAnswered: answered}}
+	}
+	c.mu.Lock()
+	c.inc = inc
+	c.incs = append(c.incs, inc)
+	c.mu.Unlock()
+	c.churnIn = false
+	sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, v.ConnID, 0, false, p.polls)
+	if err != nil {
+		return fmt.Errorf("attach %s %s: %w", c.transport, v.ConnID, err)
+	}
+	c.sub = sub
+	return nil
+}
+
+func (c *soakClient) endInc(reason string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inc != nil && c.inc.ended.IsZero() {
+		c.inc.ended, c.inc.endReason = at, reason
+	}
+}
+
+func (c *soakClient) connID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inc.connID
+}
+
+// run is the client's loop: read, account, react to the end of its
+// transport, and inject a fault now and then.
+func (c *soakClient) run() {
+	p := c.pool
+	defer p.actors.Done()
+	for p.ctx.Err() == nil {
+		if c.sub == nil { // a reconnection failed: try again
+			if pause(p.ctx, 200*time.Millisecond) {
+				c.reconnect()
+			}
+			continue
+		}
+		batch, err := c.sub.Next(300 * time.Millisecond)
+		switch {
+		case err == nil:
+			c.failures = 0
+			c.mu.Lock()
+			c.inc.take(batch)
+			c.mu.Unlock()
+		case errors.Is(err, errNoBatch):
+		default:
+			c.ended(err)
+		}
+		if p.faults.Load() && !c.quiet && c.sub != nil && time.Now().After(c.nextFault) {
+			c.fault()
+			c.scheduleFault()
+		}
+	}
+}
+
+// ended reacts to the end of the transport: the node is restarting, the
+// app disconnected the connection, or the transport alone was ended (slow
+// consumer, stream end, network error): then resume where it stopped.
+func (c *soakClient) ended(err error) {
+	p := c.pool
+	var e *endedError
+	errors.As(err, &e)
+	if p.draining.Load() {
+		c.restart(err)
+		return
+	}
+	if at, ok := p.kicked.Load(c.connID()); ok {
+		c.endInc("disconnected", at.(time.Time))
+		c.dropSub()
+		if pause(p.ctx, time.Duration(c.rng.IntN(500))*time.Millisecond) {
+			c.reconnect()
+		}
+		return
+	}
+	switch {
+	case e != nil && (e.Code == 1000 || e.Code == http.StatusNotFound || e.Code == http.StatusUnauthorized):
+		// The connection is gone though nobody disconnected it.
+		p.errs.add("connection lost", "%s %s %s: %v", c.user, c.transport, c.connID(), err)
+		c.endInc("lost", time.Now())
+		c.dropSub()
+		c.reconnect()
+		return
+	case e != nil && e.Code >= 500 && e.Code < 1000: // an HTTP status, not a WebSocket close code
+		p.errs.add("5xx on attach", "%s %s: %v", c.user, c.transport, err)
+	case e != nil && c.staller && e.Code == 1006:
+		// A staller cut as slow may not get the close frame: the node
+		// could not write it to a socket nobody read.
+	case e != nil && e.Code != 0 && e.Code != 1008: // 1008: cut as a slow consumer
+		p.errs.add("unexpected transport end", "%s %s %s: %v", c.user, c.transport, c.connID(), err)
+	}
+	c.failures++
+	if c.failures > 5 {
+		p.errs.add("cannot resume", "%s %s %s: %v", c.user, c.transport, c.connID(), err)
+		c.endInc("failed", time.Now())
+		c.dropSub()
+		c.reconnect()
+		return
+	}
+	c.resume()
+}
+
+// resume attaches a new transport to the same connection after the last
+// seq received.
+func (c *soakClient) resume() {
+	p := c.pool
+	cursor := c.sub.LastSeq()
+	c.dropSub()
+	p.resumes.Add(1)
+	if c.failures > 1 && !pause(p.ctx, time.Duration(c.failures)*100*time.Millisecond) {
+		return
+	}
+	sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, c.connID(), cursor, true, p.polls)
+	if err != nil {
+		c.sub = &endedSub{err: err, cursor: cursor}
+		return
+	}
+	c.sub = sub
+}
+
+// reconnect makes a new incarnation after the previous one ended.
+func (c *soakClient) reconnect() {
+	p := c.pool
+	p.reconnects.Add(1)
+	if err := c.connect(); err != nil {
+		// The app may have disconnected the new connection before it
+		// attached.
+		if at, kicked := p.kicked.Load(c.connID()); kicked {
+			c.endInc("disconnected", at.(time.Time))
+		} else {
+			if !p.draining.Load() {
+				p.errs.add("reconnect failed", "%v", err)
+			}
+			c.endInc("failed", time.Now())
+		}
+		c.dropSub()
+	}
+}
+
+// restart handles a transport ended by the node's shutdown: wait for the
+// node to be back, then resume the same connection when the backend keeps
+// connections across restarts, or connect again. With the in-memory
+// backend every connection is gone after a restart: the incarnation ends
+// there ("restart") and the exactly-once accounting starts again with the
+// new one.
+func (c *soakClient) restart(err error) {
+	p := c.pool
+	var e *endedError
+	how := "error"
+	switch {
+	case errors.As(err, &e) && e.EOF:
+		how = "end of stream"
+	case e != nil && e.Code != 0:
+		how = fmt.Sprint(e.Code)
+	}
+	p.countEnd(c.transport, how)
+	cursor := c.sub.LastSeq()
+	c.dropSub()
+	select {
+	case <-p.back:
+	case <-p.ctx.Done():
+		return
+	}
+	if p.keep {
+		sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, c.connID(), cursor, true, p.polls)
+		if err != nil {
+			p.errs.add("resume after restart failed", "%s %s: %v", c.user, c.transport, err)
+			c.endInc("restart", *p.sigAt.Load())
+			c.reconnect()
+			return
+		}
+		c.sub = sub
+		return
+	}
+	c.endInc("restart", *p.sigAt.Load())
+	c.reconnect()
+}
+
+func (c *soakClient) dropSub() {
+	if c.sub != nil {
+		c.sub.Close()
+		c.sub = nil
+	}
+}
+
+// fault injects one of the client's own faults.
+func (c *soakClient) fault() {
+	p := c.pool
+	switch k := c.rng.IntN(10); {
+	case k < 5 || (k == 9 && c.transport != "longpoll"): // the network path is cut, then the client resumes
+		p.drops.Add(1)
+		c.sub.Drop()
+		pause(p.ctx, time.Duration(c.rng.IntN(300))*time.Millisecond)
+		if err := c.sub.Resume(); err != nil {
+			c.ended(err)
+		}
+	case k < 8: // join or leave the churn channel
+		p.churns.Add(1)
+		c.churn()
+	case k == 8: // leave for good (the collector removes the connection later), come back as a new connection
+		p.leaves.Add(1)
+		c.dropSub()
+		c.endInc("left", time.Now())
+		if pause(p.ctx, time.Duration(200+c.rng.IntN(800))*time.Millisecond) {
+			c.reconnect()
+		}
+	default: // a long-poll client stops polling for a while: its queue waits for it
+		p.pollStalls.Add(1)
+		c.sub.Drop()
+		pause(p.ctx, time.Duration(1000+c.rng.IntN(2000))*time.Millisecond)
+		if err := c.sub.Resume(); err != nil {
+			c.ended(err)
+		}
+	}
+}
+
+// churn subscribes to or unsubscribes from the churn channel, noting the
+// membership window.
+func (c *soakClient) churn() {
+	p := c.pool
+	c.mu.Lock()
+	inc := c.inc
+	var w *window
+	if c.churnIn {
+		ws := inc.member[soakChurnChannel]
+		w = ws[len(ws)-1]
+		w.unsubSent = time.Now()
+	} else {
+		w = &window{subSent: time.Now()}
+		inc.member[soakChurnChannel] = append(inc.member[soakChurnChannel], w)
+	}
+	c.mu.Unlock()
+	path := map[bool]string{false: "/subscribe", true: "/unsubscribe"}[c.churnIn]
+	code, b, err := p.api.call("POST", path, map[string]any{"conn_id": inc.connID, "channels": []string{soakChurnChannel}})
+	now := time.Now()
+	if err != nil || code != http.StatusOK {
+		if _, kicked := p.kicked.Load(inc.connID); !kicked && err == nil {
+			p.errs.add("churn refused", "%s %s: %d %s", path, inc.connID, code, b)
+		}
+		return // the window stays open-ended: delivery possible, not required
+	}
+	c.mu.Lock()
+	if c.churnIn {
+		w.unsubAnswered = now
+	} else {
+		w.subAnswered = now
+	}
+	c.mu.Unlock()
+	c.churnIn = !c.churnIn
+}
+
+// endedSub is a subscriber whose attachment failed: Next reports the
+// failure, so that the client's loop handles it like any other end.
+type endedSub struct {
+	err    error
+	cursor uint64
+}
+
+func (s *endedSub) Next(time.Duration) ([]wireFrame, error) { return nil, s.err }
+func (s *endedSub) LastSeq() uint64                         { return s.cursor }
+func (s *endedSub) Drop()                                   {}
+func (s *endedSub) Resume() error                           { return s.err }
+func (s *endedSub) Close()                                  {}
+
+// transportsOf lists the clients' transports, for the logs.
+func transportsOf(clients []*soakClient) map[string]int {
+	out := map[string]int{}
+	for _, c := range clients {
+		k := c.transport
+		if c.staller {
+			k += " (staller)"
+		}
+		out[k]++
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The fault soak's checkers run in every `make test`: the ledger must catch
+// every breach of the exactly-once rule, and every malformed request of the
+// table must get the answer it expects from a node.
+
+// TestSoakLedgerCatchesEveryBreach feeds the ledger one incarnation per
+// breach and checks that each is counted, and that a clean one passes.
+func TestSoakLedgerCatchesEveryBreach(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	l := newSoakLedger()
+	l.record("a", []int64{1}, at(10), at(11), 200)
+	l.record("a", []int64{2}, at(20), at(21), 200)
+	l.record("a", []int64{3}, at(30), at(31), 200)
+	l.record("a", []int64{-1}, at(40), at(41), 422) // refused
+	msg := func(seq uint64, id int64) wireFrame {
+		return wireFrame{"type": "message", "seq": float64(seq), "message": map[string]any{"id": float64(id)}}
+	}
+	gap := func(from, to uint64) wireFrame {
+		return wireFrame{"type": "gap", "from_seq": float64(from), "to_seq": float64(to)}
+	}
+	client := func(staller bool, frames ...wireFrame) *soakClient {
+		inc := newSoakInc("conn", "websocket", staller)
+		inc.member["a"] = []*window{{subSent: at(0), subAnswered: at(1)}}
+		inc.take(frames)
+		return &soakClient{user: "u", inc: inc, incs: []*soakInc{inc}}
+	}
+	for _, c := range []struct {
+		name    string
+		client  *soakClient
+		slowCut bool
+		want    func(*soakTally) int
+	}{
+		{"a duplicate message", client(false, msg(1, 1), msg(2, 2), msg(3, 3), msg(4, 3)), false, func(s *soakTally) int { return s.duplicates }},
+		{"a repeated seq", client(false, msg(1, 1), msg(2, 2), msg(2, 2), msg(3, 3)), false, func(s *soakTally) int { return s.dupSeqs }},
+		{"a silent hole", client(false, msg(1, 1), msg(3, 3)), false, func(s *soakTally) int { return s.holes }},
+		{"a lost message", client(false, msg(1, 1), msg(2, 2)), false, func(s *soakTally) int { return s.missing }},
+		{"a refused message delivered", client(false, msg(1, 1), msg(2, 2), msg(3, 3), msg(4, -1)), false, func(s *soakTally) int { return s.phantom }},
+		{"a misplaced gap", client(true, msg(1, 1), gap(3, 3)), true, func(s *soakTally) int { return s.badGaps }},
+		{"a gap to a client that never stalled", client(false, msg(1, 1), gap(2, 2), msg(3, 3)), false, func(s *soakTally) int { return s.gappedNonStaller }},
+		{"a loss beyond what the gap announced", client(true, msg(1, 1), gap(2, 2)), true, func(s *soakTally) int { return s.missing }},
+	} {
+		t.Run(c.name+" is caught", func(t *testing.T) {
+			tally := l.verify([]*soakClient{c.client}, map[string]bool{"conn": c.slowCut})
+			if c.want(tally) == 0 || len(tally.failures()) == 0 {
+				t.Errorf("not caught: %s", tally)
+			}
+		})
+	}
+	t.Run("a clean delivery passes, and a slow consumer's announced loss is accounted for", func(t *testing.T) {
+		clean := client(false, msg(1, 1), msg(2, 2), msg(3, 3))
+		slow := client(true, msg(1, 1), gap(2, 2), msg(3, 3))
+		tally := l.verify([]*soakClient{clean, slow}, map[string]bool{"conn": true})
+		if f := tally.failures(); len(f) > 0 || tally.toldLost != 1 || tally.deliveries != 5 {
+			t.Errorf("%v: %s", f, tally)
+		}
+	})
+}
+
+// TestSoakBadRequestsAnswered sends every malformed request of the soak's
+// table once to a node and checks its answer.
+func TestSoakBadRequestsAnswered(t *testing.T) {
+	tg := startGateway(t, func(c *Config) { c.MaxBodyBytes = soakMaxBody })
+	errs := newSoakErrors()
+	b := newBadInjector(&soakNode{URL: tg.URL, secret: tg.Secret}, newSoakLedger(), errs)
+	t.Cleanup(b.client.CloseIdleConnections)
+	for _, c := range b.cases {
+		b.send(c)
+	}
+	b.unknownWebSocket()
+	errs.report(t)
+	if !strings.HasPrefix(b.summary(), fmt.Sprint(len(b.cases)+1, " bad requests")) {
+		t.Errorf("%s, want one of each kind", b.summary())
+	}
+}

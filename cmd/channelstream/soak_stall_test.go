@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gws "github.com/gorilla/websocket"
+)
+
+// stallGate holds the readers of stallers while closed.
+type stallGate struct {
+	mu   sync.Mutex
+	open chan struct{} // closed while reading is allowed
+}
+
+func newStallGate() *stallGate {
+	g := &stallGate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *stallGate) stall() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+func (g *stallGate) unstall() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// wait returns when reading is allowed or quit is closed.
+func (g *stallGate) wait(quit <-chan struct{}) {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+	case <-quit:
+	}
+}
+
+// stallRcvBuf is the socket receive buffer of a staller. Left alone,
+// Linux grows it up to tcp_rmem's maximum (32 MiB here), and with the TCP
+// window the node's send buffer (up to tcp_wmem's 4 MiB): a stalled client
+// would soak up any burst. With a few KiB, the buffers on both sides stay
+// small and the node's queue takes the rest. (It also makes the staller
+// slow while it reads, as delayed ACKs hold each small window back: a
+// mobile client on a bad link.)
+const stallRcvBuf = 4 << 10
+
+// stallDialer dials with a small receive buffer (see setRcvBuf).
+var stallDialer = &net.Dialer{Timeout: 10 * time.Second, Control: setRcvBuf(stallRcvBuf)}
+
+// stallWS is a gorilla/websocket client that reads through a stallGate.
+type stallWS struct {
+	wsSubscriber
+	gate *stallGate
+	quit chan struct{} // closed by Close/Drop of the current socket
+}
+
+var stallWSDialer = &gws.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: stallDialer.DialContext}
+
+func dialStallWS(base, connID string, in *inbox, resume bool, gate *stallGate) (*stallWS, error) {
+	s := &stallWS{wsSubscriber: wsSubscriber{base: "ws" + strings.TrimPrefix(base, "http") + "/ws?conn_id=" + url.QueryEscape(connID), in: in}, gate: gate}
+	u := s.base
+	if resume {
+		u += "&last_seq=" + strconv.FormatUint(in.cursor(), 10)
+	}
+	return s, s.attach(u)
+}
+
+func (s *stallWS) attach(u string) error {
+	ws, resp, err := stallWSDialer.Dial(u, nil)
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
+		}
+		return fmt.Errorf("dial %s: %w", u, err)
+	}
+	cut, done, quit := new(atomic.Bool), make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	s.ws, s.cut, s.done, s.quit = ws, cut, done, quit
+	s.mu.Unlock()
+	go func() {
+		// wsSubscriber.read, one message at a time through the gate.
+		defer close(done)
+		for {
+			s.gate.wait(quit)
+			typ, data, err := ws.ReadMessage()
+			if err != nil {
+				if !cut.Load() {
+					var ce *gws.CloseError
+					if errors.As(err, &ce) {
+						s.in.finish(&endedError{Code: ce.Code, Text: ce.Text})
+					} else {
+						s.in.finish(&endedError{Err: err})
+					}
+				}
+				return
+			}
+			frames, err := decodeBatch(data)
+			if typ != gws.TextMessage || err != nil {
+				s.in.finish(&endedError{Err: fmt.Errorf("bad message %d %q: %v", typ, data, err)})
+				return
+			}
+			s.in.push(frames)
+		}
+	}()
+	return nil
+}
+
+func (s *stallWS) Drop() {
+	s.mu.Lock()
+	quit := s.quit
+	s.mu.Unlock()
+	if quit != nil {
+		select {
+		case <-quit:
+		default:
+			close(quit)
+		}
+	}
+	s.wsSubscriber.Drop()
+}
+
+func (s *stallWS) Resume() error {
+	s.Drop()
+	return s.attach(s.base + "&last_seq=" + strconv.FormatUint(s.LastSeq(), 10))
+}
+
+func (s *stallWS) Close() {
+	s.Drop()
+	s.wsSubscriber.Close()
+}
+
+// sseReader reads an SSE body with net/http and bufio, event by event,
+// through an optional stallGate: the fields an EventSource would act on are
+// id and data; comments and retry: are skipped.
+type sseReader struct {
+	url  string // GET /sse?conn_id=<id>
+	in   *inbox
+	gate *stallGate // nil: never stalls
+	tr   *http.Transport
+
+	mu   sync.Mutex
+	body io.ReadCloser
+	cut  *atomic.Bool
+	quit chan struct{}
+	done chan struct{}
+}
+
+// dialStallSSE opens an sseReader that reads through gate, with a small
+// receive buffer.
+func dialStallSSE(base, connID string, in *inbox, resume bool, gate *stallGate) (*sseReader, error) {
+	s := &sseReader{url: base + "/sse?conn_id=" + url.QueryEscape(connID), in: in, gate: gate,
+		tr: &http.Transport{DialContext: stallDialer.DialContext, DisableKeepAlives: true}}
+	return s, s.open(resume)
+}
+
+// open requests the stream (with Last-Event-ID = the cursor when resume)
+// and starts reading it; a refusal is an *endedError with the status.
+func (s *sseReader) open(resume bool) error {
+	req, err := http.NewRequest(http.MethodGet, s.url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if resume {
+		req.Header.Set("Last-Event-ID", strconv.FormatUint(s.in.cursor(), 10))
+	}
+	resp, err := s.tr.RoundTrip(req)
+	if err != nil {
+		return &endedError{Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		return &endedError{Code: resp.StatusCode, Text: string(b)}
+	}
+	cut, quit, done := new(atomic.Bool), make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	s.body, s.cut, s.quit, s.done = resp.Body, cut, quit, done
+	s.mu.Unlock()
+	go s.read(resp.Body, cut, quit, done)
+	return nil
+}
+
+func (s *sseReader) read(body io.Reader, cut *atomic.Bool, quit, done chan struct{}) {
+	defer close(done)
+	// A small buffer: while the gate is closed, little more than the
+	// socket's receive buffer is taken from the server.
+	r := bufio.NewReaderSize(body, 512)
+	var data []byte
+	fail := func(err error) {
+		if !cut.Load() {
+			s.in.finish(err)
+		}
+	}
+	for {
+		if s.gate != nil {
+			s.gate.wait(quit)
+		}
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(line) == 0 {
+				fail(&endedError{EOF: true})
+			} else {
+				fail(&endedError{Err: err})
+			}
+			return
+		}
+		text := strings.TrimRight(string(line), "\r\n")
+		switch {
+		case text == "":
+			if data != nil {
+				frames, err := decodeBatch(data)
+				if err != nil {
+					fail(&endedError{Err: err})
+					return
+				}
+				s.in.push(frames)
+				data = nil
+			}
+		case strings.HasPrefix(text, "data:"):
+			data = append(data, strings.TrimPrefix(strings.TrimPrefix(text, "data:"), " ")...)
+		}
+	}
+}
+
+func (s *sseReader) Next(timeout time.Duration) ([]wireFrame, error) { return s.in.next(timeout) }
+func (s *sseReader) LastSeq() uint64                                 { return s.in.cursor() }
+
+// Drop closes the stream under the reader and waits for it to stop.
+func (s *sseReader) Drop() {
+	s.mu.Lock()
+	body, cut, quit, done := s.body, s.cut, s.quit, s.done
+	s.body = nil
+	s.mu.Unlock()
+	if body == nil {
+		return
+	}
+	cut.Store(true)
+	close(quit)
+	_ = body.Close()
+	<-done
+}
+
+// Resume opens the stream again with Last-Event-ID.
+func (s *sseReader) Resume() error {
+	s.Drop()
+	return s.open(true)
+}
+
+func (s *sseReader) Close() {
+	s.Drop()
+	s.tr.CloseIdleConnections()
+}
