@@ -497,6 +497,12 @@ func (h *Hub) runCluster(ctx context.Context) error {
 	defer gc.Stop()
 	sent := map[*Conn]uint64{}
 	lastSnap := r.applied.Load()
+	// A node that starts gives the connections it found a whole
+	// ConnTimeout to come back before it asks for a collection (after a
+	// restart of the only node, nobody renewed them meanwhile); after an
+	// outage, during which nobody could renew anything, it waits until
+	// every node had two rounds to replicate its transports' activity.
+	holdCollect := h.cfg.Now().Add(h.cfg.ConnTimeout)
 	for {
 		select {
 		case <-ctx.Done():
@@ -506,18 +512,32 @@ func (h *Hub) runCluster(ctx context.Context) error {
 				h.appendAsync(op{Kind: opTouch, Touches: t})
 			}
 		case <-gc.C:
-			if h.stale(h.cfg.Now()) {
-				h.appendAsync(op{Kind: opCollect})
-			}
+			now := h.cfg.Now()
 			n := r.applied.Load()
 			recovered := outage.Load() && r.log.Ping(ctx) == nil
-			if recovered || n-lastSnap >= int64(h.cfg.SnapshotEvery) {
+			if recovered {
 				outage.Store(false)
+				holdCollect = later(holdCollect, now.Add(2*h.touchInterval()))
+				if t := h.pendingTouches(sent); len(t) > 0 {
+					h.appendAsync(op{Kind: opTouch, Touches: t})
+				}
+			}
+			if now.After(holdCollect) && h.stale(now) {
+				h.appendAsync(op{Kind: opCollect})
+			}
+			if recovered || n-lastSnap >= int64(h.cfg.SnapshotEvery) {
 				lastSnap = n
 				h.appendAsync(op{Kind: opSnapshot})
 			}
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -416,3 +416,44 @@ func TestClusterAttachesForUnknownConnectionsDoNotFloodTheLog(t *testing.T) {
 		t.Fatalf("300 attachments for unknown connections appended %d entries, want 1 to 100", n)
 	}
 }
+
+func TestClusterOutageLongerThanTheTimeoutCollectsNoLiveConnection(t *testing.T) {
+	eachLog(t, clusterOutageLongerThanTheTimeoutCollectsNoLiveConnection)
+}
+
+func clusterOutageLongerThanTheTimeoutCollectsNoLiveConnection(t *testing.T, log testLog) {
+	cfg := core.Config{ConnTimeout: 400 * time.Millisecond, GCInterval: 20 * time.Millisecond, ReplicateTimeout: time.Second}
+	nodes := newCluster(t, log, 2, cfg)
+	live := listen(t, nodes[1].Hub, "live", "c")
+	beat := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-beat:
+				return
+			case <-tick.C:
+				live.sess.Touch() // its transport's heartbeats
+			}
+		}
+	})
+	t.Cleanup(func() { close(beat); wg.Wait() })
+
+	log.setDown(true)
+	time.Sleep(3 * cfg.ConnTimeout) // an outage longer than the timeout: nobody can renew anything
+	log.setDown(false)
+	for _, nd := range nodes {
+		waitUntil(t, testDeadline, "ready after the outage", func() bool { return nd.Ready(t.Context()) == nil })
+	}
+	time.Sleep(3 * cfg.ConnTimeout) // collections run again meanwhile
+	for i, nd := range nodes {
+		if !nd.HasConn(live.ID) {
+			t.Fatalf("node%d collected a connection whose transport stayed alive through the outage", i)
+		}
+	}
+	if isDone(live.sess) {
+		t.Fatalf("the live session ended: %v", live.sess.Reason())
+	}
+}

@@ -131,10 +131,19 @@ func (l *MemoryLog) Follow(ctx context.Context, after string, fn func(Entry), on
 	defer stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	reported := false // this outage was reported to onErr
 	for {
 		for ctx.Err() == nil && (l.down || pos >= l.base+uint64(len(l.entries))) {
+			if l.down && !reported && onErr != nil {
+				reported = true
+				l.mu.Unlock()
+				onErr(fmt.Errorf("memory log follow: %w", ErrUnavailable))
+				l.mu.Lock()
+				continue
+			}
 			l.condLocked().Wait()
 		}
+		reported = false
 		if ctx.Err() != nil {
 			return nil
 		}
