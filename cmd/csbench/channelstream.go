@@ -21,6 +21,10 @@ const restTimeout = 30 * time.Second
 // after 60 s on the server).
 const tokenRefresh = 10 * time.Second
 
+// channelstreamTransports are the transports of channelstream-go (Python
+// channelstream 0.7 has ws and longpoll only).
+var channelstreamTransports = []string{"ws", "sse", "longpoll"}
+
 // channelstream is the adapter for channelstream (Python or Go): signed
 // REST /connect and /message, subscribers over /ws, /sse or /listen.
 type channelstream struct {
@@ -34,10 +38,8 @@ type channelstream struct {
 }
 
 func newChannelstream(cfg AdapterConfig) (*channelstream, error) {
-	switch cfg.Transport {
-	case "ws", "sse", "longpoll":
-	default:
-		return nil, fmt.Errorf("unknown transport %q (known: %s)", cfg.Transport, strings.Join(transports, ", "))
+	if err := checkTransport(cfg.Transport, channelstreamTransports); err != nil {
+		return nil, err
 	}
 	dl := newDialer(cfg.SourceIPs)
 	a := &channelstream{cfg: cfg, dial: dl}
@@ -83,13 +85,13 @@ func (a *channelstream) call(ctx context.Context, path string, body []byte) ([]b
 	return out, nil
 }
 
-// connect creates the connection of subscriber i in channel and returns
+// connect creates the connection of subscriber i in channels and returns
 // its conn_id. Users and history are left out of the answer: with them
 // every /connect would list every user of the channel.
-func (a *channelstream) connect(ctx context.Context, i int, channel string) (string, error) {
+func (a *channelstream) connect(ctx context.Context, i int, channels []string) (string, error) {
 	body, _ := json.Marshal(map[string]any{
-		"username": fmt.Sprintf("csb-%d", i),
-		"channels": []string{channel},
+		"username": userName(i),
+		"channels": channels,
 		"info":     map[string]bool{"include_users": false, "include_history": false},
 	})
 	out, err := a.call(ctx, "/connect", body)
@@ -106,14 +108,15 @@ func (a *channelstream) connect(ctx context.Context, i int, channel string) (str
 }
 
 // Subscribe implements Adapter.
-func (a *channelstream) Subscribe(ctx context.Context, i int, channel string, rec *Receiver) (Subscriber, error) {
-	id, err := a.connect(ctx, i, channel)
+func (a *channelstream) Subscribe(ctx context.Context, i int, channels []string, rec *Receiver) (Subscriber, error) {
+	id, err := a.connect(ctx, i, channels)
 	if err != nil {
 		return nil, err
 	}
 	switch a.cfg.Transport {
 	case "ws":
-		return dialWS(ctx, a.dial, a.cfg.BaseURL, id, rec)
+		url := "ws" + strings.TrimPrefix(a.cfg.BaseURL, "http") + "/ws?conn_id=" + id
+		return dialWS(ctx, a.dial, url, nil, rec)
 	case "sse":
 		return dialSSE(ctx, a.dial, a.cfg.BaseURL, id, rec)
 	default:

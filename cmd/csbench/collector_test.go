@@ -42,8 +42,8 @@ func TestSeqSetCountsDuplicatesAndRange(t *testing.T) {
 func TestCollectorCountsLossDuplicatesAndLatency(t *testing.T) {
 	// Two steps: seqs 0..9 (2 warm-up, 8 measured), then 10..19 (no warm-up).
 	steps := []*Step{newStep(10, 0, 2, 10), newStep(20, 10, 10, 20)}
-	col := NewCollector(steps)
-	a, b := col.NewReceiver(), col.NewReceiver()
+	col := NewCollector(steps, nil)
+	a, b := col.NewReceiver(0), col.NewReceiver(1)
 	for seq := range uint64(20) {
 		a.Deliver(seq, 1000, 1000+int64(seq)*1e6) // every message, seq ms late
 		if seq != 5 && seq != 15 && seq != 16 {
@@ -109,8 +109,11 @@ func TestScanMarkersFindsEveryMessageOfABatch(t *testing.T) {
 	if _, ok := maxServerSeq([]byte(`[]`)); ok {
 		t.Error("maxServerSeq found a seq in []")
 	}
-	if got := string(appendMarker(nil, 12, 34)); got != `{"csb":[12,34]}` {
+	if got := string(appendMarker(nil, 12, 34, 0)); got != `{"csb":[12,34]}` {
 		t.Errorf("appendMarker = %s", got)
+	}
+	if got := string(appendMarker(nil, 1, 2, 3)); got != `{"csb":[1,2],"pad":"xxx"}` {
+		t.Errorf("appendMarker with padding = %s", got)
 	}
 }
 

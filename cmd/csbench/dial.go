@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -71,14 +74,44 @@ func fileLimit() uint64 {
 	return rl.Cur
 }
 
-// checkFileBudget fails early when n client sockets plus a margin cannot fit
-// in this process's file limit.
-func checkFileBudget(n int) error {
-	const margin = 64 // REST pool, publisher, stdio, /proc files
-	lim := fileLimit()
-	if lim > 0 && uint64(n+margin) > lim {
-		return fmt.Errorf("%d clients need about %d open files but this process may hold %d (RLIMIT_NOFILE): %w",
-			n, n+margin, lim, errFileLimit)
+// fileMargin is the open files csbench needs besides client sockets: the
+// REST pools, the publisher, stdio, /proc reads.
+const fileMargin = 64
+
+// raiseFileLimit raises this process's RLIMIT_NOFILE so that n client
+// sockets fit: the soft limit up to the hard one, and the hard one too
+// when the process may (CAP_SYS_RESOURCE), up to /proc/sys/fs/nr_open. It
+// fails with errFileLimit, naming the system's limit, when n cannot fit.
+func raiseFileLimit(n int) error {
+	need := uint64(n + fileMargin)
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return nil // unknown: let the dials tell
+	}
+	if rl.Cur >= need {
+		return nil
+	}
+	if rl.Max < need {
+		want := rl
+		want.Max = need
+		if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+			if nrOpen, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
+				want.Max = min(want.Max, nrOpen)
+			}
+		}
+		want.Cur = want.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
+			rl = want
+		}
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	if lim := fileLimit(); lim > 0 && lim < need {
+		return fmt.Errorf("%d clients need about %d open files, but the system lets one process hold only %d "+
+			"(hard RLIMIT_NOFILE, which this process may not raise; raise it as root with 'ulimit -Hn' or LimitNOFILE=, "+
+			"or run fewer --clients; the server needs as many): %w", n, need, lim, errFileLimit)
 	}
 	return nil
 }

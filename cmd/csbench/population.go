@@ -13,12 +13,14 @@ import (
 // population is the set of subscribers of one run.
 type population struct {
 	subs []Subscriber
+	once sync.Once
 }
 
-// connectAll creates n subscribers of channel, workers at a time, within
-// timeout. On the first failure it stops, closes what it created and says
-// how many had connected; progress (may be nil) is told every second.
-func connectAll(ctx context.Context, ad Adapter, col *Collector, n, workers int, channel string,
+// connectAll creates n subscribers, subscriber i in channelsOf(i), workers
+// at a time, within timeout. On the first failure it stops, closes what it
+// created and says how many had connected; progress (may be nil) is told
+// every second.
+func connectAll(ctx context.Context, ad Adapter, col *Collector, n, workers int, channelsOf func(i int) []string,
 	timeout time.Duration, progress io.Writer) (*population, time.Duration, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -37,7 +39,7 @@ func connectAll(ctx context.Context, ad Adapter, col *Collector, n, workers int,
 				if i >= n {
 					return
 				}
-				s, err := ad.Subscribe(ctx, i, channel, col.NewReceiver())
+				s, err := ad.Subscribe(ctx, i, channelsOf(i), col.NewReceiver(i))
 				if err != nil {
 					errOnce.Do(func() {
 						firstErr = fmt.Errorf("subscriber %d: %w", i, err)
@@ -85,8 +87,11 @@ func connectAll(ctx context.Context, ad Adapter, col *Collector, n, workers int,
 	return p, took, nil
 }
 
-// close ends every subscriber and waits for their readers.
-func (p *population) close() {
+// close ends every subscriber and waits for their readers; later calls do
+// nothing.
+func (p *population) close() { p.once.Do(p.closeAll) }
+
+func (p *population) closeAll() {
 	var wg sync.WaitGroup
 	const closers = 16
 	ch := make(chan Subscriber)

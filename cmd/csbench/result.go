@@ -3,14 +3,16 @@ package main
 import (
 	"reflect"
 	"slices"
+	"strconv"
 )
 
-// Result is one measurement: one idle run, or one rate step of a fanout
-// run. Fields that do not apply to the scenario are zero and left out of
-// the JSON. Times are in the unit their name says.
+// Result is one measurement: one idle or churn run, or one rate step of a
+// fanout, channels or slow run. Fields that do not apply to the scenario
+// are zero and left out of the JSON. Times are in the unit their name
+// says.
 type Result struct {
 	Scenario  string `json:"scenario"`
-	Adapter   string `json:"adapter"`
+	System    string `json:"system"`
 	Transport string `json:"transport"`
 	Clients   int    `json:"clients"`
 	// Run is the repetition (1, 2, …); 0 marks the median of the runs.
@@ -55,13 +57,83 @@ type Result struct {
 	PublishErrors   int64   `json:"publish_errors"`
 	SlowDisconnects int64   `json:"slow_disconnects"`
 	Frames          int64   `json:"frames,omitempty"` // transport frames carrying messages (all steps)
+	// Latency is the distribution of the measured latencies (fanout,
+	// channels, slow) or connect times (churn).
+	Latency []LatencyPoint `json:"latency,omitempty"`
+
+	// channels
+	Channels  int64 `json:"channels,omitempty"`
+	GroupSize int64 `json:"group_size,omitempty"`
+
+	// slow (the step with stalled subscribers); the RSS samples are taken
+	// during every publishing step
+	Stalled             int64 `json:"stalled,omitempty"`
+	StalledDisconnected int64 `json:"stalled_disconnected,omitempty"`
+	// StallDisconnectSeconds is when, from the stall, the server's own
+	// count of attached connections fell to the healthy ones (0: never
+	// seen, or the server does not say).
+	StallDisconnectSeconds float64 `json:"stall_disconnect_seconds,omitempty"`
+	RSSStartKiB            int64   `json:"rss_start_kib,omitempty"`
+	RSSMaxKiB              int64   `json:"rss_max_kib,omitempty"`
+
+	// churn
+	ChurnRate                 float64 `json:"churn_rate_per_s,omitempty"`
+	LifetimeSeconds           float64 `json:"lifetime_seconds,omitempty"`
+	Connects                  int64   `json:"connects,omitempty"`
+	ConnectFailures           int64   `json:"connect_failures,omitempty"`
+	NotStarted                int64   `json:"not_started,omitempty"`
+	Disconnects               int64   `json:"disconnects,omitempty"`
+	ConnectsPerSec            float64 `json:"connects_per_s,omitempty"`
+	DisconnectsPerSec         float64 `json:"disconnects_per_s,omitempty"`
+	ConnP50ms                 float64 `json:"connect_p50_ms,omitempty"`
+	ConnP99ms                 float64 `json:"connect_p99_ms,omitempty"`
+	ConnMaxms                 float64 `json:"connect_max_ms,omitempty"`
+	ServerCPUMicrosPerConnect float64 `json:"server_cpu_us_per_connect,omitempty"`
+	// Before and after the churn (after: once the server came back to its
+	// connection count, or LeakWait passed); -1 where unknown.
+	GoroutinesBefore  int64   `json:"goroutines_before,omitempty"`
+	GoroutinesAfter   int64   `json:"goroutines_after,omitempty"`
+	FDsBefore         int64   `json:"fds_before,omitempty"`
+	FDsAfter          int64   `json:"fds_after,omitempty"`
+	ConnsBefore       int64   `json:"server_conns_before,omitempty"`
+	ConnsAfter        int64   `json:"server_conns_after,omitempty"`
+	LeakSettleSeconds float64 `json:"leak_settle_seconds,omitempty"`
+	LeakUnsettled     int64   `json:"leak_unsettled,omitempty"` // 1: LeakWait passed first
 
 	Error string `json:"error,omitempty"`
 }
 
+// LatencyPoint is one point of a latency distribution: the latency at
+// quantile Q.
+type LatencyPoint struct {
+	Q  float64 `json:"q"`
+	Ms float64 `json:"ms"`
+}
+
+// latencyQuantiles are the points kept of every distribution: dense up to
+// the median, then by tenths of the remaining tail (0.9, 0.99, 0.999, …).
+var latencyQuantiles = []float64{0, 0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999, 1}
+
+// latencyPoints samples h (nanoseconds) at latencyQuantiles; nil when h is
+// empty.
+func latencyPoints(h *Histogram) []LatencyPoint {
+	if h.Count() == 0 {
+		return nil
+	}
+	pts := make([]LatencyPoint, 0, len(latencyQuantiles))
+	for _, q := range latencyQuantiles {
+		v := h.Quantile(q)
+		if q == 0 {
+			v = h.Min()
+		}
+		pts = append(pts, LatencyPoint{Q: q, Ms: float64(v) / 1e6})
+	}
+	return pts
+}
+
 // key groups the repetitions of one measurement.
 func (r Result) key() string {
-	return r.Scenario + "/" + r.Adapter + "/" + r.Transport + "/" + itoa(r.Clients) + "/" + ftoa(r.Rate)
+	return r.Scenario + "/" + r.System + "/" + r.Transport + "/" + itoa(r.Clients) + "/" + ftoa(r.Rate) + "/" + ftoa(r.ChurnRate) + "/" + strconv.FormatInt(r.Stalled, 10)
 }
 
 // medians returns, for each group of repetitions in rs (in order of first
@@ -105,9 +177,27 @@ func medians(rs []Result) []Result {
 				mv.Field(f).SetInt(int64(median(vals)))
 			}
 		}
+		m.Latency = medianLatency(g)
 		out = append(out, m)
 	}
 	return out
+}
+
+// medianLatency returns the pointwise median of the runs' latency
+// distributions (nil unless every run has the same points).
+func medianLatency(g []Result) []LatencyPoint {
+	pts := slices.Clone(g[0].Latency)
+	for i := range pts {
+		vals := make([]float64, 0, len(g))
+		for _, r := range g {
+			if len(r.Latency) != len(pts) || r.Latency[i].Q != pts[i].Q {
+				return nil
+			}
+			vals = append(vals, r.Latency[i].Ms)
+		}
+		pts[i].Ms = median(vals)
+	}
+	return pts
 }
 
 // median returns the middle value (the mean of the two middle ones for an

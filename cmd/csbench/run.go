@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -11,26 +13,45 @@ import (
 // --quiet-wait considers the machine idle.
 const quietPct = 10
 
-// Config is one csbench invocation.
+// Config is one csbench invocation (or one job of a suite).
 type Config struct {
-	Scenario   string // idle or fanout
-	Adapter    string
+	Scenario   string // idle, fanout, channels, churn or slow
+	Systems    []*system
 	Transports []string
 	Clients    int
-	Duration   time.Duration // idle: the measured hold; fanout: each rate step
-	Rates      []float64     // fanout: msgs/s of each step, in order
-	Warmup     time.Duration // fanout: publishes before each step's measurement
-	Drain      time.Duration // fanout: longest wait for late deliveries after a step
-	Pause      time.Duration // fanout: quiet time between steps
+	Duration   time.Duration // idle: the measured hold; fanout, channels, slow: each step; churn: the churning
+	Rates      []float64     // fanout, channels: msgs/s of each step, in order; slow: the one rate
+	Warmup     time.Duration // publishes before each step's measurement
+	Drain      time.Duration // longest wait for late deliveries after a step
+	Pause      time.Duration // quiet time between steps
 	Settle     time.Duration // idle: wait between connecting and measuring
-	Repeat     int
+	// IdleFirst makes a fanout run measure the idle cost of its
+	// subscribers (like the idle scenario) before publishing.
+	IdleFirst bool
+	// SweepStop ends a fanout sweep after a step whose p99 exceeded
+	// 4 × P99Limit: higher rates would only take longer to drain.
+	SweepStop bool
+	Repeat    int
 	// Concurrency is how many subscribers connect at once.
 	Concurrency    int
 	ConnectTimeout time.Duration
-	PubInflight    int // fanout: most publishes in flight
+	PubInflight    int // most publishes in flight
 	Channel        string
-	SourceIPs      int
-	P99Limit       time.Duration // fanout: the latency bound of "max sustained"
+	PayloadBytes   int // padding added to every published message
+	GroupSize      int // channels: members of each group channel
+	// ChurnRate is the connects per second of the churn scenario; each
+	// churning client stays Lifetime, then disconnects. Clients is the
+	// steady population beside them.
+	ChurnRate float64
+	Lifetime  time.Duration
+	// LeakWait bounds the wait, after churning, for the server to come
+	// back to its connection count before the churn.
+	LeakWait time.Duration
+	// StallPct is the percentage of subscribers that stall in the slow
+	// scenario.
+	StallPct  float64
+	SourceIPs int
+	P99Limit  time.Duration // the latency bound of "highest delivered rate"
 	// QuietWait is how long each run may wait for the machine to be idle
 	// (other processes under quietPct of a CPU) before it starts; 0: no wait.
 	QuietWait time.Duration
@@ -49,20 +70,33 @@ func (c *Config) logf(format string, args ...any) {
 	}
 }
 
-// run measures every transport cfg.Repeat times, each run against a fresh
-// server (when csbench starts it), and returns every result. It stops at
-// the first failed run and returns the results so far with the error.
+// scenarios lists the scenarios of one run.
+var scenarios = []string{"idle", "fanout", "channels", "churn", "slow"}
+
+// run measures every system over every transport it speaks, cfg.Repeat
+// times, each run against a fresh server (when csbench starts it); the
+// repetitions are interleaved (system A, system B, A, B, …) so that drift
+// of a shared machine hits every system alike. It stops at the first failed
+// run and returns the results so far with the error.
 func run(ctx context.Context, cfg Config) ([]Result, error) {
-	if err := checkFileBudget(cfg.Clients); err != nil {
+	if err := raiseFileLimit(cfg.Clients + churnPeak(cfg)); err != nil {
 		return nil, err
 	}
 	var out []Result
-	for _, tr := range cfg.Transports {
-		for rep := 1; rep <= cfg.Repeat; rep++ {
-			rs, err := runClean(ctx, cfg, tr, rep)
-			out = append(out, rs...)
-			if err != nil {
-				return out, fmt.Errorf("%s over %s, run %d: %w", cfg.Scenario, tr, rep, err)
+	for rep := 1; rep <= cfg.Repeat; rep++ {
+		for _, tr := range cfg.Transports {
+			for _, sys := range cfg.Systems {
+				if !slices.Contains(sys.transports, tr) {
+					if rep == 1 {
+						cfg.logf("%s speaks no %s here: skipped", sys.label, tr)
+					}
+					continue
+				}
+				rs, err := runClean(ctx, cfg, sys, tr, rep)
+				out = append(out, rs...)
+				if err != nil {
+					return out, fmt.Errorf("%s %s over %s, run %d: %w", sys.label, cfg.Scenario, tr, rep, err)
+				}
 			}
 		}
 	}
@@ -73,7 +107,7 @@ func run(ctx context.Context, cfg Config) ([]Result, error) {
 // cfg.QuietWait is set, and runs it again (up to cfg.Retries times) while
 // other processes used more than cfg.MaxNoise percent of a CPU during it.
 // Discarded runs are returned too, marked by their Error.
-func runClean(ctx context.Context, cfg Config, transport string, rep int) ([]Result, error) {
+func runClean(ctx context.Context, cfg Config, sys *system, transport string, rep int) ([]Result, error) {
 	var out []Result
 	for attempt := 0; ; attempt++ {
 		if cfg.QuietWait > 0 {
@@ -81,8 +115,8 @@ func runClean(ctx context.Context, cfg Config, transport string, rep int) ([]Res
 				cfg.logf("warning: the machine is still busy (%.0f%% of a CPU) after %v: measuring anyway", pct, cfg.QuietWait)
 			}
 		}
-		cfg.logf("%s %s: %d clients, run %d/%d", cfg.Scenario, transport, cfg.Clients, rep, cfg.Repeat)
-		rs, err := runOnce(ctx, cfg, transport, rep)
+		cfg.logf("%s %s %s: %d clients, run %d/%d", sys.label, cfg.Scenario, transport, cfg.Clients, rep, cfg.Repeat)
+		rs, err := runOnce(ctx, cfg, sys, transport, rep)
 		if err != nil {
 			return append(out, rs...), err
 		}
@@ -101,23 +135,24 @@ func runClean(ctx context.Context, cfg Config, transport string, rep int) ([]Res
 	}
 }
 
-func runOnce(ctx context.Context, cfg Config, transport string, rep int) ([]Result, error) {
-	srv, err := openServer(ctx, cfg.Server)
+func runOnce(ctx context.Context, cfg Config, sys *system, transport string, rep int) ([]Result, error) {
+	srv, err := openServer(ctx, sys, cfg.Server)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	if lim := maxOpenFiles(srv.pid); lim > 0 && int64(cfg.Clients+64) > lim {
+	need := cfg.Clients + churnPeak(cfg)
+	if lim := maxOpenFiles(srv.pid); lim > 0 && int64(need+64) > lim {
 		return nil, fmt.Errorf("the server (pid %d) may hold %d open files, too few for %d clients: %w",
-			srv.pid, lim, cfg.Clients, errFileLimit)
+			srv.pid, lim, need, errFileLimit)
 	}
-	ad, err := newAdapter(cfg.Adapter, AdapterConfig{BaseURL: srv.base, Secret: cfg.Server.Secret,
+	ad, err := sys.adapter(AdapterConfig{BaseURL: srv.base, Secret: cfg.Server.Secret, APIKey: cfg.Server.APIKey,
 		Transport: transport, SourceIPs: cfg.SourceIPs})
 	if err != nil {
 		return nil, err
 	}
 	defer ad.Close()
-	base := Result{Scenario: cfg.Scenario, Adapter: cfg.Adapter, Transport: transport, Clients: cfg.Clients, Run: rep}
+	base := Result{Scenario: cfg.Scenario, System: sys.name, Transport: transport, Clients: cfg.Clients, Run: rep}
 	var rs []Result
 	switch cfg.Scenario {
 	case "idle":
@@ -125,10 +160,17 @@ func runOnce(ctx context.Context, cfg Config, transport string, rep int) ([]Resu
 		if r, err = runIdle(ctx, cfg, srv, ad, base); err == nil {
 			rs = []Result{r}
 		}
-	case "fanout":
+	case "fanout", "slow":
 		rs, err = runFanout(ctx, cfg, srv, ad, base)
+	case "channels":
+		rs, err = runChannels(ctx, cfg, srv, ad, base)
+	case "churn":
+		var r Result
+		if r, err = runChurn(ctx, cfg, srv, ad, base); err == nil {
+			rs = []Result{r}
+		}
 	default:
-		err = fmt.Errorf("unknown scenario %q (known: idle, fanout)", cfg.Scenario)
+		err = fmt.Errorf("unknown scenario %q", cfg.Scenario)
 	}
 	if n := srv.fdLimit.Load(); n > 0 {
 		// Whatever failed on our side (usually timeouts), this is the cause.
@@ -139,7 +181,12 @@ func runOnce(ctx context.Context, cfg Config, transport string, rep int) ([]Resu
 	}
 	for i := range rs {
 		rs[i].ServerWarnings = srv.warns.Load()
-		rs[i].SlowDisconnects = srv.slow.Load()
+		if rs[i].SlowDisconnects == 0 {
+			rs[i].SlowDisconnects = srv.slow.Load()
+		}
+	}
+	if errors.Is(err, errFileLimit) {
+		cfg.logf("  %v", err)
 	}
 	return rs, err
 }
@@ -156,5 +203,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// waitFor polls cond every interval until it holds or limit has passed,
+// and reports whether it held.
+func waitFor(ctx context.Context, limit, interval time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) || sleepCtx(ctx, interval) != nil {
+			return false
+		}
 	}
 }

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,23 +26,27 @@ const (
 	logTailLines       = 8
 )
 
-// ServerConfig says which server to measure: one csbench starts (Bin) or one
-// already running (PID and URL).
+// ServerConfig says which servers to measure: ones csbench starts (Bin,
+// CentrifugoBin) or one already running (PID and URL).
 type ServerConfig struct {
-	Bin    string   // channelstream binary to start; "" when PID is set
-	CPU    string   // taskset -c list for a started server; "" runs it unpinned
-	Args   []string // extra flags for a started server (they win over csbench's)
-	Secret string   // API secret: given to a started server, used to sign
-	PID    int      // an external server's pid
-	URL    string   // an external server's base URL
+	Bin           string   // channelstream binary to start; "" when PID is set
+	CentrifugoBin string   // Centrifugo binary to start
+	CPU           string   // taskset -c list for a started server; "" runs it unpinned
+	Args          []string // extra flags for a started channelstream (they win over csbench's)
+	Secret        string   // API secret (channelstream) or JWT HMAC key (Centrifugo)
+	APIKey        string   // Centrifugo HTTP API key
+	PID           int      // an external server's pid
+	URL           string   // an external server's base URL
 }
 
 // server is the process under test.
 type server struct {
+	sys  *system
 	pid  int
 	base string
 	cmd  *exec.Cmd // nil for an external server
 	done chan struct{}
+	dir  string // temporary files of a started server, removed by stop
 
 	mu      sync.Mutex
 	tail    []string // last warning/error lines of its log
@@ -48,30 +55,85 @@ type server struct {
 	warns   atomic.Int64
 }
 
-// openServer starts the server or checks the external one, and waits until
-// /healthz answers.
-func openServer(ctx context.Context, cfg ServerConfig) (*server, error) {
+// openServer starts a server of sys or checks the external one, and waits
+// until it is healthy.
+func openServer(ctx context.Context, sys *system, cfg ServerConfig) (*server, error) {
 	if cfg.PID > 0 {
 		if _, err := readMem(cfg.PID); err != nil {
 			return nil, fmt.Errorf("--server-pid %d: %w", cfg.PID, err)
 		}
-		s := &server{pid: cfg.PID, base: strings.TrimRight(cfg.URL, "/")}
+		s := &server{sys: sys, pid: cfg.PID, base: strings.TrimRight(cfg.URL, "/")}
 		return s, s.waitHealthy(ctx)
 	}
-	return startServer(ctx, cfg)
+	return sys.start(ctx, sys, cfg)
 }
 
-func startServer(ctx context.Context, cfg ServerConfig) (*server, error) {
+// startChannelstream starts cfg.Bin on a free loopback port; the address
+// comes from its "listening" log line.
+func startChannelstream(ctx context.Context, sys *system, cfg ServerConfig) (*server, error) {
 	if _, err := os.Stat(cfg.Bin); err != nil {
 		return nil, fmt.Errorf("server binary: %w (build it with 'go build -o %s ./cmd/channelstream' or pass --server-bin)", err, cfg.Bin)
 	}
 	args := []string{"--host", "127.0.0.1", "--port", "0", "--secret", cfg.Secret,
 		"--allow_posting_from", "127.0.0.0/8", "--shutdown_grace", "1s"}
-	args = append(args, cfg.Args...)
-	name := cfg.Bin
-	if cfg.CPU != "" {
+	s, addr, err := startProcess(sys, cfg.CPU, cfg.Bin, append(args, cfg.Args...), "")
+	if err != nil {
+		return nil, err
+	}
+	return s, s.ready(ctx, addr)
+}
+
+// startCentrifugo starts cfg.CentrifugoBin with a generated configuration
+// (see centrifugoConfig) on a free loopback port.
+func startCentrifugo(ctx context.Context, sys *system, cfg ServerConfig) (*server, error) {
+	bin, err := findCentrifugo(cfg.CentrifugoBin)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "csbench-centrifugo-")
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(conf, centrifugoConfig(port, cfg.Secret, cfg.APIKey), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s, _, err := startProcess(sys, cfg.CPU, bin, []string{"--config", conf}, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.base = "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := s.waitHealthy(ctx); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startProcess runs bin with args (under taskset -c cpu when cpu is set),
+// follows its log and returns at once; addr yields the address of a
+// "listening" log line. dir is removed when the server stops.
+func startProcess(sys *system, cpu, bin string, args []string, dir string) (*server, <-chan string, error) {
+	name := bin
+	if cpu != "" {
 		// taskset execs the server, so the pid is the server's.
-		args = append([]string{"-c", cfg.CPU, cfg.Bin}, args...)
+		args = append([]string{"-c", cpu, bin}, args...)
 		name = "taskset"
 	}
 	cmd := exec.Command(name, args...)
@@ -79,13 +141,13 @@ func startServer(ctx context.Context, cfg ServerConfig) (*server, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cmd.Stdout = io.Discard
+	cmd.Stdout = cmd.Stderr // Centrifugo logs to stdout
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+		return nil, nil, fmt.Errorf("start %s: %w", sys.label, err)
 	}
-	s := &server{pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	s := &server{sys: sys, pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{}), dir: dir}
 	addr := make(chan string, 1)
 	logDone := make(chan struct{})
 	go func() {
@@ -97,30 +159,39 @@ func startServer(ctx context.Context, cfg ServerConfig) (*server, error) {
 		_ = cmd.Wait()
 		close(s.done)
 	}()
+	return s, addr, nil
+}
+
+// ready waits for the listening address, then for the health check.
+func (s *server) ready(ctx context.Context, addr <-chan string) error {
 	timer := time.NewTimer(serverStartTimeout)
 	defer timer.Stop()
 	select {
 	case a := <-addr:
 		s.base = "http://" + a
 	case <-s.done:
-		return nil, fmt.Errorf("server exited at start: %s", s.logTail())
+		return fmt.Errorf("%s exited at start: %s", s.sys.label, s.logTail())
 	case <-timer.C:
 		s.stop()
-		return nil, fmt.Errorf("server did not log its address within %v: %s", serverStartTimeout, s.logTail())
+		return fmt.Errorf("%s did not log its address within %v: %s", s.sys.label, serverStartTimeout, s.logTail())
 	case <-ctx.Done():
 		s.stop()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if err := s.waitHealthy(ctx); err != nil {
 		s.stop()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
 
-// readLog follows the server's JSON log: it sends the listening address,
-// counts warnings, slow-consumer disconnects and file-limit errors, and
-// keeps the last warnings for error messages.
+// ignoredLogLines are warnings that say nothing about the run.
+var ignoredLogLines = []string{"development build"}
+
+// readLog follows the server's JSON log (channelstream-go and Centrifugo
+// both log zerolog JSON lines): it sends the listening address, counts
+// warnings, slow-consumer disconnects and file-limit errors, and keeps the
+// last warnings for error messages.
 func (s *server) readLog(r io.Reader, addr chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -146,7 +217,11 @@ func (s *server) readLog(r io.Reader, addr chan<- string) {
 		case rec.Message == "slow consumer disconnected":
 			s.slow.Add(1)
 		}
-		if rec.Level == "warn" || rec.Level == "error" || rec.Level == "fatal" || rec.Level == "panic" {
+		ignored := false
+		for _, ig := range ignoredLogLines {
+			ignored = ignored || strings.Contains(rec.Message, ig)
+		}
+		if !ignored && (rec.Level == "warn" || rec.Level == "error" || rec.Level == "fatal" || rec.Level == "panic") {
 			s.warns.Add(1)
 			s.mu.Lock()
 			s.tail = append(s.tail, line)
@@ -169,29 +244,36 @@ func (s *server) logTail() string {
 	return strings.Join(s.tail, "\n")
 }
 
-// waitHealthy polls /healthz for up to serverStartTimeout.
+// waitHealthy polls the system's health path for up to serverStartTimeout.
+// An external server that answers 404 there (Python channelstream has no
+// health check) counts as up.
 func (s *server) waitHealthy(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(serverStartTimeout)
 	var last error
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(s.base + "/healthz")
+		resp, err := client.Get(s.base + s.sys.health)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (s.cmd == nil && resp.StatusCode == http.StatusNotFound) {
 				return nil
 			}
 			err = errors.New(resp.Status)
 		}
 		last = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if s.done != nil {
+			select {
+			case <-s.done:
+				return fmt.Errorf("%s exited at start: %s", s.sys.label, s.logTail())
+			default:
+			}
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
 		}
 	}
-	return fmt.Errorf("server at %s not healthy within %v: %v", s.base, serverStartTimeout, last)
+	return fmt.Errorf("%s at %s not healthy within %v: %v", s.sys.label, s.base, serverStartTimeout, last)
 }
 
 // alive reports whether the process still runs.
@@ -213,11 +295,18 @@ func (s *server) stop() {
 	if s.cmd == nil {
 		return
 	}
+	defer func() {
+		if s.dir != "" {
+			os.RemoveAll(s.dir)
+		}
+	}()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(serverStopTimeout)
+	defer t.Stop()
 	select {
 	case <-s.done:
 		return
-	case <-time.After(serverStopTimeout):
+	case <-t.C:
 	}
 	_ = s.cmd.Process.Kill()
 	<-s.done

@@ -35,6 +35,7 @@ type pollSub struct {
 	req     []byte // the request up to the last_seq value
 	conn    atomic.Pointer[net.Conn]
 	closing atomic.Bool
+	gate    stallGate
 	done    chan struct{}
 }
 
@@ -76,6 +77,7 @@ func (s *pollSub) loop(c net.Conn, rec *Receiver) {
 	req := make([]byte, 0, len(s.req)+64)
 	fails := 0
 	for !s.closing.Load() {
+		s.gate.wait()
 		var err error
 		if c == nil {
 			if c, err = s.dial(context.Background()); err == nil {
@@ -101,7 +103,7 @@ func (s *pollSub) loop(c net.Conn, rec *Receiver) {
 		}
 		if err != nil {
 			if fails++; fails >= pollMaxErrors {
-				rec.c.streamEnded(err)
+				rec.Ended(err)
 				return
 			}
 			time.Sleep(time.Duration(fails) * 100 * time.Millisecond) // then resume from last
@@ -136,9 +138,16 @@ func pollOnce(c net.Conn, br *bufio.Reader, req, buf []byte) (_ []byte, status i
 	return buf, resp.StatusCode, !resp.Close, nil
 }
 
+// Stall implements Subscriber: no more polls until Unstall.
+func (s *pollSub) Stall() { s.gate.stall() }
+
+// Unstall implements Subscriber.
+func (s *pollSub) Unstall() { s.gate.unstall() }
+
 // Close implements Subscriber.
 func (s *pollSub) Close() {
 	s.closing.Store(true)
+	s.gate.unstall()
 	if c := s.conn.Load(); c != nil {
 		(*c).Close()
 	}

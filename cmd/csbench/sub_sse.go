@@ -21,6 +21,7 @@ import (
 type sseSub struct {
 	c       net.Conn
 	closing atomic.Bool
+	gate    stallGate
 	done    chan struct{}
 }
 
@@ -60,6 +61,7 @@ func (s *sseSub) read(br *bufio.Reader, rec *Receiver) {
 	defer close(s.done)
 	var data, long []byte
 	for {
+		s.gate.wait()
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			long = append(long[:0], line...)
@@ -71,7 +73,7 @@ func (s *sseSub) read(br *bufio.Reader, rec *Receiver) {
 		}
 		if err != nil {
 			if !s.closing.Load() {
-				rec.c.streamEnded(fmt.Errorf("sse: %w", err))
+				rec.Ended(fmt.Errorf("sse: %w", err))
 			}
 			return
 		}
@@ -98,6 +100,13 @@ func (s *sseSub) read(br *bufio.Reader, rec *Receiver) {
 // Close implements Subscriber.
 func (s *sseSub) Close() {
 	s.closing.Store(true)
+	s.gate.unstall()
 	_ = s.c.Close()
 	<-s.done
 }
+
+// Stall implements Subscriber.
+func (s *sseSub) Stall() { s.gate.stall() }
+
+// Unstall implements Subscriber.
+func (s *sseSub) Unstall() { s.gate.unstall() }
