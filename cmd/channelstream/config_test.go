@@ -439,6 +439,14 @@ func TestConfigErrorExitsTwo(t *testing.T) {
 	}
 }
 
+func TestHeartbeatNotShorterThanConnTimeoutIsRefused(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := realMain([]string{"--host", "127.0.0.1", "--port", "0", "--heartbeat_interval", "25s", "--conn_timeout", "15s"}, envOf(nil), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "heartbeat_interval (25s) must be shorter than conn_timeout (15s)") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
 // TestBinary builds the real binary and runs it as a user would.
 func TestBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "channelstream")

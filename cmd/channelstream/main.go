@@ -54,6 +54,10 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "channelstream: %v\n", err)
 		return 2
 	}
+	if err := checkTimings(cfg); err != nil {
+		fmt.Fprintf(stderr, "channelstream: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(cfg, stderr)
@@ -261,6 +265,17 @@ func writeIni(cfg Config, path string, stdout io.Writer) error {
 	}
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("writing config: %w", err)
+	}
+	return nil
+}
+
+// checkTimings refuses settings under which the collector would remove
+// connections whose transports are alive: an attached transport renews
+// its connection at each heartbeat.
+func checkTimings(cfg Config) error {
+	if cfg.HeartbeatInterval >= cfg.ConnTimeout {
+		return fmt.Errorf("heartbeat_interval (%v) must be shorter than conn_timeout (%v): attached connections stay alive through their heartbeats, so every one would be collected; lower heartbeat_interval or raise conn_timeout",
+			cfg.HeartbeatInterval, cfg.ConnTimeout)
 	}
 	return nil
 }
