@@ -85,12 +85,13 @@ type replicator struct {
 	mu      sync.Mutex
 	waiting map[string]chan applied
 
-	// lookups limits the catch-ups that attachments for unknown
-	// connections cause: each appends an entry, and anyone can ask for a
-	// random connection id.
-	lookups rateLimit
+	// lookups shares the catch-ups that attachments for unknown
+	// connections cause (see lookupRoundGap).
+	lookups syncGroup
 
 	caughtUp atomic.Bool
+	// caughtUpC is closed once caughtUp is set.
+	caughtUpC chan struct{}
 	// broken is set when following the log failed and cleared when an
 	// entry is applied again.
 	broken  atomic.Bool
@@ -99,34 +100,76 @@ type replicator struct {
 }
 
 func newReplicator(l Log, node string) *replicator {
-	return &replicator{log: l, node: node, waiting: map[string]chan applied{}, lookups: rateLimit{perSecond: lookupSyncsPerSecond}}
+	return &replicator{log: l, node: node, waiting: map[string]chan applied{}, lookups: syncGroup{gap: lookupRoundGap},
+		caughtUpC: make(chan struct{})}
 }
 
-// lookupSyncsPerSecond bounds how many attachments for a connection this
-// node does not know make it catch up with the log, per second. A real
-// client attaches milliseconds after /connect answered, by when every node
-// has applied it; the catch-up only covers the rare race.
-const lookupSyncsPerSecond = 50
+// lookupRoundGap is the shortest time between two catch-ups caused by
+// attachments for connections this node does not know: every attachment
+// that arrives meanwhile shares the next one. Each catch-up appends an
+// entry, and anyone can ask for a random connection id, so there are at
+// most 1/lookupRoundGap of them a second, whatever the number of requests;
+// a real client that attaches an instant after /connect answered on
+// another node waits at most this long more.
+const lookupRoundGap = 20 * time.Millisecond
 
-// rateLimit allows perSecond events per second (a fixed window).
-type rateLimit struct {
-	perSecond int
-	mu        sync.Mutex
-	window    int64 // unix second of the current window
-	used      int
+// syncGroup shares catch-ups between concurrent callers: a caller waits for
+// the first round that starts after it arrived, and rounds start at least
+// gap apart.
+type syncGroup struct {
+	gap     time.Duration
+	mu      sync.Mutex
+	pending *syncRound // the round callers join now; it has not started
+	running bool
 }
 
-func (r *rateLimit) allow(now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if sec := now.Unix(); sec != r.window {
-		r.window, r.used = sec, 0
+type syncRound struct {
+	done chan struct{}
+	err  error
+}
+
+// wait joins the next round and returns its result, or ctx's error.
+func (g *syncGroup) wait(ctx context.Context, h *Hub) error {
+	g.mu.Lock()
+	if g.pending == nil {
+		g.pending = &syncRound{done: make(chan struct{})}
 	}
-	if r.used >= r.perSecond {
-		return false
+	r := g.pending
+	if !g.running {
+		g.running = true
+		go g.run(h)
 	}
-	r.used++
-	return true
+	g.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run starts rounds until no caller waits.
+func (g *syncGroup) run(h *Hub) {
+	var last time.Time
+	for {
+		if wait := g.gap - time.Since(last); wait > 0 {
+			time.Sleep(wait) // pacing the rounds; callers wait on their round
+		}
+		g.mu.Lock()
+		r := g.pending
+		g.pending = nil
+		if r == nil {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		last = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+		r.err = h.Sync(ctx)
+		cancel()
+		close(r.done)
+	}
 }
 
 type applyKey struct{}
@@ -488,6 +531,7 @@ func (h *Hub) runCluster(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := h.Sync(ctx); err == nil {
 			r.caughtUp.Store(true)
+			close(r.caughtUpC)
 			break
 		}
 	}

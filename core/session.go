@@ -93,12 +93,28 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	h.mu.RLock()
 	c := h.conns[connID]
 	h.mu.RUnlock()
-	if c != nil || h.repl == nil || !h.repl.lookups.allow(h.cfg.Now()) {
+	if c != nil || h.repl == nil {
 		return c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
-	if h.Sync(ctx) != nil {
+	select {
+	case <-h.repl.caughtUpC:
+	case <-ctx.Done():
+		return nil
+	}
+	// A node that (re)started and was still reading the log made the
+	// clients resuming at once after its restart wait above.
+	h.mu.RLock()
+	c = h.conns[connID]
+	h.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	// Only a connection made an instant ago on another node can still be
+	// missing: catch up, sharing the catch-up with every other such
+	// attachment (see lookupRoundGap).
+	if h.repl.lookups.wait(ctx, h) != nil {
 		return nil
 	}
 	h.mu.RLock()
