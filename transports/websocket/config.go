@@ -15,17 +15,20 @@ type Config struct {
 	// Hub is the hub whose connections the handler attaches sockets to.
 	// Required.
 	Hub *core.Hub
-	// HeartbeatInterval is how often an attached socket gets the heartbeat:
-	// the text frame [] followed by a WebSocket ping. Default 5 s.
+	// HeartbeatInterval is how often an attached socket gets the heartbeat
+	// (rounded up to a sixteenth of it): a WebSocket ping, preceded by the
+	// text frame [] unless a batch went out since the last heartbeat.
+	// Default 5 s.
 	HeartbeatInterval time.Duration
-	// WriteWait is the deadline of every write (frames, heartbeats, pings,
-	// close frames) and of the opening handshake. Default 10 s.
+	// WriteWait bounds every write (frames, heartbeats, pings, close
+	// frames) and the opening handshake: a write the socket does not take
+	// within it fails. Default 10 s.
 	WriteWait time.Duration
 	// PongWait is how long the socket may stay silent (no pong, no data
-	// frame) before it is considered dead and detached. It must exceed
-	// HeartbeatInterval, since pongs answer the heartbeat pings: a smaller
-	// value is raised to the default. Default 3 × HeartbeatInterval (two
-	// heartbeats may be lost).
+	// frame) before it is considered dead and detached; it is checked at
+	// each heartbeat. It must exceed HeartbeatInterval, since pongs answer
+	// the heartbeat pings: a smaller value is raised to the default.
+	// Default 3 × HeartbeatInterval (two heartbeats may be lost).
 	PongWait time.Duration
 	// MaxMessageSize is the largest client frame accepted, in bytes; a larger
 	// one closes the socket with 1009. Client frames only count as activity,

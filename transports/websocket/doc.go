@@ -13,7 +13,10 @@
 //     that shuts down closes with 1012 "service restart".
 //   - Every server frame is a text frame holding one JSON list: a batch of
 //     queued frames as Session.Next builds it (each object carries "seq"), or
-//     the heartbeat [] every Config.HeartbeatInterval, followed by a ping.
+//     the heartbeat []. Heartbeats come every Config.HeartbeatInterval
+//     (rounded up to a sixteenth of it, so that those of many sockets fall
+//     together): a ping, preceded by [] unless a batch went out since the
+//     last heartbeat (the client has had bytes then).
 //     Catch-up frames queued while no transport was attached come first and
 //     carry "catchup": true; upstream sent them one per frame, we batch them,
 //     which every client that iterates the list already handles.
@@ -21,8 +24,9 @@
 //     no loss and no duplicates, or a gap object when N is older than what the
 //     connection retains.
 //   - Any client data frame (text or binary, content ignored) counts as
-//     activity; so does every successful server write. Pongs (and any data
-//     frame) extend the read deadline of Config.PongWait.
+//     activity; so does every successful server write. A client not heard
+//     from (no pong, no data frame) for longer than Config.PongWait is cut
+//     at the next heartbeat.
 //   - When the hub ends the session, the socket is closed with the reason's
 //     code: 1000 for a connection removed by /disconnect or the collector,
 //     4000 when a newer socket replaced this one (the connection survives and
@@ -33,29 +37,40 @@
 //
 // A Handler is safe for concurrent use by any number of requests. ServeHTTP
 // returns as soon as the socket is attached; from then on each socket has
-// exactly two goroutines and one ticker:
+// exactly two goroutines and one timer:
 //
-//   - the writer is the only goroutine that writes data frames. It selects
-//     on Session.Ready (write one batch), the heartbeat ticker, Session.Done
-//     (the hub ended the session: send the close frame, wait up to
-//     closeGrace for the client's echo, close; or the reader detached it:
-//     just close) and the handler's shutdown. It calls
+//   - the writer is the only goroutine that writes data frames, heartbeats
+//     and pings. It selects on Session.Ready (write one batch), the
+//     heartbeat timer (cut a silent client, or write what the heartbeat
+//     owes), Session.Done (the hub ended the session: send the close frame,
+//     wait up to closeGrace for the client's echo, close; or the reader
+//     detached it: just close) and the handler's shutdown. It calls
 //     Session.Touch after every successful write. When it returns it calls
 //     Session.Detach (a no-op when the hub ended the session) and closes the
 //     network connection, which also stops the reader.
 //   - the reader discards client frames, touches the session for each and
-//     keeps the read deadline. When reading fails (client gone, close frame,
-//     dead peer, oversized frame) it closes the network connection, so that
-//     a writer blocked on a dead peer returns at once, then calls
-//     Session.Detach, which wakes the writer. gorilla's default ping and close handlers answer from the
-//     reader with WriteControl, which gorilla allows concurrently with the
-//     writer.
+//     notes when the client was last heard from (pongs included); it sets
+//     no read deadline. When reading fails (client gone, close frame, cut
+//     by the writer, oversized frame) it closes the network connection, so
+//     that a writer blocked on a dead peer returns at once, then calls
+//     Session.Detach, which wakes the writer. gorilla's default ping and
+//     close handlers answer from the reader with WriteControl, which
+//     gorilla allows concurrently with the writer.
+//
+// The writer frames its own writes (wire.go): a batch is appended by
+// Session.Next behind room for the frame header, and leaves in one system
+// call, without a copy and, unless the socket's send buffer is full,
+// without a write deadline; a heartbeat's [] and ping leave together. gorilla only reads, and
+// writes control frames; the net package's write lock keeps each frame
+// whole. The connection gorilla reads from reads the socket with read(2)
+// directly (sockconn.go), which keeps the reader's parked stack small.
 //
 // Returning from ServeHTTP lets net/http free its per-request state (the
 // serving goroutine's stack, its bufio buffers): an idle attached socket keeps
-// only the gorilla Conn with a small read buffer, two parked goroutines, one
-// ticker and the session. Write buffers and batch buffers come from shared
-// pools and are held only while a write is in progress.
+// only the gorilla Conn with a small read buffer, two parked goroutines on
+// the smallest stacks (2 KiB each), one timer and the session. Batch
+// buffers come from a shared pool and are held only while a write is in
+// progress.
 //
 // Shutdown closes every open socket with 1012 at a random moment of
 // Config.ShutdownWindow and waits until all are gone.

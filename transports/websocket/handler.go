@@ -45,6 +45,7 @@ type Handler struct {
 	open atomic.Int64  // sockets being upgraded or attached
 	idle chan struct{} // receives when open drops to zero (buffered 1)
 
+	sockets      registry // attached sockets and the shutdown phase
 	shutdownOnce sync.Once
 	closing      chan struct{} // closed by Shutdown
 	window       atomic.Int64  // ns over which sockets close; set before closing is closed
@@ -75,6 +76,28 @@ func New(cfg Config) *Handler {
 		},
 	}
 	return h
+}
+
+// heartbeatSlots is how many moments of each heartbeat interval the
+// sockets' heartbeats are gathered on. Each socket keeps its own phase,
+// rounded to one of these moments, so that the heartbeats of many idle
+// sockets wake the process (and the pongs come back) together, a few
+// times per interval, instead of one by one all the time; each wake-up
+// has a fixed cost (scheduler, timers, epoll, sysmon) that is then
+// shared. A slot's batch is a sixteenth of the sockets, small enough not
+// to hold up deliveries for long.
+const heartbeatSlots = 16
+
+// untilBeat is the time from now to a socket's next heartbeat: one
+// HeartbeatInterval, rounded up to a multiple of HeartbeatInterval /
+// heartbeatSlots on the clock.
+func (h *Handler) untilBeat(now time.Time) time.Duration {
+	slot := max(int64(h.cfg.HeartbeatInterval/heartbeatSlots), 1)
+	at := now.UnixNano() + int64(h.cfg.HeartbeatInterval)
+	if r := at % slot; r != 0 {
+		at += slot - r
+	}
+	return time.Duration(at - now.UnixNano())
 }
 
 // Open reports how many sockets are open (being upgraded or attached).
@@ -110,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sess.Detach()
 	}
 	h.open.Add(1)
-	ws, err := h.upgrader.Upgrade(w, r, nil)
+	ws, err := h.upgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		// The upgrader already answered with Upgrader.Error.
 		h.log.Debug().Err(err).Str("conn_id", p.connID).Msg("websocket upgrade failed")
@@ -124,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ws, p.connID, *refusal)
 		return
 	}
-	s := &socket{h: h, ws: ws, sess: sess, readDone: make(chan struct{})}
+	s := newSocket(h, ws, sess)
 	h.log.Debug().Str("conn_id", p.connID).Bool("resume", p.resume).Uint64("last_seq", p.lastSeq).
 		Stringer("remote", ws.RemoteAddr()).Msg("websocket attached")
 	go s.readLoop()
@@ -183,12 +206,16 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		}
 		h.window.Store(int64(max(window, time.Millisecond)))
 		close(h.closing)
+		h.sockets.enter(phaseClosing)
 	})
 	for h.open.Load() > 0 {
 		select {
 		case <-h.idle:
 		case <-ctx.Done():
-			h.killOnce.Do(func() { close(h.kill) })
+			h.killOnce.Do(func() {
+				close(h.kill)
+				h.sockets.enter(phaseKilled)
+			})
 			return ctx.Err()
 		}
 	}

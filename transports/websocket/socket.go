@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gws "github.com/gorilla/websocket"
@@ -24,9 +25,6 @@ const (
 	maxPooledBatch = 64 << 10
 )
 
-// heartbeatFrame is the heartbeat: an empty list of frames.
-var heartbeatFrame = []byte("[]")
-
 // batchPool holds the buffers Session.Next appends to, so that an idle
 // socket holds none.
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -36,64 +34,138 @@ type socket struct {
 	h        *Handler
 	ws       *gws.Conn
 	sess     *core.Session
+	out      *sockConn     // ws.NetConn()
 	readDone chan struct{} // closed when readLoop returns
+	// heard is when the client was last heard from (any frame, pongs
+	// included), in monotonic nanoseconds (see clock): written by the
+	// reader, checked by the writer at each heartbeat.
+	heard atomic.Int64
+
+	// beat is the writer's timer: it fires for the next heartbeat, for
+	// the socket's moment to close once Shutdown began, and when the
+	// handler's shutdown phase changes (see registry).
+	beat *time.Timer
+	// The writer's own state, in clock nanoseconds: the next heartbeat,
+	// and the moment to close (0: not set). sent: a batch went out since
+	// the last heartbeat.
+	nextBeat, closeAt int64
+	sent              bool
+
+	prev, next *socket // in Handler.sockets; guarded by its mutex
 }
+
+func newSocket(h *Handler, ws *gws.Conn, sess *core.Session) *socket {
+	out, ok := ws.NetConn().(*sockConn)
+	if !ok { // not hijacked through hijacker
+		out = newSockConn(ws.NetConn())
+	}
+	out.wait = h.cfg.WriteWait
+	s := &socket{h: h, ws: ws, sess: sess, out: out, readDone: make(chan struct{})}
+	s.heard.Store(clock(time.Now()))
+	return s
+}
+
+// epoch is the origin of clock.
+var epoch = time.Now()
+
+// clock is t in nanoseconds since epoch on the monotonic clock, which a
+// change of the wall clock does not move.
+func clock(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
 // writeLoop is the socket's only writer of data frames. It returns when the
 // socket is over, detaching the session and closing the network connection.
 //
-// Its select has four cases while the socket is idle (each parked case costs
-// a sudog): the reader's exit arrives through Session.Done, because the
-// reader closes readDone and then calls Session.Detach; and the shutdown
-// signals share one case, stop, which is Handler.closing and then
-// Handler.kill.
+// Its select has three cases (each parked case costs a sudog, and each
+// costs work at every wake-up, the most frequent thing a writer does): the
+// reader's exit arrives through Session.Done, because the reader closes
+// readDone and then calls Session.Detach; and Shutdown arrives through the
+// heartbeat timer (see registry). The rare paths live in their own
+// functions, so that the loop's frame, and the stack of a parked writer,
+// stay small.
 func (s *socket) writeLoop() {
 	defer s.h.release()
 	defer s.ws.Close()
 	defer s.sess.Detach()
-	heartbeat := time.NewTicker(s.h.cfg.HeartbeatInterval)
-	defer heartbeat.Stop()
-	stop, stopping := s.h.closing, false
-	var restart <-chan time.Time
+	start := time.Now()
+	s.nextBeat = clock(start) + int64(s.h.untilBeat(start))
+	s.beat = time.NewTimer(time.Duration(s.nextBeat - clock(start)))
+	defer s.beat.Stop()
+	s.h.sockets.add(s)
+	defer s.h.sockets.remove(s)
 	for {
+		var err error
 		select {
 		case <-s.sess.Ready():
-			if err := s.flush(); err != nil {
-				s.ended(err)
-				return
-			}
-		case <-heartbeat.C:
-			if err := s.heartbeat(); err != nil {
-				s.ended(err)
+			err = s.flush()
+		case now := <-s.beat.C:
+			var done bool
+			if done, err = s.onBeat(now); done {
 				return
 			}
 		case <-s.sess.Done():
-			if s.readerGone() {
-				s.ended(errClientGone)
-			} else {
-				s.close(s.sess.Reason())
-			}
+			s.sessionEnded()
 			return
-		case <-stop:
-			if stopping { // Shutdown gave up waiting
-				s.ended(errKilled)
-				return
-			}
-			stop, stopping = s.h.kill, true
-			t := time.NewTimer(rand.N(time.Duration(s.h.window.Load())))
-			defer t.Stop()
-			restart = t.C
-		case <-restart:
-			// Hand over what is waiting, then ask the client to come back.
-			if err := s.flush(); err != nil {
-				s.ended(err)
-				return
-			}
-			s.sess.Detach() // before the close frame: the client may come back at once
-			s.close(core.DisconnectShutdown)
+		}
+		if err != nil {
+			s.ended(err)
 			return
 		}
 	}
+}
+
+// onBeat handles the beat timer: the heartbeat when it is due and, once
+// Shutdown began, the socket's moment to close, drawn at random in the
+// shutdown window the first time; when Shutdown gave up waiting, the
+// socket ends at once. It reports whether the writer is done.
+func (s *socket) onBeat(now time.Time) (done bool, err error) {
+	phase, at := s.h.sockets.phase.Load(), clock(now)
+	switch {
+	case phase == phaseKilled:
+		s.ended(errKilled)
+		return true, nil
+	case phase == phaseClosing && s.closeAt == 0:
+		s.closeAt = at + 1 + int64(rand.N(time.Duration(s.h.window.Load())))
+	case phase == phaseClosing && at >= s.closeAt:
+		s.restart()
+		return true, nil
+	}
+	if at >= s.nextBeat {
+		if err := s.heartbeat(now); err != nil {
+			return false, err
+		}
+		s.nextBeat = at + int64(s.h.untilBeat(now))
+	}
+	next := s.nextBeat
+	if s.closeAt != 0 {
+		next = min(next, s.closeAt)
+	}
+	// The registry's wake-up may come just before this Reset, which
+	// undoes it: check the phase after.
+	s.beat.Reset(time.Duration(next - at))
+	if s.h.sockets.phase.Load() != phase {
+		s.beat.Reset(0)
+	}
+	return false, nil
+}
+
+// sessionEnded closes the socket once the session ended: with the hub's
+// reason, or without a close frame when the reader detached it.
+func (s *socket) sessionEnded() {
+	if s.readerGone() {
+		s.ended(errClientGone)
+	} else {
+		s.close(s.sess.Reason())
+	}
+}
+
+// restart hands over what is waiting, then asks the client to come back.
+func (s *socket) restart() {
+	if err := s.flush(); err != nil {
+		s.ended(err)
+		return
+	}
+	s.sess.Detach() // before the close frame: the client may come back at once
+	s.close(core.DisconnectShutdown)
 }
 
 // readerGone reports whether readLoop has returned.
@@ -109,41 +181,45 @@ func (s *socket) readerGone() bool {
 var (
 	errClientGone = errors.New("client went away")
 	errKilled     = errors.New("shutdown deadline passed")
+	errSilent     = errors.New("client silent for longer than the pong wait")
 )
 
 // flush writes the frames waiting for the session as one text frame.
 func (s *socket) flush() error {
 	bp := batchPool.Get().(*[]byte)
-	out, n, _ := s.sess.Next((*bp)[:0], maxBatchFrames)
+	buf := append((*bp)[:0], make([]byte, headerRoom)...)
+	buf, n, _ := s.sess.Next(buf, maxBatchFrames)
 	var err error
 	if n > 0 {
-		if err = s.ws.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait)); err == nil {
-			err = s.ws.WriteMessage(gws.TextMessage, out)
-		}
-		if err == nil {
+		start := putTextHeader(buf, len(buf)-headerRoom)
+		if err = s.out.write(buf[start:]); err == nil {
+			s.sent = true
 			s.sess.Touch()
 			s.sess.Written()
 		}
 	}
-	if cap(out) <= maxPooledBatch {
-		*bp = out[:0]
+	if cap(buf) <= maxPooledBatch {
+		*bp = buf[:0]
 		batchPool.Put(bp)
 	}
 	return err
 }
 
-// heartbeat writes [] and a ping.
-func (s *socket) heartbeat() error {
-	deadline := time.Now().Add(s.h.cfg.WriteWait)
-	if err := s.ws.SetWriteDeadline(deadline); err != nil {
+// heartbeat runs at every heartbeat (see Handler.untilBeat). A client
+// silent for longer than PongWait is cut. The others get a ping, preceded
+// by [] when no batch went out since the last heartbeat, in one write.
+func (s *socket) heartbeat(now time.Time) error {
+	if clock(now)-s.heard.Load() > int64(s.h.cfg.PongWait) {
+		return errSilent
+	}
+	frames := heartbeatFrames
+	if s.sent {
+		frames = pingFrame
+	}
+	if err := s.out.write(frames); err != nil {
 		return err
 	}
-	if err := s.ws.WriteMessage(gws.TextMessage, heartbeatFrame); err != nil {
-		return err
-	}
-	if err := s.ws.WriteControl(gws.PingMessage, nil, deadline); err != nil {
-		return err
-	}
+	s.sent = false
 	s.sess.Touch()
 	return nil
 }
@@ -180,20 +256,22 @@ func writeClose(ws *gws.Conn, d core.Disconnect, wait time.Duration) error {
 	return ws.WriteControl(gws.CloseMessage, gws.FormatCloseMessage(d.Code, d.Reason), time.Now().Add(wait))
 }
 
-// readLoop reads and discards client frames until reading fails. Then it
-// closes the network connection (so that a writer blocked on a dead peer
-// returns at once) and readDone, and detaches the session, which wakes the
-// writer. By the time NextReader fails, gorilla has already answered a
-// client's close frame, or sent 1009 or 1002 for an oversized or malformed
-// frame.
+// readLoop reads and discards client frames until reading fails, noting
+// when the client was last heard from (pongs included) and touching the
+// session for each data frame. Then it closes the network connection (so
+// that a writer blocked on a dead peer returns at once) and readDone, and
+// detaches the session, which wakes the writer. By the time NextReader
+// fails, gorilla has already answered a client's close frame, or sent 1009
+// or 1002 for an oversized or malformed frame. It sets no read deadline (a
+// runtime timer to move on every pong): the writer cuts a silent client at
+// its heartbeat, which ends this read.
 func (s *socket) readLoop() {
 	defer s.sess.Detach() // wakes the writer through Session.Done
 	defer close(s.readDone)
 	defer s.ws.Close()
-	ws, pongWait := s.ws, s.h.cfg.PongWait
+	ws := s.ws
 	ws.SetReadLimit(s.h.cfg.MaxMessageSize)
-	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	ws.SetPongHandler(s.pong)
 	for {
 		_, r, err := ws.NextReader()
 		if err != nil {
@@ -202,7 +280,13 @@ func (s *socket) readLoop() {
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return
 		}
-		_ = ws.SetReadDeadline(time.Now().Add(pongWait))
+		s.heard.Store(clock(time.Now()))
 		s.sess.Touch()
 	}
+}
+
+// pong notes a pong from the client.
+func (s *socket) pong(string) error {
+	s.heard.Store(clock(time.Now()))
+	return nil
 }

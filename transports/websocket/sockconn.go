@@ -1,0 +1,187 @@
+package websocket
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+)
+
+// sockConn is a socket's hijacked network connection, through which both
+// gorilla and the writer go.
+//
+// gorilla reads from it (and writes its control frames to it): on a
+// socket, Read calls read(2) through the connection's syscall.RawConn
+// instead of net.Conn.Read. The reader goroutine spends an idle socket's
+// life parked at the bottom of that call, under gorilla's frame parser;
+// through net.Conn.Read (five more frames on the way to the system call)
+// it needs a 4 KiB stack, this way it fits in the smallest one (2 KiB).
+//
+// The writer writes whole frames with write. On a socket it first writes
+// without waiting: nearly every write fits in the kernel's send buffer,
+// and such a write needs no deadline. Only a write that would block gets
+// one (Config.WriteWait) and waits; that deadline stays behind and, once
+// passed, makes the next attempt fail before writing anything, which is
+// taken as the cue to set a fresh one. Other connections (TLS, in-memory
+// pipes) get a deadline on every write.
+type sockConn struct {
+	net.Conn
+	raw  syscall.RawConn // nil: not a socket (TLS, pipe): go through Conn
+	wait time.Duration   // Config.WriteWait; set by newSocket
+
+	// The read in progress, for readSome (a method value made once, so
+	// that a read allocates nothing). Only the reader goroutine reads.
+	p     []byte
+	n     int
+	errn  error
+	readF func(fd uintptr) bool
+
+	// The write in progress, for sendSome (likewise). Only the writer
+	// goroutine calls write.
+	pending []byte
+	mayWait bool
+	blocked bool
+	werrn   error
+	sendF   func(fd uintptr) bool
+}
+
+func newSockConn(c net.Conn) *sockConn {
+	s := &sockConn{Conn: c, wait: DefaultWriteWait}
+	if sc, ok := c.(syscall.Conn); ok && rawWrites {
+		if raw, err := sc.SyscallConn(); err == nil {
+			s.raw = raw
+			s.readF, s.sendF = s.readSome, s.sendSome
+		}
+	}
+	return s
+}
+
+// Read reads like net.Conn.Read: it waits (within the read deadline) until
+// the socket has bytes, and returns io.EOF once the client closed it.
+func (s *sockConn) Read(p []byte) (int, error) {
+	if s.raw == nil || len(p) == 0 {
+		return s.Conn.Read(p)
+	}
+	s.p = p
+	err := s.raw.Read(s.readF)
+	n, errn := s.n, s.errn
+	s.p, s.n, s.errn = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, err
+	case errn != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errn)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// readSome is one read(2) into s.p; it returns false to wait until the
+// socket is readable.
+func (s *sockConn) readSome(fd uintptr) bool {
+	for {
+		n, err := readRaw(int(fd), s.p)
+		switch err {
+		case nil:
+			s.n = n
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.errn = err
+			return true
+		}
+	}
+}
+
+// hijacker hands gorilla's Upgrade the hijacked connection wrapped in a
+// sockConn.
+type hijacker struct{ http.ResponseWriter }
+
+// Hijack takes the connection over from net/http, as http.Hijacker.
+func (w hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newSockConn(c), brw, nil
+}
+
+// Unwrap gives http.ResponseController the ResponseWriter underneath.
+func (w hijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// write writes b whole, within the write wait.
+func (s *sockConn) write(b []byte) error {
+	if s.raw == nil {
+		if err := s.Conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
+			return err
+		}
+		_, err := s.Conn.Write(b)
+		return err
+	}
+	s.pending, s.mayWait, s.blocked, s.werrn = b, false, false, nil
+	err := s.raw.Write(s.sendF)
+	if err == nil && !s.blocked {
+		return s.done()
+	}
+	// Stale deadline (nothing written) or a full send buffer: wait for
+	// the rest, bounded by a fresh deadline.
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return s.fail(err)
+	}
+	if err := s.Conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
+		return s.fail(err)
+	}
+	s.mayWait = true
+	if err := s.raw.Write(s.sendF); err != nil {
+		return s.fail(err)
+	}
+	return s.done()
+}
+
+func (s *sockConn) done() error {
+	err := s.werrn
+	s.pending, s.werrn = nil, nil
+	if err != nil {
+		return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
+	}
+	return nil
+}
+
+func (s *sockConn) fail(err error) error {
+	s.pending, s.werrn = nil, nil
+	return err
+}
+
+// sendSome writes as much of s.pending as the socket takes. It returns
+// false to have the poller wait until the socket is writable again (only
+// when waiting is allowed), true when the write is over: all written, an
+// error, or blocked.
+func (s *sockConn) sendSome(fd uintptr) bool {
+	for len(s.pending) > 0 {
+		n, err := sendNoSignal(int(fd), s.pending)
+		if n > 0 {
+			s.pending = s.pending[n:]
+		}
+		switch err {
+		case nil:
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if s.mayWait {
+				return false
+			}
+			s.blocked = true
+			return true
+		default:
+			s.werrn = err
+			return true
+		}
+	}
+	return true
+}
