@@ -55,7 +55,7 @@ bench-go:
 # (3000), SOAK_RATE (20 POST /message per second), SOAK_BAD_RATE (100
 # malformed requests per second).
 soak:
-	CHANNELSTREAM_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestSoakFaults$$' -v ./cmd/channelstream
+	CHANNELSTREAM_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestSoakFaults' -v ./cmd/channelstream
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -53,6 +54,9 @@ func (c *soakClient) connect() error {
 		"info": map[string]any{"include_users": false, "include_history": false},
 	})
 	answered := time.Now()
+	if err == nil && code == http.StatusServiceUnavailable {
+		return fmt.Errorf("connect %s: %w: %s", c.user, errRefused, b)
+	}
 	if err != nil || code != http.StatusOK {
 		return fmt.Errorf("connect %s: %d %s %v", c.user, code, b, err)
 	}
@@ -78,6 +82,10 @@ func (c *soakClient) connect() error {
 	c.sub = sub
 	return nil
 }
+
+// errRefused is a change the node answered 503: it did not make it (see
+// soakAPI for when that may be).
+var errRefused = errors.New("refused with 503")
 
 func (c *soakClient) endInc(reason string, at time.Time) {
 	c.mu.Lock()
@@ -142,6 +150,12 @@ func (c *soakClient) ended(err error) {
 		}
 		return
 	}
+	if !c.staller && p.node.outages.away(time.Now()) {
+		// A staller may be cut as slow any time; anyone else must stay
+		// attached while the backend is away.
+		p.node.outages.endedWhileAway()
+		p.errs.add("transport ended during a backend outage", "%s %s %s at %s: %v", c.user, c.transport, c.connID(), time.Now().Format("15:04:05.000"), err)
+	}
 	switch {
 	case e != nil && (e.Code == 1000 || e.Code == http.StatusNotFound || e.Code == http.StatusUnauthorized):
 		// The connection is gone though nobody disconnected it.
@@ -197,7 +211,8 @@ func (c *soakClient) reconnect() {
 		if at, kicked := p.kicked.Load(c.connID()); kicked {
 			c.endInc("disconnected", at.(time.Time))
 		} else {
-			if !p.draining.Load() {
+			// A refused /connect is tried again by the client's loop.
+			if !p.draining.Load() && !errors.Is(err, errRefused) {
 				p.errs.add("reconnect failed", "%v", err)
 			}
 			c.endInc("failed", time.Now())
@@ -262,6 +277,8 @@ func (c *soakClient) fault() {
 		pause(p.ctx, time.Duration(c.rng.IntN(300))*time.Millisecond)
 		if err := c.sub.Resume(); err != nil {
 			c.ended(err)
+		} else if p.node.outages.away(time.Now()) {
+			p.node.outages.resumedWhileAway()
 		}
 	case k < 8: // join or leave the churn channel
 		p.churns.Add(1)
@@ -302,6 +319,17 @@ func (c *soakClient) churn() {
 	path := map[bool]string{false: "/subscribe", true: "/unsubscribe"}[c.churnIn]
 	code, b, err := p.api.call("POST", path, map[string]any{"conn_id": inc.connID, "channels": []string{soakChurnChannel}})
 	now := time.Now()
+	if err == nil && code == http.StatusServiceUnavailable {
+		// Refused (see soakAPI): the membership stays as it was.
+		c.mu.Lock()
+		if c.churnIn {
+			w.unsubSent = time.Time{}
+		} else {
+			inc.member[soakChurnChannel] = slices.DeleteFunc(inc.member[soakChurnChannel], func(x *window) bool { return x == w })
+		}
+		c.mu.Unlock()
+		return
+	}
 	if err != nil || code != http.StatusOK {
 		if _, kicked := p.kicked.Load(inc.connID); !kicked && err == nil {
 			p.errs.add("churn refused", "%s %s: %d %s", path, inc.connID, code, b)

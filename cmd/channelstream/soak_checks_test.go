@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -79,5 +83,87 @@ func TestSoakBadRequestsAnswered(t *testing.T) {
 	errs.report(t)
 	if !strings.HasPrefix(b.summary(), fmt.Sprint(len(b.cases)+1, " bad requests")) {
 		t.Errorf("%s, want one of each kind", b.summary())
+	}
+}
+
+// TestSoakOutageExplainsOnlyItsRefusals checks how the soak's API judges a
+// 503: a refusal in the shape the node gives it, to a request that
+// overlapped a backend outage (its grace included), is counted as a
+// refusal; any other 503 is a 5xx to a valid request.
+func TestSoakOutageExplainsOnlyItsRefusals(t *testing.T) {
+	body := `{"error": "service unavailable: replicate message: backend unavailable; retry later"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.URL.Path == "/message" {
+			_, _ = io.WriteString(w, body)
+		} else {
+			_, _ = io.WriteString(w, `{"status": "unavailable"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	now := time.Now()
+	for _, c := range []struct {
+		name    string
+		windows []outageWindow
+		path    string
+		allowed bool
+	}{
+		{"a refusal while the backend is away is allowed", []outageWindow{{down: now.Add(-time.Second)}}, "/message", true},
+		{"a refusal in the grace after the outage is allowed", []outageWindow{{down: now.Add(-3 * time.Second), back: now.Add(-time.Second)}}, "/message", true},
+		{"a refusal after the grace is a failure", []outageWindow{{down: now.Add(-outageGrace - 3*time.Second), back: now.Add(-outageGrace - time.Second)}}, "/message", false},
+		{"a refusal before the outage is a failure", []outageWindow{{down: now.Add(time.Minute)}}, "/message", false},
+		{"a refusal without an outage is a failure", nil, "/message", false},
+		{"a 503 of another shape is a failure even while away", []outageWindow{{down: now.Add(-time.Second)}}, "/subscribe", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newSoakOutages()
+			o.windows = c.windows
+			errs := newSoakErrors()
+			api := &soakAPI{node: &soakNode{URL: srv.URL, secret: "s", outages: o}, errs: errs, draining: new(atomic.Bool), client: srv.Client()}
+			if code, _, err := api.call("POST", c.path, map[string]any{}); err != nil || code != http.StatusServiceUnavailable {
+				t.Fatalf("%d %v", code, err)
+			}
+			counted := o.counts().refused["POST "+c.path] == 1
+			failed := errs.counts["5xx to a valid request"] == 1
+			if counted != c.allowed || failed == c.allowed {
+				t.Errorf("counted as a refusal %v, reported as a failure %v; want allowed %v", counted, failed, c.allowed)
+			}
+		})
+	}
+}
+
+// TestSoakRefusedChurnKeepsMembership checks that a /subscribe or
+// /unsubscribe refused with 503 during a backend outage leaves the
+// membership windows as they were, so that the ledger neither requires
+// nor allows what the refused change would have.
+func TestSoakRefusedChurnKeepsMembership(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error": "service unavailable: replicate subscribe: backend unavailable; retry later"}`)
+	}))
+	t.Cleanup(srv.Close)
+	o := newSoakOutages()
+	o.begin(time.Now())
+	errs := newSoakErrors()
+	p := &soakPool{errs: errs, node: &soakNode{URL: srv.URL, secret: "s", outages: o}}
+	p.api = &soakAPI{node: p.node, errs: errs, draining: &p.draining, client: srv.Client()}
+	inc := newSoakInc("conn", "websocket", false)
+	c := &soakClient{pool: p, user: "u", inc: inc, incs: []*soakInc{inc}}
+
+	c.churn() // a refused /subscribe
+	if c.churnIn || len(inc.member[soakChurnChannel]) != 0 {
+		t.Errorf("after a refused /subscribe: member %v, windows %v", c.churnIn, inc.member[soakChurnChannel])
+	}
+	joined := &window{subSent: time.Now(), subAnswered: time.Now()}
+	inc.member[soakChurnChannel] = []*window{joined}
+	c.churnIn = true
+	c.churn() // a refused /unsubscribe
+	if !c.churnIn || len(inc.member[soakChurnChannel]) != 1 || !joined.unsubSent.IsZero() || !joined.unsubAnswered.IsZero() {
+		t.Errorf("after a refused /unsubscribe: member %v, window %+v", c.churnIn, *joined)
+	}
+	if len(errs.counts) > 0 || o.counts().refused["POST /subscribe"] != 1 || o.counts().refused["POST /unsubscribe"] != 1 {
+		t.Errorf("errors %v, refusals %v", errs.counts, o.counts().refused)
 	}
 }

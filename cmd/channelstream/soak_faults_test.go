@@ -67,9 +67,8 @@ func soakSettingsFromEnv(t *testing.T) soakSettings {
 }
 
 // soakNodeOptions says how the soak starts its node, so that a variant
-// with another backend only has to say how to start it. A Redis variant
-// would pass args {"--redis_url", url} from core/redisbroker/redistest,
-// keepsConnections true, and restartBackend restarting redis-server.
+// with another backend only has to say how to start it (the Redis variant:
+// soak_redis_test.go).
 type soakNodeOptions struct {
 	// name labels the variant in the logs.
 	name string
@@ -82,9 +81,10 @@ type soakNodeOptions struct {
 	// with their last seq instead of connecting again, and the
 	// exactly-once accounting carries on across the restart.
 	keepsConnections bool
-	// restartBackend, when set, runs between the node's stop and its new
-	// start.
-	restartBackend func(t *testing.T)
+	// backend, when set, is the shared backend the node depends on: the
+	// main phase then takes it away and brings it back empty now and then
+	// (the backend outage fault, soak_outage_test.go).
+	backend soakBackend
 }
 
 // soakGrace is the node's shutdown_grace in the soak.
@@ -99,10 +99,13 @@ type soakNode struct {
 	port   string
 	URL    string
 	runs   []*runningBinary // every start, the current one last
+	// outages are the outages of the node's backend, which explain the
+	// 503s answered meanwhile.
+	outages *soakOutages
 }
 
 func startSoakNode(t *testing.T, opts soakNodeOptions) *soakNode {
-	n := &soakNode{t: t, bin: buildBinary(t), opts: opts, secret: "soak-secret", port: "0"}
+	n := &soakNode{t: t, bin: buildBinary(t), opts: opts, secret: "soak-secret", port: "0", outages: newSoakOutages()}
 	n.start()
 	return n
 }
@@ -211,12 +214,16 @@ func (n *soakNode) slowCuts() map[string]bool {
 // soakFootprint is what the node holds.
 type soakFootprint struct {
 	goroutines, fds int
-	liveMB          int // live heap after the last collection, MB (gctrace)
+	liveMB          int    // live heap after the last collection, MB (gctrace)
+	holds           string // the hub's gauges, to tell what a grown heap holds
 }
 
 func (f soakFootprint) String() string {
 	return fmt.Sprintf("%d goroutines, %d open files, live heap %d MB", f.goroutines, f.fds, f.liveMB)
 }
+
+// footprintGauges are the hub's gauges a footprint notes.
+var footprintGauges = []string{"users", "users_remembered", "channels", "queued_frames", "retained_frames", "retained_bytes"}
 
 var gcLine = regexp.MustCompile(`(?m)^gc \d+ @.* (\d+)->(\d+)->(\d+) MB`)
 
@@ -242,7 +249,11 @@ func (n *soakNode) footprint() soakFootprint {
 	all := gcLine.FindAllStringSubmatch(rb.Logs(), -1)
 	live, _ := strconv.Atoi(all[len(all)-1][3])
 	m := n.metrics()
-	return soakFootprint{goroutines: int(m["go_goroutines"]), fds: int(m["process_open_fds"]), liveMB: live}
+	holds := make([]string, len(footprintGauges))
+	for i, g := range footprintGauges {
+		holds[i] = fmt.Sprintf("%s %.0f", g, m["channelstream_"+g])
+	}
+	return soakFootprint{goroutines: int(m["go_goroutines"]), fds: int(m["process_open_fds"]), liveMB: live, holds: strings.Join(holds, ", ")}
 }
 
 // Tolerances of the footprint after the run against the baseline.
@@ -264,8 +275,10 @@ const (
 //     leave for good and come back, the app disconnects connections (POST
 //     /disconnect), stallers stop reading during bursts of large messages
 //     so that the node cuts them as slow consumers, and malformed requests
-//     of every kind hit every endpoint. Then the faults stop, and the
-//     ledger must balance (see soak_ledger_test.go).
+//     of every kind hit every endpoint. With opts.backend, the backend
+//     also goes away and comes back empty, once or twice (see
+//     backendOutage). Then the faults stop, and the ledger must balance
+//     (see soak_ledger_test.go).
 //  3. Every client leaves; the footprint must be back to the baseline.
 //  4. Every client connects again; while messages flow the node gets
 //     SIGTERM and must exit 0 within shutdown_grace, every transport ended
@@ -276,8 +289,9 @@ const (
 //     instead and the accounting carries on).
 //  5. A shorter phase with every fault again, and the ledger must balance.
 //
-// Throughout, no valid request may get a 5xx, every malformed one must
-// get its 4xx with a JSON body, and nothing may be delivered twice.
+// Throughout, no valid request may get a 5xx (but the 503 refusals a
+// backend outage explains), every malformed one must get its 4xx with a
+// JSON body, and nothing may be delivered twice.
 func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	began := time.Now()
 	node := startSoakNode(t, opts)
@@ -310,14 +324,21 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	}
 	warm.leave()
 	base := node.footprint()
-	t.Logf("warm-up done in %v; baseline: %s", time.Since(began).Round(time.Second), base)
+	t.Logf("warm-up done in %v; baseline: %s (%s)", time.Since(began).Round(time.Second), base, base.holds)
 
 	// 2. Main phase.
 	pool := newSoakPool(t, node, ledger, errs, cfg.clients, true)
 	t.Logf("clients: %v, home channels %d", transportsOf(pool.clients), len(pool.homes))
-	first, bad := soakPhase(t, "main", pool, cfg, cfg.duration, true)
+	outages := 0
+	if opts.backend != nil {
+		outages = backendOutages(cfg.duration)
+	}
+	first, bad := soakPhase(t, "main", pool, cfg, cfg.duration, true, outages)
 	checkTally(t, "main phase", first)
 	t.Logf("main phase: faults: %s; %s", pool.faultSummary(), bad.summary())
+	if outages > 0 {
+		t.Logf("main phase: %s", node.outages.counts())
+	}
 	m := node.metrics()
 	for _, name := range []string{"channelstream_slow_consumer_disconnects_total", `channelstream_gc_removals_total{kind=connection}`} {
 		if m[name] == 0 {
@@ -328,7 +349,7 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	// 3. Footprint after the run.
 	pool.leave()
 	after := node.footprint()
-	t.Logf("footprint: baseline %s → after the main phase %s", base, after)
+	t.Logf("footprint: baseline %s → after the main phase %s (%s)", base, after, after.holds)
 	if after.goroutines > base.goroutines+footprintGoroutineSlack || after.fds > base.fds+footprintFDSlack || after.liveMB > base.liveMB+footprintHeapSlackMB {
 		t.Errorf("the node grew: baseline %s, after %s (slack %d goroutines, %d files, %d MB)",
 			base, after, footprintGoroutineSlack, footprintFDSlack, footprintHeapSlackMB)
@@ -348,16 +369,13 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	stopPublish()
 	ends := checkShutdownEnds(t, restart)
 	t.Logf("SIGTERM with %d clients attached: exit 0 after %v; the clients saw %v", cfg.clients, took.Round(time.Millisecond), ends)
-	if opts.restartBackend != nil {
-		opts.restartBackend(t)
-	}
 	node.start()
 	restart.draining.Store(false)
 	close(restart.back)
 
 	// 5. After the restart.
 	second := max(cfg.duration/4, 15*time.Second)
-	tally, bad := soakPhase(t, "after restart", restart, cfg, second, false)
+	tally, bad := soakPhase(t, "after restart", restart, cfg, second, false, 0)
 	checkTally(t, "after the restart", tally)
 	t.Logf("after the restart: faults: %s; %s", restart.faultSummary(), bad.summary())
 	restart.leave()

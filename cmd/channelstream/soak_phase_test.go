@@ -7,12 +7,17 @@ import (
 	"time"
 )
 
+// soakLogEvery is how often a phase logs its progress.
+const soakLogEvery = 30 * time.Second
+
 // soakPhase runs pool for d with every fault on: its clients' own faults,
 // the app's disconnections, the stall bursts, the publisher and the
-// malformed requests. With join the clients connect first; otherwise
-// their loops already run. Then the faults stop, and once delivery settled
-// it returns the tally and the injector of malformed requests.
-func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d time.Duration, join bool) (*soakTally, *badInjector) {
+// malformed requests, plus outages of the node's backend spread evenly
+// over the phase (see backendOutage). With join the clients connect
+// first; otherwise their loops already run. Then the faults stop, and once
+// delivery settled it returns the tally and the injector of malformed
+// requests.
+func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d time.Duration, join bool, outages int) (*soakTally, *badInjector) {
 	t.Helper()
 	if join {
 		began := time.Now()
@@ -28,9 +33,29 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 		background(func(ctx context.Context) { bad.run(ctx, cfg.badRate) }),
 	}
 	pool.faults.Store(true)
-	end := time.Now().Add(d)
+	start := time.Now()
+	end, nextLog := start.Add(d), start.Add(soakLogEvery)
+	var outageAt []time.Time
+	for i := 1; i <= outages; i++ {
+		outageAt = append(outageAt, start.Add(d*time.Duration(i)/time.Duration(outages+1)))
+	}
 	for time.Now().Before(end) {
-		time.Sleep(min(30*time.Second, time.Until(end)))
+		next := end
+		if nextLog.Before(next) {
+			next = nextLog
+		}
+		if len(outageAt) > 0 && outageAt[0].Before(next) {
+			next = outageAt[0]
+		}
+		time.Sleep(time.Until(next)) // the phase's schedule: faults run meanwhile
+		if len(outageAt) > 0 && !time.Now().Before(outageAt[0]) {
+			outageAt = outageAt[1:]
+			backendOutage(t, pool)
+		}
+		if time.Now().Before(nextLog) && time.Now().Before(end) {
+			continue
+		}
+		nextLog = time.Now().Add(soakLogEvery)
 		m := pool.node.metrics()
 		t.Logf("%s %s: %v left; node: %.0f connections (%.0f ws, %.0f sse, %.0f long-poll attached), %.0f goroutines, %.0f published, %.0f delivered, %.0f slow-consumer cuts; %s",
 			time.Now().Format("15:04:05"), name, max(0, time.Until(end)).Round(time.Second), m["channelstream_connections"],
