@@ -41,6 +41,7 @@ type Subscriber interface {
 // AdapterConfig is what every adapter needs to reach its server.
 type AdapterConfig struct {
 	BaseURL   string // http://host:port
+	AttachURL string // where transports attach, when not at BaseURL (node B of a cluster)
 	Secret    string // API signing secret (channelstream) or JWT HMAC key (Centrifugo)
 	APIKey    string // Centrifugo HTTP API key
 	Transport string // ws, sse or longpoll

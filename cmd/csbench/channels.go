@@ -20,6 +20,19 @@ type channelsPlan struct {
 	// targets[seq] ≥ 0 is the subscriber whose personal channel gets
 	// message seq; a negative value -g-1 names group g.
 	targets []int32
+	// personal: no group channels, every message to a personal one.
+	personal bool
+}
+
+// newPersonalPlan is the layout of the cluster scenario's personal shape:
+// subscriber i only in csb-u-<i>, every message to a random subscriber's.
+func newPersonalPlan(n int, total uint64) *channelsPlan {
+	rng := rand.New(rand.NewPCG(channelsSeed, uint64(n)))
+	p := &channelsPlan{n: n, group: 1, targets: make([]int32, total), personal: true}
+	for seq := range p.targets {
+		p.targets[seq] = int32(rng.IntN(n))
+	}
+	return p
 }
 
 func newChannelsPlan(n, group int, total uint64) *channelsPlan {
@@ -37,10 +50,18 @@ func newChannelsPlan(n, group int, total uint64) *channelsPlan {
 }
 
 // groups returns how many group channels there are.
-func (p *channelsPlan) groups() int { return (p.n + p.group - 1) / p.group }
+func (p *channelsPlan) groups() int {
+	if p.personal {
+		return 0
+	}
+	return (p.n + p.group - 1) / p.group
+}
 
 // channelsOf returns the channels of subscriber i.
 func (p *channelsPlan) channelsOf(i int) []string {
+	if p.personal {
+		return []string{"csb-u-" + strconv.Itoa(i)}
+	}
 	return []string{"csb-u-" + strconv.Itoa(i), "csb-g-" + strconv.Itoa(i/p.group)}
 }
 
@@ -70,6 +91,9 @@ func (p *channelsPlan) audience(seq uint64) (lo, hi int) {
 func runChannels(ctx context.Context, cfg Config, srv *server, ad Adapter, base Result) ([]Result, error) {
 	steps := planSteps(cfg.Rates, cfg.Warmup, cfg.Duration)
 	plan := newChannelsPlan(cfg.Clients, cfg.GroupSize, steps[len(steps)-1].hi)
+	if cfg.Personal {
+		plan = newPersonalPlan(cfg.Clients, steps[len(steps)-1].hi)
+	}
 	col := NewCollector(steps, plan.audience)
 	pop, took, err := connectAll(ctx, ad, col, cfg.Clients, cfg.Concurrency, plan.channelsOf, cfg.ConnectTimeout, cfg.Log)
 	if err != nil {

@@ -113,14 +113,18 @@ func (a *channelstream) Subscribe(ctx context.Context, i int, channels []string,
 	if err != nil {
 		return nil, err
 	}
+	base := a.cfg.BaseURL
+	if a.cfg.AttachURL != "" {
+		base = a.cfg.AttachURL
+	}
 	switch a.cfg.Transport {
 	case "ws":
-		url := "ws" + strings.TrimPrefix(a.cfg.BaseURL, "http") + "/ws?conn_id=" + id
+		url := "ws" + strings.TrimPrefix(base, "http") + "/ws?conn_id=" + id
 		return dialWS(ctx, a.dial, url, nil, rec)
 	case "sse":
-		return dialSSE(ctx, a.dial, a.cfg.BaseURL, id, rec)
+		return dialSSE(ctx, a.dial, base, id, rec)
 	default:
-		return startPoll(ctx, a.dial, a.cfg.BaseURL, id, rec)
+		return startPoll(ctx, a.dial, base, id, rec)
 	}
 }
 

@@ -356,3 +356,40 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterThroughRedis runs the cluster scenario against the real
+// binary: one node, then two nodes sharing a redis-server csbench starts,
+// REST calls on node A and subscribers on node B, for both shapes.
+func TestClusterThroughRedis(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server is not on $PATH (Debian: apt-get install redis-server): cluster scenario not tested")
+	}
+	cfg := e2eConfig("cluster", "ws", buildServer(t))
+	cfg.Clients, cfg.Rates, cfg.ClusterFanoutRate = 20, []float64{20}, 5
+	cfg.Duration, cfg.Warmup = time.Second, 300*time.Millisecond
+	rs, err := run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 4 {
+		t.Fatalf("%d results, want 4 (2 shapes × 1 and 2 nodes): %+v", len(rs), rs)
+	}
+	for _, r := range rs {
+		if r.Scenario != "cluster" || (r.Nodes != 1 && r.Nodes != 2) || (r.Shape != "personal" && r.Shape != "fanout") {
+			t.Errorf("result not marked: scenario %q shape %q nodes %d", r.Scenario, r.Shape, r.Nodes)
+		}
+		checkDelivery(t, r)
+		want := int64(20) // personal: one delivery per message
+		if r.Shape == "fanout" {
+			want = 5 * 20
+		}
+		if r.Deliveries != want {
+			t.Errorf("%s on %d node(s): %d deliveries, want %d", r.Shape, r.Nodes, r.Deliveries, want)
+		}
+	}
+	var out bytes.Buffer
+	writeTables(&out, rs, cfg.P99Limit)
+	if n := strings.Count(out.String(), "2 nodes through Redis add"); n != 2 {
+		t.Errorf("want 2 added-latency lines, got %d:\n%s", n, out.String())
+	}
+}

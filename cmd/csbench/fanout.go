@@ -109,7 +109,7 @@ func runSteps(ctx context.Context, cfg Config, srv *server, ad Adapter, pop *pop
 			slowBefore = srv.stats(ctx)
 		}
 		samp := startSampler(ctx, srv, s.Stall > 0, int64(cfg.Clients-len(stalled)))
-		meter := startCPU(srv.pid)
+		meter := startCPU(srv.pid, srv.pids()[1:]...)
 		failed, err := publishStep(ctx, ad, channelOf, s, cfg.PubInflight, cfg.PayloadBytes)
 		if err != nil {
 			samp.stop()

@@ -49,14 +49,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var systemsFlag, transportsFlag, ratesFlag string
 	var quiet bool
 	var serverArgs listFlag
-	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "suite, idle, fanout, channels, churn or slow (or give it as the first argument)")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "suite, idle, fanout, channels, churn, slow or cluster (or give it as the first argument)")
 	fs.StringVar(&systemsFlag, "system", "channelstream", "servers to measure, comma separated: channelstream, centrifugo (suite: both, centrifugo when installed)")
 	fs.StringVar(&systemsFlag, "adapter", "channelstream", "alias of --system")
 	fs.StringVar(&transportsFlag, "transport", "ws", "subscriber transports, comma separated: ws, sse, longpoll (centrifugo: ws; suite: all)")
 	fs.IntVar(&cfg.Clients, "clients", 10000, "subscribers (churn: steady clients, default 1000) (alias -n)")
 	fs.IntVar(&cfg.Clients, "n", 10000, "subscribers")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "idle: measured hold; fanout, channels: each rate; slow: each step (default 40s); churn: the churning (suite: 3s)")
-	fs.StringVar(&ratesFlag, "rate", "", "publishes per second, comma separated for a sweep (default fanout 1, channels 500, slow 2; suite fanout 1,5,10,20)")
+	fs.StringVar(&ratesFlag, "rate", "", "publishes per second, comma separated for a sweep (default fanout 1, channels 500, slow 2, cluster 1000; suite fanout 1,5,10,20)")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "publishing before each rate's measurement (checked for loss, not timed) (suite: 500ms)")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "longest wait for late deliveries after each rate")
 	fs.DurationVar(&cfg.Pause, "pause", 2*time.Second, "quiet time between rates (suite: 500ms)")
@@ -69,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&cfg.Channel, "channel", "bench", "channel name (fanout, slow, churn)")
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "padding added to every published message")
 	fs.IntVar(&cfg.GroupSize, "group-size", 10, "channels: members of each group channel")
+	fs.Float64Var(&cfg.ClusterFanoutRate, "cluster-fanout-rate", 20, "cluster: msgs/s of the one-channel shape (the personal-channel shape publishes at --rate)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", 200, "churn: new connections per second")
 	fs.DurationVar(&cfg.Lifetime, "lifetime", time.Second, "churn: how long each churning client stays")
 	fs.DurationVar(&cfg.LeakWait, "leak-wait", 30*time.Second, "churn: longest wait for the server to come back to its connections and files of before")
@@ -91,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.detail, "detail", false, "suite: print every scenario's table after the summary")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: csbench suite|idle|fanout|channels|churn|slow [flags]\n\n")
+		fmt.Fprint(fs.Output(), "Usage: csbench suite|idle|fanout|channels|churn|slow|cluster [flags]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +116,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case "suite":
 		o.suite = true
 	case "idle", "fanout", "channels", "churn", "slow":
+	case "cluster":
+		if systemsFlag != systemChannelstream.name || cfg.Server.PID > 0 {
+			return o, errors.New("cluster: measures channelstream-go nodes it starts (--system channelstream, no --server-pid)")
+		}
+		if cfg.ClusterFanoutRate <= 0 || cfg.ClusterFanoutRate > 1e6 {
+			return o, errors.New("--cluster-fanout-rate must be within (0, 1000000]")
+		}
 	case "":
 		return o, errors.New("name a scenario: suite, idle, fanout, channels, churn or slow")
 	default:
@@ -170,7 +178,7 @@ func (o *options) applyDefaults(ratesFlag string) error {
 			f()
 		}
 	}
-	rates := map[string]string{"fanout": "1", "channels": "500", "slow": "2", "suite": "1,5,10,20", "idle": "1", "churn": "1"}[cfg.Scenario]
+	rates := map[string]string{"fanout": "1", "channels": "500", "slow": "2", "suite": "1,5,10,20", "idle": "1", "churn": "1", "cluster": "1000"}[cfg.Scenario]
 	if ratesFlag != "" {
 		rates = ratesFlag
 	}
@@ -185,6 +193,8 @@ func (o *options) applyDefaults(ratesFlag string) error {
 		set("settle", func() { cfg.Settle = time.Second })
 	case "slow":
 		set("duration", func() { cfg.Duration = 40 * time.Second })
+	case "cluster":
+		set("clients", func() { cfg.Clients = 1000 })
 	case "suite":
 		set("duration", func() { cfg.Duration = 3 * time.Second })
 		set("warmup", func() { cfg.Warmup = 500 * time.Millisecond })

@@ -132,7 +132,7 @@ func readRunDelay(pid int) (time.Duration, error) {
 // itself and of everything else on the machine (which should be near 0 for
 // a clean measurement).
 type cpuMeter struct {
-	pid                 int
+	pids                []int
 	srv0, self0, all0   time.Duration
 	srvWait0, selfWait0 time.Duration
 	wall0               time.Time
@@ -156,13 +156,15 @@ func (w cpuWindow) pct(d time.Duration) float64 {
 	return 100 * d.Seconds() / w.Wall.Seconds()
 }
 
-func startCPU(pid int) *cpuMeter {
-	m := &cpuMeter{pid: pid, wall0: time.Now()}
+// startCPU starts measuring; the server is pid and, for a cluster, the
+// more pids of its other processes.
+func startCPU(pid int, more ...int) *cpuMeter {
+	m := &cpuMeter{pids: append([]int{pid}, more...), wall0: time.Now()}
 	var err1, err2, err3 error
-	m.srv0, err1 = readCPU(pid)
+	m.srv0, err1 = m.serverCPU()
 	m.self0, err2 = readCPU(0)
 	m.all0, err3 = readBusy()
-	m.srvWait0, _ = readRunDelay(pid)
+	m.srvWait0, _ = m.serverWait()
 	m.selfWait0, _ = readRunDelay(0)
 	m.ok = err1 == nil && err2 == nil && err3 == nil
 	return m
@@ -171,7 +173,7 @@ func startCPU(pid int) *cpuMeter {
 // stop returns what was used since start (zeros when /proc was unreadable).
 func (m *cpuMeter) stop() cpuWindow {
 	w := cpuWindow{Wall: time.Since(m.wall0)}
-	srv, err1 := readCPU(m.pid)
+	srv, err1 := m.serverCPU()
 	self, err2 := readCPU(0)
 	all, err3 := readBusy()
 	if !m.ok || err1 != nil || err2 != nil || err3 != nil {
@@ -179,7 +181,7 @@ func (m *cpuMeter) stop() cpuWindow {
 	}
 	w.Server, w.Self = srv-m.srv0, self-m.self0
 	w.Other = max(all-m.all0-w.Server-w.Self, 0)
-	if d, err := readRunDelay(m.pid); err == nil {
+	if d, err := m.serverWait(); err == nil {
 		w.ServerWait = max(d-m.srvWait0, 0)
 	}
 	if d, err := readRunDelay(0); err == nil {
@@ -227,4 +229,30 @@ func waitQuiet(ctx context.Context, limit time.Duration, maxPct float64) float64
 			return pct
 		}
 	}
+}
+
+// serverCPU sums the CPU time of the server's processes.
+func (m *cpuMeter) serverCPU() (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range m.pids {
+		d, err := readCPU(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
+// serverWait sums the run-queue wait of the server's processes.
+func (m *cpuMeter) serverWait() (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range m.pids {
+		d, err := readRunDelay(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
 }

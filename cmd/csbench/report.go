@@ -109,6 +109,15 @@ func writeTable(w io.Writer, scenario string, rs []Result, p99Limit time.Duratio
 				i64(r.Lost), i64(r.Duplicated), i64(r.Dropped), i64(r.PublishErrors), i64(r.SlowDisconnects))
 			row(append(append(c, cpu(r)...), mib(r.RSSAfterKiB))...)
 		}
+	case "cluster":
+		h := append(append([]string(nil), head...), "shape", "nodes", "msgs/s", "offered/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+			"lost", "dup", "dropped", "pub err")
+		row(append(append(h, cpuHead...), "RSS A MiB")...)
+		for _, r := range all {
+			c := append(lead(r), r.Shape, itoa(r.Nodes), ftoa(r.Rate), f0(r.OfferedPerSec), f0(r.DeliveredPerSec), f2(r.P50ms), f2(r.P99ms),
+				f2(r.P999ms), f2(r.Maxms), i64(r.Lost), i64(r.Duplicated), i64(r.Dropped), i64(r.PublishErrors))
+			row(append(append(c, cpu(r)...), mib(r.RSSAfterKiB))...)
+		}
 	case "churn":
 		row(append(append(head, "churn/s", "life s", "connects", "failed", "connects/s", "disconnects/s", "connect p50 ms", "connect p99 ms",
 			"connect max ms", "server µs/connect", "goroutines", "fds", "server conns", "RSS MiB", "settle s"), cpuHead...)...)
@@ -128,6 +137,12 @@ func writeTable(w io.Writer, scenario string, rs []Result, p99Limit time.Duratio
 	}
 	if scenario == "fanout" {
 		for _, line := range sustained(all, p99Limit) {
+			fmt.Fprintln(w, line)
+		}
+	}
+	if scenario == "cluster" {
+		fmt.Fprintln(w, "nodes 2: REST calls to node A, subscribers on node B, through one redis-server; server CPU sums both nodes and Redis")
+		for _, line := range addedLatency(all) {
 			fmt.Fprintln(w, line)
 		}
 	}

@@ -17,6 +17,10 @@ type Result struct {
 	Clients   int    `json:"clients"`
 	// Run is the repetition (1, 2, …); 0 marks the median of the runs.
 	Run int `json:"run"`
+	// Shape (personal or fanout) and Nodes (1, or 2 through Redis) mark
+	// the results of the cluster scenario.
+	Shape string `json:"shape,omitempty"`
+	Nodes int    `json:"nodes,omitempty"`
 
 	ConnectSeconds float64 `json:"connect_seconds"`
 	Dropped        int64   `json:"dropped_subscribers"` // streams that ended before the end
@@ -133,7 +137,7 @@ func latencyPoints(h *Histogram) []LatencyPoint {
 
 // key groups the repetitions of one measurement.
 func (r Result) key() string {
-	return r.Scenario + "/" + r.System + "/" + r.Transport + "/" + itoa(r.Clients) + "/" + ftoa(r.Rate) + "/" + ftoa(r.ChurnRate) + "/" + strconv.FormatInt(r.Stalled, 10)
+	return r.Scenario + "/" + r.Shape + "/" + itoa(r.Nodes) + "/" + r.System + "/" + r.Transport + "/" + itoa(r.Clients) + "/" + ftoa(r.Rate) + "/" + ftoa(r.ChurnRate) + "/" + strconv.FormatInt(r.Stalled, 10)
 }
 
 // medians returns, for each group of repetitions in rs (in order of first

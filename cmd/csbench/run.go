@@ -60,8 +60,17 @@ type Config struct {
 	// Retries times.
 	MaxNoise float64
 	Retries  int
-	Server   ServerConfig
-	Log      io.Writer // progress lines; nil for none
+	// Nodes is 2 when the run starts two channelstream nodes sharing a
+	// redis-server (REST calls to node A, subscribers on node B); 0 or 1:
+	// one server.
+	Nodes int
+	// Personal makes the channels scenario use personal channels only.
+	Personal bool
+	// ClusterFanoutRate is the msgs/s of the cluster scenario's one-channel
+	// shape (its personal-channel shape publishes at Rates[0]).
+	ClusterFanoutRate float64
+	Server            ServerConfig
+	Log               io.Writer // progress lines; nil for none
 }
 
 func (c *Config) logf(format string, args ...any) {
@@ -71,7 +80,7 @@ func (c *Config) logf(format string, args ...any) {
 }
 
 // scenarios lists the scenarios of one run.
-var scenarios = []string{"idle", "fanout", "channels", "churn", "slow"}
+var scenarios = []string{"idle", "fanout", "channels", "churn", "slow", "cluster"}
 
 // run measures every system over every transport it speaks, cfg.Repeat
 // times, each run against a fresh server (when csbench starts it); the
@@ -81,6 +90,9 @@ var scenarios = []string{"idle", "fanout", "channels", "churn", "slow"}
 func run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err := raiseFileLimit(cfg.Clients + churnPeak(cfg)); err != nil {
 		return nil, err
+	}
+	if cfg.Scenario == "cluster" {
+		return runCluster(ctx, cfg)
 	}
 	var out []Result
 	for rep := 1; rep <= cfg.Repeat; rep++ {
@@ -136,7 +148,11 @@ func runClean(ctx context.Context, cfg Config, sys *system, transport string, re
 }
 
 func runOnce(ctx context.Context, cfg Config, sys *system, transport string, rep int) ([]Result, error) {
-	srv, err := openServer(ctx, sys, cfg.Server)
+	open := openServer
+	if cfg.Nodes == 2 {
+		open = openCluster
+	}
+	srv, err := open(ctx, sys, cfg.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +162,7 @@ func runOnce(ctx context.Context, cfg Config, sys *system, transport string, rep
 		return nil, fmt.Errorf("the server (pid %d) may hold %d open files, too few for %d clients: %w",
 			srv.pid, lim, need, errFileLimit)
 	}
-	ad, err := sys.adapter(AdapterConfig{BaseURL: srv.base, Secret: cfg.Server.Secret, APIKey: cfg.Server.APIKey,
+	ad, err := sys.adapter(AdapterConfig{BaseURL: srv.base, AttachURL: srv.attachBase(), Secret: cfg.Server.Secret, APIKey: cfg.Server.APIKey,
 		Transport: transport, SourceIPs: cfg.SourceIPs})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type server struct {
 	cmd  *exec.Cmd // nil for an external server
 	done chan struct{}
 	dir  string // temporary files of a started server, removed by stop
+	// cluster holds node B and redis-server when this is node A of a
+	// 2-node cluster; they stop with it.
+	cluster *clusterProcs
 
 	mu      sync.Mutex
 	tail    []string // last warning/error lines of its log
@@ -278,6 +281,9 @@ func (s *server) waitHealthy(ctx context.Context) error {
 
 // alive reports whether the process still runs.
 func (s *server) alive() bool {
+	if s.cluster != nil && !s.cluster.alive() {
+		return false
+	}
 	if s.done != nil {
 		select {
 		case <-s.done:
@@ -294,6 +300,9 @@ func (s *server) alive() bool {
 func (s *server) stop() {
 	if s.cmd == nil {
 		return
+	}
+	if s.cluster != nil {
+		defer s.cluster.stop()
 	}
 	defer func() {
 		if s.dir != "" {
