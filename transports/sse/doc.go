@@ -17,8 +17,11 @@
 //	id: <seq of the last frame>
 //	data: <the JSON list a WebSocket frame carries; compact, one line>
 //
-// A comment line (": hb") goes out every Config.HeartbeatInterval and, like
-// every successful write, counts as activity on the connection.
+// A comment line (": hb") goes out at every heartbeat, every
+// Config.HeartbeatInterval (rounded up to a sixteenth of it, so that those
+// of many streams fall together), unless an event went out since the last
+// one; like every successful write, it counts as activity on the
+// connection.
 //
 // # Resume
 //
@@ -44,8 +47,10 @@
 //
 // A Handler is safe for concurrent use. Each stream has exactly one
 // goroutine, its writer, which alone calls Next, writes, and owns the
-// heartbeat ticker and the write deadlines; it selects on the session's
-// Ready and Done, the ticker and (inside net/http) the request's context.
+// heartbeat timer and the write deadlines; it selects on the session's
+// Ready and Done, the timer and (inside net/http) the request's context.
+// On a taken-over socket a write that does not block needs no deadline
+// (see connWriter).
 // Batch buffers come from a shared pool, so that an idle stream holds none.
 // Active and Wait follow the streams being written, for metrics and for a
 // graceful shutdown.
@@ -57,8 +62,9 @@
 // for instance; the body is delimited by closing the connection) and hands
 // it to a new goroutine, so that the request's goroutine, its grown stack
 // and net/http's read and write buffers go away. That goroutine notices a
-// client that left by peeking at the socket at each heartbeat (Linux and
-// macOS; elsewhere, by the next failing write). http.Server.Shutdown does
+// client that left by peeking at the socket at each heartbeat of an idle
+// stream (Linux and macOS), or by the next failing write (elsewhere, and
+// on a busy stream, whose writes fail soon after the client left). http.Server.Shutdown does
 // not see such streams: end them through the hub (Hub.Drain, then
 // Hub.EndSessions(core.DisconnectShutdown)) and wait with Handler.Wait. HTTP/2 streams, and every stream with Config.NoHijack,
 // stay inside net/http, which cancels the request context when the

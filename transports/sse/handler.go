@@ -23,7 +23,9 @@ type Config struct {
 	Hub *core.Hub
 	// HeartbeatInterval is how often an attached stream gets a comment line
 	// (": hb"), which keeps proxies from timing the stream out and the
-	// connection from being collected. Default 5 s.
+	// connection from being collected; it is rounded up to a sixteenth of
+	// itself, and a stream that sent an event since the last heartbeat
+	// skips it. Default 5 s.
 	HeartbeatInterval time.Duration
 	// WriteWait bounds every write to the client; a client that does not
 	// take a write within it is dropped. Default 10 s.

@@ -36,6 +36,7 @@ func streamHeaders(h http.Header) {
 // goroutine with a small stack and no net/http buffers.
 type connSink struct {
 	conn net.Conn
+	out  connWriter
 	wait time.Duration
 	head []byte // the response head, sent with the first write
 }
@@ -52,23 +53,24 @@ func newConnSink(conn net.Conn, hdr http.Header, wait time.Duration) *connSink {
 	b.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = hdr.Write(&b) // a bytes.Buffer does not fail
 	b.WriteString("\r\n")
-	return &connSink{conn: conn, wait: wait, head: b.Bytes()}
+	s := &connSink{conn: conn, wait: wait, head: b.Bytes()}
+	s.out.init(conn, wait)
+	return s
 }
 
 func (s *connSink) write(b []byte) error {
-	// A deadline left behind on an idle socket is harmless: the next write
-	// sets a new one.
-	if err := s.conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
-		return err
-	}
 	if s.head != nil {
+		// The first write: the head and the greeting in one go. The
+		// deadline it leaves behind is harmless (see connWriter).
+		if err := s.conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
+			return err
+		}
 		bufs := net.Buffers{s.head, b}
 		s.head = nil
 		_, err := bufs.WriteTo(s.conn)
 		return err
 	}
-	_, err := s.conn.Write(b)
-	return err
+	return s.out.write(b)
 }
 
 func (s *connSink) gone() <-chan struct{} { return nil }

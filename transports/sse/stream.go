@@ -29,8 +29,10 @@ var heartbeat = []byte(": hb\n\n")
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // run is a stream's writer loop, its only writer: the greeting, then batches
-// when the session is ready and heartbeats on the ticker, until the client
-// leaves, a write fails or the hub ends the session.
+// when the session is ready and, at each heartbeat (see untilBeat) after
+// which no event went out, a check that the client is still there and the
+// heartbeat comment, until the client leaves, a write fails or the hub
+// ends the session.
 func (h *Handler) run(sess *core.Session, out sink) {
 	defer h.streamEnded()
 	defer out.close()
@@ -40,8 +42,9 @@ func (h *Handler) run(sess *core.Session, out sink) {
 	}
 	sess.Touch()
 
-	ticker := time.NewTicker(h.cfg.HeartbeatInterval)
-	defer ticker.Stop()
+	beat := time.NewTimer(h.untilBeat(time.Now()))
+	defer beat.Stop()
+	sent := false // an event went out since the last heartbeat
 	for {
 		var err error
 		select {
@@ -52,8 +55,18 @@ func (h *Handler) run(sess *core.Session, out sink) {
 			h.ended(sess, out)
 			return
 		case <-sess.Ready():
-			err = sendBatch(sess, out)
-		case <-ticker.C:
+			var n int
+			if n, err = sendBatch(sess, out); n > 0 {
+				sent = true
+			}
+		case now := <-beat.C:
+			beat.Reset(h.untilBeat(now))
+			if sent {
+				// The stream is busy: it needs no keep-alive, and a
+				// client that left makes the next writes fail.
+				sent = false
+				continue
+			}
 			if !out.alive() {
 				h.detach(sess, "client left", nil)
 				return
@@ -67,6 +80,27 @@ func (h *Handler) run(sess *core.Session, out sink) {
 			return
 		}
 	}
+}
+
+// heartbeatSlots is how many moments of each heartbeat interval the
+// streams' heartbeats are gathered on. Each stream keeps its own phase,
+// rounded to one of these moments, so that the heartbeats of many idle
+// streams wake the process together, a few times per interval, instead of
+// one by one all the time: each wake-up has a fixed cost (scheduler,
+// timers, epoll, sysmon) that is then shared. A slot's batch is a
+// sixteenth of the streams, small enough not to hold up deliveries long.
+const heartbeatSlots = 16
+
+// untilBeat is the time from now to a stream's next heartbeat: one
+// HeartbeatInterval, rounded up to a multiple of HeartbeatInterval /
+// heartbeatSlots on the clock.
+func (h *Handler) untilBeat(now time.Time) time.Duration {
+	slot := max(int64(h.cfg.HeartbeatInterval/heartbeatSlots), 1)
+	at := now.UnixNano() + int64(h.cfg.HeartbeatInterval)
+	if r := at % slot; r != 0 {
+		at += slot - r
+	}
+	return time.Duration(at - now.UnixNano())
 }
 
 // ended handles the hub ending the session. On shutdown the client gets a
@@ -89,11 +123,10 @@ func (h *Handler) detach(sess *core.Session, why string, err error) {
 
 // sendBatch writes the frames waiting in the session as one event whose id
 // is the seq of the last frame and whose data is their JSON list.
-func sendBatch(sess *core.Session, out sink) error {
+func sendBatch(sess *core.Session, out sink) (n int, err error) {
 	bp := buffers.Get().(*[]byte)
 	buf := append((*bp)[:0], make([]byte, prefixRoom)...)
 	buf, n, last := sess.Next(buf, maxBatchFrames)
-	var err error
 	if n > 0 {
 		buf = append(buf, "\n\n"...)
 		var p [prefixRoom]byte
@@ -111,5 +144,5 @@ func sendBatch(sess *core.Session, out sink) error {
 		*bp = buf[:0]
 		buffers.Put(bp)
 	}
-	return err
+	return n, err
 }
