@@ -45,6 +45,10 @@ type Conn struct {
 
 type queueLimits struct{ frames, bytes int }
 
+// entrySize is what a queued frame counts against the byte bound: its body
+// and the entry's own bookkeeping.
+func entrySize(f *Frame) int { return len(f.Body()) + 32 }
+
 func newConn(id string, u *User, lim queueLimits, now time.Time, clustered bool) *Conn {
 	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1, clustered: clustered}
 	c.touch(now)
@@ -76,7 +80,7 @@ func (c *Conn) idleSince(now time.Time) time.Duration {
 // frame was queued, whether the attached session was ended as slow, and how
 // many frames no transport had taken were evicted to make room.
 func (c *Conn) enqueue(f *Frame) (queued, slow bool, dropped int) {
-	size := len(f.Body()) + 32
+	size := entrySize(f)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

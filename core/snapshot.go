@@ -180,13 +180,20 @@ func (h *Hub) restore(data []byte) error {
 			frames[i] = newFrame(sf.Body, sf.LiveCatchup, born)
 		}
 	}
+	frameAt := func(r int) (*Frame, error) {
+		if r < 0 || r >= len(frames) {
+			return nil, fmt.Errorf("snapshot frame %d of %d", r, len(frames))
+		}
+		return frames[r], nil
+	}
 	pick := func(refs []int) ([]*Frame, error) {
 		out := make([]*Frame, 0, len(refs))
 		for _, r := range refs {
-			if r < 0 || r >= len(frames) {
-				return nil, fmt.Errorf("snapshot frame %d of %d", r, len(frames))
+			f, err := frameAt(r)
+			if err != nil {
+				return nil, err
 			}
-			out = append(out, frames[r])
+			out = append(out, f)
 		}
 		return out, nil
 	}
@@ -222,12 +229,13 @@ func (h *Hub) restore(data []byte) error {
 		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive), true)
 		c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
 		for _, e := range sc.Queue {
-			f, err := pick([]int{e.Frame})
+			f, err := frameAt(e.Frame)
 			if err != nil {
 				return err
 			}
-			c.queue.push(entry{seq: e.Seq, frame: f[0], size: len(f[0].Body()) + 32, catchup: e.Catchup}, h.cfg.QueueFrames+1)
-			c.qBytes += len(f[0].Body()) + 32
+			size := entrySize(f)
+			c.queue.push(entry{seq: e.Seq, frame: f, size: size, catchup: e.Catchup}, h.cfg.QueueFrames+1)
+			c.qBytes += size
 		}
 		h.conns[sc.ID] = c
 		u.conns[c] = struct{}{}
