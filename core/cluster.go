@@ -43,6 +43,7 @@ const (
 	opTouch       = "touch"
 	opHold        = "hold"
 	opSnapshot    = "snapshot"
+	opVoid        = "void"
 )
 
 // op is one log entry's operation.
@@ -60,6 +61,8 @@ type op struct {
 	Configs   map[string]ChannelConfig `json:"configs,omitempty"`
 	ConnID    string                   `json:"conn_id,omitempty"`
 	Touches   []touchEntry             `json:"touches,omitempty"`
+	// Void is the token of the entry an opVoid withdraws.
+	Void string `json:"void,omitempty"`
 }
 
 // touchEntry replicates one connection's transport activity.
@@ -80,6 +83,9 @@ type applied struct {
 type replicator struct {
 	log  Log
 	node string
+	// boot tells this process's tokens from those of an earlier life of a
+	// node with the same id.
+	boot string
 	next atomic.Uint64
 
 	mu      sync.Mutex
@@ -97,11 +103,17 @@ type replicator struct {
 	broken  atomic.Bool
 	lastID  atomic.Pointer[string] // id of the last applied entry
 	applied atomic.Int64           // entries applied since start
+
+	// voided holds the tokens of entries withdrawn by an opVoid that have
+	// not come through the log (yet): the entry is skipped if it does.
+	// Token → the void's time, unix nanoseconds. Only the applying
+	// goroutine (and restore, before following starts) touches it.
+	voided map[string]int64
 }
 
 func newReplicator(l Log, node string) *replicator {
-	return &replicator{log: l, node: node, waiting: map[string]chan applied{}, lookups: syncGroup{gap: lookupRoundGap},
-		caughtUpC: make(chan struct{})}
+	return &replicator{log: l, node: node, boot: NewUUID()[:8], waiting: map[string]chan applied{},
+		lookups: syncGroup{gap: lookupRoundGap}, caughtUpC: make(chan struct{}), voided: map[string]int64{}}
 }
 
 // lookupRoundGap is the shortest time between two catch-ups caused by
@@ -235,21 +247,14 @@ func replicate[R any](ctx context.Context, h *Hub, o op) (R, error) {
 
 func (r *replicator) call(ctx context.Context, h *Hub, o op) (any, error) {
 	o.Node = r.node
-	o.Token = r.node + ":" + strconv.FormatUint(r.next.Add(1), 10)
+	o.Token = r.newToken()
 	o.Time = h.cfg.Now().UnixNano()
 	body, err := json.Marshal(o)
 	if err != nil {
 		return nil, fmt.Errorf("replicate %s: %w", o.Kind, err)
 	}
-	done := make(chan applied, 1)
-	r.mu.Lock()
-	r.waiting[o.Token] = done
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.waiting, o.Token)
-		r.mu.Unlock()
-	}()
+	done := r.expect(o.Token)
+	defer r.forget(o.Token)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.ReplicateTimeout)
 	defer cancel()
 	if _, err := r.log.Append(ctx, body); err != nil {
@@ -257,15 +262,120 @@ func (r *replicator) call(ctx context.Context, h *Hub, o op) (any, error) {
 		if !errors.Is(err, ErrUnavailable) {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("replicate %s: %w", o.Kind, err)
+		if errors.Is(err, ErrNotStored) || o.Kind == opNop {
+			return nil, fmt.Errorf("replicate %s: %w", o.Kind, err)
+		}
+		return r.settle(h, o, done, err)
 	}
 	select {
 	case a := <-done:
 		return a.res, a.err
 	case <-ctx.Done():
 		h.stats.BrokerErrors.Add(1)
-		return nil, fmt.Errorf("replicate %s: not applied within %v: %w", o.Kind, h.cfg.ReplicateTimeout, ErrUnavailable)
+		cause := fmt.Errorf("not applied within %v", h.cfg.ReplicateTimeout)
+		if o.Kind == opNop {
+			return nil, fmt.Errorf("replicate %s: %w: %w", o.Kind, cause, ErrUnavailable)
+		}
+		return r.settle(h, o, done, cause)
 	}
+}
+
+// newToken names one entry of this node: unique across the cluster and
+// across the node's restarts.
+func (r *replicator) newToken() string {
+	return r.node + ":" + r.boot + ":" + strconv.FormatUint(r.next.Add(1), 10)
+}
+
+// expect registers the wait for the entry with the given token: applying
+// it sends its result on the returned channel (once; buffered).
+func (r *replicator) expect(token string) chan applied {
+	done := make(chan applied, 1)
+	r.mu.Lock()
+	r.waiting[token] = done
+	r.mu.Unlock()
+	return done
+}
+
+func (r *replicator) forget(token string) {
+	r.mu.Lock()
+	delete(r.waiting, token)
+	r.mu.Unlock()
+}
+
+// errVoided is what an entry applied after its void returns: it was
+// skipped on every node.
+var errVoided = fmt.Errorf("withdrawn: its append was not confirmed: %w", ErrUnavailable)
+
+// settle makes certain the outcome of a change whose entry's append failed
+// without saying whether it was stored, or that was stored but not applied
+// here in time (this node's following was broken). Answering "refused"
+// then would be a lie if the entry went on to be applied, and answering
+// nothing a worse one; so settle appends an opVoid for the entry's token.
+// Every node skips an entry that comes through the log after its void, so
+// once this node applied the void, the entry was either applied before it
+// (and settle returns what applying it returned) or never will be (and
+// settle returns a refusal wrapping ErrUnavailable, as an unreachable log
+// does). The void is retried until Config.ReplicateTimeout passes; then the
+// outcome stays unknown and settle fails with ErrOutcomeUnknown.
+func (r *replicator) settle(h *Hub, o op, done <-chan applied, cause error) (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	for {
+		v := op{Kind: opVoid, Node: r.node, Token: r.newToken(), Time: h.cfg.Now().UnixNano(), Void: o.Token}
+		body, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("replicate %s: void: %w", o.Kind, err)
+		}
+		vdone := r.expect(v.Token)
+		_, err = r.log.Append(ctx, body)
+		if err == nil {
+			select {
+			case a := <-done:
+				r.forget(v.Token)
+				return a.res, a.err
+			case <-vdone:
+				r.forget(v.Token)
+				// Applying the entry, if it came first, sent its result
+				// before the void's.
+				select {
+				case a := <-done:
+					return a.res, a.err
+				default:
+				}
+				return nil, fmt.Errorf("replicate %s: %w (%w); withdrawn", o.Kind, ErrUnavailable, cause)
+			case <-ctx.Done():
+			}
+		} else {
+			h.stats.BrokerErrors.Add(1)
+		}
+		r.forget(v.Token)
+		select {
+		case a := <-done:
+			return a.res, a.err
+		default:
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			h.log.Warn().Str("op", o.Kind).Str("token", o.Token).Err(cause).
+				Msg("a change's entry was neither confirmed nor withdrawn in time: its outcome is unknown")
+			return nil, fmt.Errorf("replicate %s: %w: the log confirmed neither the change nor its withdrawal within %v (%w)",
+				o.Kind, ErrOutcomeUnknown, h.cfg.ReplicateTimeout, cause)
+		}
+	}
+}
+
+// voidKeep is how long a void waits for its entry: a void older than this
+// (by the time of a later void) is forgotten.
+const voidKeep = 10 * time.Minute
+
+// applyVoid withdraws the entry with the given token if it has not come
+// through the log yet.
+func (r *replicator) applyVoid(token string, at int64) {
+	for t, when := range r.voided {
+		if when < at-int64(voidKeep) {
+			delete(r.voided, t)
+		}
+	}
+	r.voided[token] = at
 }
 
 // Sync waits until this node has applied every entry the log held when
@@ -317,9 +427,17 @@ func (h *Hub) apply(e Entry) {
 	}
 	at := time.Unix(0, o.Time)
 	ctx := context.WithValue(context.Background(), applyKey{}, at)
-	h.ids = newIDSource(e.ID, o.Token)
-	res, err := h.applyOp(ctx, &o, at)
-	h.ids = nil
+	var res any
+	var err error
+	if _, void := h.repl.voided[o.Token]; void && o.Token != "" {
+		delete(h.repl.voided, o.Token)
+		err = errVoided
+		h.log.Warn().Str("entry", e.ID).Str("op", o.Kind).Msg("skipping an entry withdrawn by its node")
+	} else {
+		h.ids = newIDSource(e.ID, o.Token)
+		res, err = h.applyOp(ctx, &o, at)
+		h.ids = nil
+	}
 	if o.Kind == opSnapshot && o.Node == h.repl.node {
 		h.saveSnapshotAt(e.ID)
 	}
@@ -368,6 +486,9 @@ func (h *Hub) applyOp(ctx context.Context, o *op, at time.Time) (any, error) {
 		return nil, nil
 	case opHold:
 		h.applyHold(o.ConnID, o.Node, o.Time)
+		return nil, nil
+	case opVoid:
+		h.repl.applyVoid(o.Void, o.Time)
 		return nil, nil
 	case opNop, opSnapshot:
 		return nil, nil

@@ -12,6 +12,19 @@ import (
 // cannot be reached. The API answers it with 503.
 var ErrUnavailable = errors.New("backend unavailable")
 
+// ErrNotStored is wrapped, besides ErrUnavailable, by an error of Append
+// when the entry was certainly not stored (the backend was never reached:
+// the connection could not be opened). Any other error of Append leaves
+// the entry's fate open: it may have been stored, and may still be (a
+// command written before a timeout is served when the backend wakes up).
+var ErrNotStored = errors.New("not stored")
+
+// ErrOutcomeUnknown is returned by a change whose entry may or may not
+// have been stored and applied: the log neither confirmed it nor took the
+// entry that withdraws it within Config.ReplicateTimeout (see settle in
+// cluster.go). The API answers it with 504.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
 // ErrReset is wrapped by the error a Log's Follow passes to onErr when the
 // log was reset under it (a Redis restarted empty): Follow goes on with the
 // new log's entries, but entries and the snapshot of the old one are gone,
@@ -36,9 +49,12 @@ type Entry struct {
 // Contract:
 //   - Append stores op after every entry already stored and returns its id.
 //     It never blocks for longer than ctx allows. When the backend cannot be
-//     reached it returns an error wrapping ErrUnavailable and the entry is
-//     not stored (with a network backend, a timeout may leave it stored;
-//     nodes then apply it like any other entry).
+//     reached it returns an error wrapping ErrUnavailable; when it knows
+//     the entry was not stored it wraps ErrNotStored too. Without
+//     ErrNotStored the entry may have been stored, or may be stored later
+//     (a network backend served a command that timed out); nodes then
+//     apply it like any other entry, unless a void entry for it came
+//     first (the hub settles such changes that way, see cluster.go).
 //   - Follow calls fn with every entry stored after the entry with id after
 //     ("" means from the oldest entry still kept), in log order, each exactly
 //     once, from one goroutine, until ctx is done; it then returns nil.
@@ -105,7 +121,7 @@ func (l *MemoryLog) Append(_ context.Context, op []byte) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.down {
-		return "", fmt.Errorf("memory log append: %w", ErrUnavailable)
+		return "", fmt.Errorf("memory log append: %w: %w", ErrUnavailable, ErrNotStored)
 	}
 	id := strconv.FormatUint(l.base+uint64(len(l.entries))+1, 10)
 	l.entries = append(l.entries, Entry{ID: id, Op: append([]byte(nil), op...)})

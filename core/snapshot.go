@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -35,6 +36,8 @@ type snapState struct {
 	Unique    int64         `json:"total_unique_messages"`
 	Collected int64         `json:"collected_conns"`
 	Forgotten int64         `json:"collected_users"`
+	// Voided are the withdrawn entries not seen yet (replicator.voided).
+	Voided map[string]int64 `json:"voided,omitempty"`
 }
 
 // snapFrame is a frame: a message frame by its message, others by body.
@@ -120,6 +123,9 @@ func (h *Hub) snapshot() ([]byte, error) {
 		Unique:    h.stats.TotalUniqueMessages.Load(),
 		Collected: h.stats.CollectedConns.Load(),
 		Forgotten: h.stats.CollectedUsers.Load(),
+	}
+	if h.repl != nil && len(h.repl.voided) > 0 {
+		st.Voided = maps.Clone(h.repl.voided)
 	}
 	h.mu.RLock()
 	for _, name := range sortedKeys(h.users) {
@@ -251,6 +257,10 @@ func (h *Hub) restore(data []byte) error {
 	h.stats.TotalUniqueMessages.Store(st.Unique)
 	h.stats.CollectedConns.Store(st.Collected)
 	h.stats.CollectedUsers.Store(st.Forgotten)
+	if h.repl != nil {
+		h.repl.voided = map[string]int64{}
+		maps.Copy(h.repl.voided, st.Voided)
+	}
 	return nil
 }
 

@@ -68,6 +68,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, FieldErrors{"user": []string{"Unknown user"}})
 	case errors.Is(err, core.ErrConnOwned):
 		writeJSON(w, http.StatusUnprocessableEntity, FieldErrors{"conn_id": []string{"Connection id belongs to another user"}})
+	case errors.Is(err, core.ErrOutcomeUnknown):
+		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("the outcome of a change is unknown: the shared backend neither confirmed nor withdrew it")
+		writeJSON(w, http.StatusGatewayTimeout, map[string]string{"error": "outcome unknown: " + err.Error() +
+			"; the change may or may not have been made: check before retrying"})
 	case errors.Is(err, core.ErrUnavailable):
 		s.log.Warn().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("refused: the shared backend is unavailable")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "service unavailable: " + err.Error() + "; retry later"})

@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -45,4 +48,41 @@ func TestRefusedAddressesDoNotFloodTheLog(t *testing.T) {
 	if n := strings.Count(logs.String(), "not whitelisted"); n != refusedBurst {
 		t.Fatalf("%d refusal lines for 60 refused requests, want %d:\n%s", n, refusedBurst, logs.String())
 	}
+}
+
+// ambiguousLog is a MemoryLog whose appends fail without saying whether
+// the entry was stored, as a network backend's do when the connection
+// breaks after a command was written.
+type ambiguousLog struct{ *core.MemoryLog }
+
+func (ambiguousLog) Append(context.Context, []byte) (string, error) {
+	return "", fmt.Errorf("connection reset after the command was written: %w", core.ErrUnavailable)
+}
+
+// TestBackendFailuresAnswerWhatIsKnown checks the two answers of a change
+// the shared backend did not take: 503 when it certainly was not made, 504
+// when nobody can tell, each with a JSON error that says so.
+func TestBackendFailuresAnswerWhatIsKnown(t *testing.T) {
+	const body = `[{"channel": "c", "user": "u", "message": {"text": "hi"}}]`
+	t.Run("down: 503", func(t *testing.T) {
+		log := core.NewMemoryLog()
+		log.SetDown(true)
+		a := newAPI(t, func(_ *Config, hc *core.Config) { hc.Log = log })
+		code, b := a.call("POST", "/message", body)
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(b), `"error":"service unavailable: `) ||
+			!strings.Contains(string(b), "retry later") {
+			t.Fatalf("/message with the log down = %d %s", code, b)
+		}
+	})
+	t.Run("unconfirmed: 504", func(t *testing.T) {
+		a := newAPI(t, func(_ *Config, hc *core.Config) {
+			hc.Log = ambiguousLog{core.NewMemoryLog()}
+			hc.ReplicateTimeout = 100 * time.Millisecond
+		})
+		code, b := a.call("POST", "/message", body)
+		if code != http.StatusGatewayTimeout || !strings.Contains(string(b), `"error":"outcome unknown: `) ||
+			!strings.Contains(string(b), "may or may not have been made") {
+			t.Fatalf("/message with unconfirmed appends = %d %s", code, b)
+		}
+	})
 }

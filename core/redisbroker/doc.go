@@ -25,7 +25,12 @@
 // server and every Append's id is greater than every id stored before it
 // (MAXLEN ~ Config.MaxLen when set). Commands are never retried by the
 // client: a retried XADD whose first try did reach Redis would store the op
-// twice. A timeout may still leave an entry stored (core.Log allows it).
+// twice. A timeout may still leave an entry stored, or Redis may store it
+// later (a frozen server serves the command when it wakes up); core.Log
+// allows it, and the hub settles such a change with a void entry. An
+// Append that certainly stored nothing (no connection could be opened or
+// taken from the pool, or Redis answered with an error) wraps
+// core.ErrNotStored.
 //
 // SaveSnapshot runs one Lua script that stores the snapshot and trims the
 // entries up to and including its id (XTRIM MINID), atomically. It keeps the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -61,4 +62,30 @@ func isUnavailable(ctx context.Context, err error) bool {
 	}
 	// Dial errors, resets, EOF, i/o timeouts, pool timeouts, deadlines.
 	return true
+}
+
+// wrapAppend is wrap for XADD: it also wraps core.ErrNotStored when err
+// proves the entry was not stored (see notStored).
+func wrapAppend(ctx context.Context, err error) error {
+	if notStored(err) {
+		err = fmt.Errorf("%w: %w", core.ErrNotStored, err)
+	}
+	return wrap(ctx, "append", err)
+}
+
+// notStored tells whether err proves that a command was not carried out:
+// Redis answered it with an error reply, or it never left this process (no
+// connection could be opened, or none taken from the pool). Any other
+// failure (a reset, EOF or timeout after the command was written) leaves
+// it open.
+func notStored(err error) bool {
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, redis.ErrPoolTimeout)
 }

@@ -96,7 +96,7 @@ func (l *Log) Append(ctx context.Context, op []byte) (string, error) {
 	}
 	id, err := l.rdb.XAdd(ctx, args).Result()
 	if err != nil {
-		return "", wrap(ctx, "append", err)
+		return "", wrapAppend(ctx, err)
 	}
 	return id, nil
 }

@@ -53,6 +53,9 @@ func TestWrongKeyTypeIsNotAnOutage(t *testing.T) {
 	if err == nil || errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("Append to a string key = %v, want a non-ErrUnavailable error", err)
 	}
+	if !errors.Is(err, core.ErrNotStored) {
+		t.Fatalf("Append to a string key = %v, want core.ErrNotStored: Redis refused it", err)
+	}
 }
 
 func TestCloseEndsFollowAndLaterCalls(t *testing.T) {

@@ -48,6 +48,9 @@ func TestCallsWhileRedisIsStoppedFailUnavailableQuickly(t *testing.T) {
 			t.Errorf("%s took %v with Redis stopped, want under %v", c.name, took, quickly)
 		}
 		checkUnavailable(t, c.name, err, c.prefix)
+		if c.name == "Append" && !errors.Is(err, core.ErrNotStored) {
+			t.Errorf("Append with Redis stopped = %v, want core.ErrNotStored: the command never left", err)
+		}
 	}
 }
 
@@ -63,6 +66,9 @@ func TestAppendWhileRedisHangsTimesOutUnavailable(t *testing.T) {
 	_, err := l.Append(context.Background(), []byte("x"))
 	took := time.Since(start)
 	checkUnavailable(t, "Append", err, "append")
+	if errors.Is(err, core.ErrNotStored) {
+		t.Errorf("Append to a frozen Redis = %v: the command was written and may be served later, so not core.ErrNotStored", err)
+	}
 	if took > 2*time.Second {
 		t.Errorf("Append took %v with Redis frozen, want about CommandTimeout (%v)", took, cfg.CommandTimeout)
 	}
