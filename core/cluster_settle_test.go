@@ -252,3 +252,47 @@ func TestClusterPausedRedisAnswersTheTruth(t *testing.T) {
 	t.Logf("Publish answered %v", err)
 	sameEverywhere(t, nodes)
 }
+
+// TestClusterFixedLimitsAnswerWhileTheLogIsDown checks that a request a
+// limit refuses whatever the state is refused with its *LimitError (422)
+// before it goes to the log, so also while the log is away; and that the
+// refusal changes nothing.
+func TestClusterFixedLimitsAnswerWhileTheLogIsDown(t *testing.T) {
+	log := core.NewMemoryLog()
+	nodes := newCluster(t, log, 1, core.Config{MaxChannelsPerConn: 2, MaxStateKeys: 2})
+	h := nodes[0].Hub
+	ctx := t.Context()
+	c := connect(t, h, "alice", "a")
+	before := adminJSON(t, h)
+	log.SetDown(true)
+	state := core.State{"k1": "v", "k2": "v", "k3": "v"}
+	calls := map[string]func() error{
+		"connect": func() error {
+			_, err := h.Connect(ctx, core.ConnectParams{Username: "bob", Channels: []string{"x", "y", "z"}})
+			return err
+		},
+		"connect state": func() error {
+			_, err := h.Connect(ctx, core.ConnectParams{Username: "bob", UserState: state})
+			return err
+		},
+		"subscribe": func() error {
+			_, err := h.Subscribe(ctx, core.SubscribeParams{ConnID: c.ID, Channels: []string{"x", "y", "z"}})
+			return err
+		},
+		"user_state": func() error {
+			_, err := h.SetUserState(ctx, core.UserStateParams{User: "alice", State: state})
+			return err
+		},
+	}
+	for name, call := range calls {
+		var limit *core.LimitError
+		if err := call(); !errors.As(err, &limit) {
+			t.Errorf("%s over a fixed limit with the log down = %v, want a *LimitError", name, err)
+		}
+	}
+	log.SetDown(false)
+	waitUntil(t, testDeadline, "ready", func() bool { return h.Ready(ctx) == nil })
+	if after := adminJSON(t, h); after != before {
+		t.Fatalf("refused requests changed the state:\n%s\n%s", before, after)
+	}
+}

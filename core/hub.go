@@ -67,6 +67,11 @@ func (h *Hub) queueLimits() queueLimits {
 // would pass a limit of Config fails with a *LimitError and changes nothing.
 func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, error) {
 	if h.replicated(ctx) {
+		// fresh_user_state is checked when applying only: it does not
+		// apply to a user who exists.
+		if err := h.precheck(p.Channels, stateUpdate{"user_state", p.UserState}); err != nil {
+			return ConnectResult{}, fmt.Errorf("connect %q: %w", p.Username, err)
+		}
 		if p.ConnID == "" {
 			p.ConnID = NewUUID()
 		}
@@ -147,6 +152,9 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 // than MaxChannelsPerConn channels fail with a *LimitError and change nothing.
 func (h *Hub) Subscribe(ctx context.Context, p SubscribeParams) (SubscribeResult, error) {
 	if h.replicated(ctx) {
+		if err := h.precheck(p.Channels); err != nil {
+			return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
+		}
 		return replicate[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p})
 	}
 	now := h.now(ctx)
@@ -238,6 +246,9 @@ func (c *Conn) channelNames() []string {
 // MaxStateValueBytes, fail with a *LimitError and change nothing.
 func (h *Hub) SetUserState(ctx context.Context, p UserStateParams) (UserStateResult, error) {
 	if h.replicated(ctx) {
+		if err := h.precheck(nil, stateUpdate{"user_state", p.State}); err != nil {
+			return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, err)
+		}
 		return replicate[UserStateResult](ctx, h, op{Kind: opUserState, UserState: &p})
 	}
 	now := h.now(ctx)

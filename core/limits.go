@@ -68,6 +68,19 @@ func (h *Hub) checkConnectLocked(p ConnectParams) error {
 	return nil
 }
 
+// precheck refuses, before a change goes through the log, what a limit
+// refuses whatever the hub's state: more distinct channels than one
+// connection may be in, and state keys or values that are too large or too
+// many in the request alone. So such a request gets its 422 while the log
+// is away too. What depends on the state is checked when the entry is
+// applied. It reads only the configuration.
+func (h *Hub) precheck(channels []string, updates ...stateUpdate) error {
+	if err := h.checkChannelsLocked(nil, channels); err != nil {
+		return err
+	}
+	return h.checkStateLocked(nil, updates...)
+}
+
 // checkNewConnLocked refuses a new connection of u (nil: a new user) when
 // the node or the user has no room left. Caller holds h.mu.
 func (h *Hub) checkNewConnLocked(u *User) error {
