@@ -25,7 +25,7 @@ type faultyLog struct {
 	// cleared, except failAll.
 	mode faultMode
 	// late holds an entry the backend "still had" when it failed: it is
-	// stored right after the next append, as a command served when a
+	// stored right after the next void, as a command served when a
 	// stalled backend wakes up.
 	late []byte
 	// stalled, when not nil, holds back delivery to followers until it is
@@ -73,8 +73,10 @@ func (l *faultyLog) Append(ctx context.Context, op []byte) (string, error) {
 	if publish && mode != faultFailAll {
 		l.mode = faultNone
 	}
-	late := l.late
-	l.late = nil
+	var late []byte
+	if strings.Contains(string(op), `"k":"void"`) {
+		late, l.late = l.late, nil
+	}
 	if publish && mode == faultStoredLater {
 		l.late = append([]byte(nil), op...)
 	}
