@@ -247,6 +247,13 @@ func (c *soakClient) restart(err error) {
 	}
 	if p.keep {
 		sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, c.connID(), cursor, true, p.polls)
+		if at, kicked := p.kicked.Load(c.connID()); err != nil && kicked {
+			// The app's /disconnect crossed the shutdown: the connection
+			// is gone, rightly.
+			c.endInc("disconnected", at.(time.Time))
+			c.reconnect()
+			return
+		}
 		if err != nil {
 			p.errs.add("resume after restart failed", "%s %s: %v", c.user, c.transport, err)
 			c.endInc("restart", *p.sigAt.Load())
