@@ -126,6 +126,22 @@ func (n *soakNode) current() *runningBinary { return n.runs[len(n.runs)-1] }
 
 // stop sends SIGTERM and waits for the exit, which must be 0 and come
 // within shutdown_grace and a margin. It returns how long it took.
+// dumpGoroutines makes the node write every goroutine's stack to its log
+// and exit (SIGQUIT), for a failure that needs explaining.
+func (n *soakNode) dumpGoroutines() {
+	n.t.Helper()
+	rb := n.current()
+	if err := rb.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		n.t.Errorf("SIGQUIT: %v", err)
+		return
+	}
+	select {
+	case <-rb.done:
+	case <-time.After(10 * time.Second):
+		n.t.Errorf("still running 10s after SIGQUIT")
+	}
+}
+
 func (n *soakNode) stop() time.Duration {
 	n.t.Helper()
 	rb := n.current()

@@ -71,6 +71,11 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 	began := time.Now()
 	tally := pool.settle(60 * time.Second)
 	t.Logf("%s: delivery settled %v after the faults stopped", name, time.Since(began).Round(time.Millisecond))
+	if len(tally.failures()) > 0 {
+		pool.node.dumpGoroutines()
+		checkTally(t, name, tally)
+		t.Fatalf("%s: delivery did not settle; the node's goroutines are at the end of its log", name)
+	}
 	return tally, bad
 }
 
