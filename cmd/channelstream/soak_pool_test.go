@@ -348,6 +348,7 @@ func (p *soakPool) shutdownSummary() map[string]int64 {
 
 // faultSummary is how many faults of each kind the pool injected.
 func (p *soakPool) faultSummary() string {
-	return fmt.Sprintf("drops+resumes %d, kicks %d, leaves %d, churn %d, long-poll stalls %d, stall bursts %d (%d messages accepted), resumes after a server end %d, reconnections %d",
-		p.drops.Load(), p.kicks.Load(), p.leaves.Load(), p.churns.Load(), p.pollStalls.Load(), p.bursts.Load(), p.burstAccepted.Load(), p.resumes.Load(), p.reconnects.Load())
+	return fmt.Sprintf("drops+resumes %d, kicks %d, leaves %d, churn %d, long-poll stalls %d, stall bursts %d (%d messages accepted), resumes after a server end %d (%d after %v of silence), reconnections %d",
+		p.drops.Load(), p.kicks.Load(), p.leaves.Load(), p.churns.Load(), p.pollStalls.Load(), p.bursts.Load(), p.burstAccepted.Load(), p.resumes.Load(),
+		p.gate.silent.Load(), stallSilence, p.reconnects.Load())
 }

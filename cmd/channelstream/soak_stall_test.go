@@ -21,7 +21,20 @@ import (
 type stallGate struct {
 	mu   sync.Mutex
 	open chan struct{} // closed while reading is allowed
+	// silent counts the WebSocket stallers that gave their connection up
+	// after stallSilence without a frame (see stallWS).
+	silent atomic.Int64
 }
+
+// stallSilence is how long a WebSocket staller that reads again waits for
+// a frame before it takes the connection for dead and resumes, as a
+// client that knows the server's heartbeat does (the soak's node sends
+// one every 5 s). The node may have closed the socket of a staller whose
+// writes timed out while its receive window was shut; Linux can then drop
+// the orphaned connection without a word to the client (window probes of
+// an orphan are limited, and their abort sends no RST), which would
+// otherwise wait for ever.
+const stallSilence = 20 * time.Second
 
 func newStallGate() *stallGate {
 	g := &stallGate{open: make(chan struct{})}
@@ -107,8 +120,15 @@ func (s *stallWS) attach(u string) error {
 		defer close(done)
 		for {
 			s.gate.wait(quit)
+			if err := ws.SetReadDeadline(time.Now().Add(stallSilence)); err != nil {
+				s.in.finish(&endedError{Err: err})
+				return
+			}
 			typ, data, err := ws.ReadMessage()
 			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() && !cut.Load() {
+					s.gate.silent.Add(1)
+				}
 				if !cut.Load() {
 					var ce *gws.CloseError
 					if errors.As(err, &ce) {
