@@ -71,6 +71,9 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 	began := time.Now()
 	tally := pool.settle(60 * time.Second)
 	t.Logf("%s: delivery settled %v after the faults stopped", name, time.Since(began).Round(time.Millisecond))
+	for _, n := range pool.gate.notes() {
+		t.Logf("%s: a staller gave a silent connection up at %s", name, n)
+	}
 	if len(tally.failures()) > 0 {
 		pool.node.dumpGoroutines()
 		checkTally(t, name, tally)

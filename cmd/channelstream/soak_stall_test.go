@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,15 +23,49 @@ import (
 type stallGate struct {
 	mu   sync.Mutex
 	open chan struct{} // closed while reading is allowed
-	// silent counts the WebSocket stallers that gave their connection up
-	// after stallSilence without a frame (see stallWS).
+	// silent counts the stallers that gave their connection up after
+	// stallSilence without a frame (see stallWS and sseReader).
 	silent atomic.Int64
+	// sockets are what ss(8) showed of the node's port's TCP connections
+	// with bytes queued, at each such give-up: whether the node still
+	// held the silent connection, or only the client did.
+	sockets []string
 }
 
-// stallSilence is how long a WebSocket staller that reads again waits for
-// a frame before it takes the connection for dead and resumes, as a
-// client that knows the server's heartbeat does (the soak's node sends
-// one every 5 s). The node may have closed the socket of a staller whose
+// notes returns what gaveUp recorded.
+func (g *stallGate) notes() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.sockets)
+}
+
+// gaveUp records a staller's give-up on a silent connection to the node
+// at nodeURL.
+func (g *stallGate) gaveUp(nodeURL string) {
+	g.silent.Add(1)
+	u, err := url.Parse(nodeURL)
+	if err != nil {
+		return
+	}
+	port := u.Port()
+	out, err := exec.Command("ss", "-tnoH", "state", "all", "( sport = :"+port+" or dport = :"+port+" )").CombinedOutput()
+	var queued []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && (f[1] != "0" || f[2] != "0") {
+			queued = append(queued, line)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sockets = append(g.sockets, fmt.Sprintf("%s (err %v): %d connections with bytes queued:\n%s",
+		time.Now().Format("15:04:05.000"), err, len(queued), strings.Join(queued, "\n")))
+}
+
+// stallSilence is how long a staller that reads again waits for a frame
+// (WebSocket) or a line (SSE) before it takes the connection for dead and
+// resumes, as a client that knows the server's heartbeat does (the soak's
+// node sends one every 5 s). The node may have closed the socket of a staller whose
 // writes timed out while its receive window was shut; Linux can then drop
 // the orphaned connection without a word to the client (window probes of
 // an orphan are limited, and their abort sends no RST), which would
@@ -127,7 +163,7 @@ func (s *stallWS) attach(u string) error {
 			typ, data, err := ws.ReadMessage()
 			if err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() && !cut.Load() {
-					s.gate.silent.Add(1)
+					s.gate.gaveUp(s.base)
 				}
 				if !cut.Load() {
 					var ce *gws.CloseError
@@ -226,7 +262,7 @@ func (s *sseReader) open(resume bool) error {
 	return nil
 }
 
-func (s *sseReader) read(body io.Reader, cut *atomic.Bool, quit, done chan struct{}) {
+func (s *sseReader) read(body io.ReadCloser, cut *atomic.Bool, quit, done chan struct{}) {
 	defer close(done)
 	// A small buffer: while the gate is closed, little more than the
 	// socket's receive buffer is taken from the server.
@@ -238,10 +274,23 @@ func (s *sseReader) read(body io.Reader, cut *atomic.Bool, quit, done chan struc
 		}
 	}
 	for {
+		var silence *time.Timer
+		var silent atomic.Bool
 		if s.gate != nil {
 			s.gate.wait(quit)
+			// A staller reading again gives a silent stream up, as the
+			// WebSocket staller does (see stallSilence); the node sends
+			// ": hb" every 5 s.
+			silence = time.AfterFunc(stallSilence, func() { silent.Store(true); _ = body.Close() })
 		}
 		line, err := r.ReadBytes('\n')
+		if silence != nil {
+			silence.Stop()
+			if silent.Load() && !cut.Load() {
+				s.gate.gaveUp(s.url)
+				err = fmt.Errorf("nothing for %v: %w", stallSilence, err)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(line) == 0 {
 				fail(&endedError{EOF: true})
