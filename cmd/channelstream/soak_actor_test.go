@@ -31,6 +31,9 @@ type soakClient struct {
 	churnIn   bool
 	nextFault time.Time
 	failures  int // consecutive failed attachments
+	// gaveUp is set when the staller gave a silent connection up (see
+	// errStallSilent) and cleared by the next incarnation.
+	gaveUp bool
 }
 
 func (c *soakClient) scheduleFault() {
@@ -156,7 +159,17 @@ func (c *soakClient) ended(err error) {
 		p.node.outages.endedWhileAway()
 		p.errs.add("transport ended during a backend outage", "%s %s %s at %s: %v", c.user, c.transport, c.connID(), time.Now().Format("15:04:05.000"), err)
 	}
+	if e != nil && errors.Is(e.Err, errStallSilent) {
+		c.gaveUp = true
+	}
 	switch {
+	case e != nil && c.gaveUp && (e.Code == 1000 || e.Code == http.StatusNotFound || e.Code == http.StatusUnauthorized):
+		// Collected while the staller sat on a dead connection.
+		c.gaveUp = false
+		c.endInc("collected", time.Now())
+		c.dropSub()
+		c.reconnect()
+		return
 	case e != nil && (e.Code == 1000 || e.Code == http.StatusNotFound || e.Code == http.StatusUnauthorized):
 		// The connection is gone though nobody disconnected it.
 		p.errs.add("connection lost", "%s %s %s: %v", c.user, c.transport, c.connID(), err)

@@ -72,6 +72,12 @@ func (g *stallGate) gaveUp(nodeURL string) {
 // otherwise wait for ever.
 const stallSilence = 20 * time.Second
 
+// errStallSilent is wrapped by the end of a staller that gave a silent
+// connection up: by the time it resumes, the node may have collected the
+// connection (no transport for conn_timeout since its cut), which is then
+// no loss.
+var errStallSilent = errors.New("staller gave a silent connection up")
+
 func newStallGate() *stallGate {
 	g := &stallGate{open: make(chan struct{})}
 	close(g.open)
@@ -164,6 +170,7 @@ func (s *stallWS) attach(u string) error {
 			if err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() && !cut.Load() {
 					s.gate.gaveUp(s.base)
+					err = fmt.Errorf("%w after %v: %w", errStallSilent, stallSilence, err)
 				}
 				if !cut.Load() {
 					var ce *gws.CloseError
@@ -288,7 +295,7 @@ func (s *sseReader) read(body io.ReadCloser, cut *atomic.Bool, quit, done chan s
 			silence.Stop()
 			if silent.Load() && !cut.Load() {
 				s.gate.gaveUp(s.url)
-				err = fmt.Errorf("nothing for %v: %w", stallSilence, err)
+				err = fmt.Errorf("%w after %v: %w", errStallSilent, stallSilence, err)
 			}
 		}
 		if err != nil {
