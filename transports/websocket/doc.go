@@ -50,7 +50,10 @@
 //     network connection, which also stops the reader.
 //   - the reader discards client frames, touches the session for each and
 //     notes when the client was last heard from (pongs included); it sets
-//     no read deadline. When reading fails (client gone, close frame, cut
+//     no read deadline. The pongs that answer the heartbeat pings are
+//     taken out of the stream under gorilla (pongscan.go), so that an idle
+//     socket's reader never leaves the poller's read: one read(2) per pong,
+//     no frame parsing. When reading fails (client gone, close frame, cut
 //     by the writer, oversized frame) it closes the network connection, so
 //     that a writer blocked on a dead peer returns at once, then calls
 //     Session.Detach, which wakes the writer. gorilla's default ping and
@@ -63,7 +66,10 @@
 // without a write deadline; a heartbeat's [] and ping leave together. gorilla only reads, and
 // writes control frames; the net package's write lock keeps each frame
 // whole. The connection gorilla reads from reads the socket with read(2)
-// directly (sockconn.go), which keeps the reader's parked stack small.
+// directly (sockconn.go), which keeps the reader's parked stack small. The
+// socket is non-blocking, so those reads and sends are raw system calls
+// (send_linux.go): the goroutine keeps its P, and the runtime's monitor
+// (sysmon) is neither kept awake nor handing the P to another thread.
 //
 // Returning from ServeHTTP lets net/http free its per-request state (the
 // serving goroutine's stack, its bufio buffers): an idle attached socket keeps

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -39,6 +40,15 @@ type sockConn struct {
 	n     int
 	errn  error
 	readF func(fd uintptr) bool
+
+	// heard, when set (by newSocket, before the first frame is read), is
+	// the socket's socket.heard: readSome takes the client's whole pongs
+	// out of what it reads (see pongScan) and notes them there, at the
+	// time of the last ping (pinged, clock nanoseconds, stored by the
+	// writer before it writes a ping).
+	heard  *atomic.Int64
+	pinged atomic.Int64
+	scan   pongScan
 
 	// The write in progress, for sendSome (likewise). Only the writer
 	// goroutine calls write.
@@ -83,11 +93,28 @@ func (s *sockConn) Read(p []byte) (int, error) {
 
 // readSome is one read(2) into s.p; it returns false to wait until the
 // socket is readable.
+//
+// When the bytes read were only pongs (an idle socket's traffic), it notes
+// them and, when the read did not fill s.p (the socket is empty now), waits
+// again at once: it is already inside the poller's read (RawRead), whose
+// readiness was reset before the first read, so bytes that arrive from now
+// on wake it. Going back up to gorilla instead would cost its frame parser
+// and one more read(2), which finds the socket empty, before parking.
 func (s *sockConn) readSome(fd uintptr) bool {
 	for {
 		n, err := readRaw(int(fd), s.p)
 		switch err {
 		case nil:
+			if n > 0 && s.heard != nil {
+				m := s.pongs(n)
+				if m == 0 && n < len(s.p) {
+					return false // only pongs, and the socket is empty
+				}
+				if m == 0 {
+					continue
+				}
+				n = m
+			}
 			s.n = n
 			return true
 		case syscall.EINTR:
@@ -98,6 +125,27 @@ func (s *sockConn) readSome(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// pongs takes the pongs out of the n bytes just read into s.p and notes
+// them, and returns how many bytes remain for gorilla. A function of its
+// own, which reads no clock (time.Now needs more stack), so that the
+// reader, parked below readSome, still fits in the smallest stack. A pong
+// counts as heard at the last ping's time (sockConn.pinged) when that is
+// later than what was heard before: it arrived after that ping was sent,
+// so this is never later than when it was heard, and dead-peer detection
+// is never slower.
+//
+//go:noinline
+func (s *sockConn) pongs(n int) int {
+	m, pong := s.scan.strip(s.p[:n])
+	// Never backwards: a pong may come unsolicited (RFC 6455 allows it as
+	// a one-way heartbeat) before any ping, or after a data frame was
+	// heard later than the last ping. Only the reader stores heard.
+	if p := s.pinged.Load(); pong && p > s.heard.Load() {
+		s.heard.Store(p)
+	}
+	return m
 }
 
 // hijacker hands gorilla's Upgrade the hijacked connection wrapped in a

@@ -38,7 +38,9 @@ type socket struct {
 	readDone chan struct{} // closed when readLoop returns
 	// heard is when the client was last heard from (any frame, pongs
 	// included), in monotonic nanoseconds (see clock): written by the
-	// reader, checked by the writer at each heartbeat.
+	// reader, checked by the writer at each heartbeat. A pong that
+	// sockConn takes out of the stream counts at the time of the last
+	// ping (sockConn.pongs), never later than it arrived.
 	heard atomic.Int64
 
 	// beat is the writer's timer: it fires for the next heartbeat, for
@@ -62,6 +64,8 @@ func newSocket(h *Handler, ws *gws.Conn, sess *core.Session) *socket {
 	out.wait = h.cfg.WriteWait
 	s := &socket{h: h, ws: ws, sess: sess, out: out, readDone: make(chan struct{})}
 	s.heard.Store(clock(time.Now()))
+	out.pinged.Store(s.heard.Load())
+	out.heard = &s.heard
 	return s
 }
 
@@ -216,6 +220,7 @@ func (s *socket) heartbeat(now time.Time) error {
 	if s.sent {
 		frames = pingFrame
 	}
+	s.out.pinged.Store(clock(now))
 	if err := s.out.write(frames); err != nil {
 		return err
 	}
