@@ -288,7 +288,12 @@ func TestResumeOlderThanRetainedGetsGap(t *testing.T) {
 func TestSlowConsumerIsCut(t *testing.T) {
 	bothWays(t, func(t *testing.T, noHijack bool) {
 		hub := newHub(t, core.Config{QueueFrames: 8, MaxMessageBytes: 1 << 20}, false)
-		srv := newServer(t, hub, sse.Config{NoHijack: noHijack, WriteWait: 300 * time.Millisecond})
+		// The write wait must outlast the few publishes that fill the
+		// queue once the slow socket's buffers are full: when it ran out
+		// first (300 ms on a loaded CI machine), the stream ended on its
+		// write deadline, which is no slow-consumer cut, and the loop below
+		// never saw one.
+		srv := newServer(t, hub, sse.Config{NoHijack: noHijack, WriteWait: 2 * time.Second})
 		fastID := connect(t, hub, "fast", "c")
 		slowID := connect(t, hub, "slow", "c")
 
