@@ -84,12 +84,13 @@ func (h *Handler) run(sess *core.Session, out sink) {
 
 // heartbeatSlots is how many moments of each heartbeat interval the
 // streams' heartbeats are gathered on. Each stream keeps its own phase,
-// rounded to one of these moments, so that the heartbeats of many idle
-// streams wake the process together, a few times per interval, instead of
-// one by one all the time: each wake-up has a fixed cost (scheduler,
-// timers, epoll, sysmon) that is then shared. A slot's batch is a
-// sixteenth of the streams, small enough not to hold up deliveries long.
-const heartbeatSlots = 16
+// rounded to one of these moments, so that the heartbeats of idle streams
+// that fall close together wake the process together instead of one by
+// one: each wake-up has a fixed cost (scheduler, timers, epoll, sysmon)
+// that is then shared. The moments stay many (as for WebSocket, see
+// websocket's heartbeatSlots): a delivery that arrives at a moment waits
+// behind all of its heartbeats.
+const heartbeatSlots = 256
 
 // untilBeat is the time from now to a stream's next heartbeat: one
 // HeartbeatInterval, rounded up to a multiple of HeartbeatInterval /
