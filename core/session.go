@@ -17,8 +17,9 @@ type AttachOptions struct {
 	LastSeq uint64
 }
 
-// Session is one transport's attachment to a connection. Exactly one
-// goroutine, the transport's writer, should call Next and Written.
+// Session is one transport's attachment to a connection. One goroutine at
+// a time, the transport's writer, should call Next and Written (with
+// Notify, the transport's goroutines take turns under a lock of its own).
 type Session struct {
 	conn   *Conn
 	hub    *Hub
@@ -29,7 +30,10 @@ type Session struct {
 	// not taken makes it slow.
 	live  uint64
 	wakeC chan struct{}
-	doneC chan struct{}
+	// notify, when set (Notify), is called instead of signalling wakeC;
+	// guarded by conn.mu.
+	notify func()
+	doneC  chan struct{}
 	// attachedAt is when the session attached, unix nanoseconds.
 	attachedAt int64
 
@@ -122,7 +126,22 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	return h.conns[connID]
 }
 
+// wake tells the transport that frames may be waiting: through the
+// function given to Notify when there is one, else through Ready. Caller
+// holds s.conn.mu.
 func (s *Session) wake() {
+	if s.notify != nil {
+		s.notify()
+		return
+	}
+	s.Signal()
+}
+
+// Signal makes Ready receive a value, as if frames were waiting, whether
+// or not Notify is set: the helper that Notify called hands the work back
+// to the transport's writer with it (the writer was busy, or the socket's
+// buffer was full). It never blocks.
+func (s *Session) Signal() {
 	select {
 	case s.wakeC <- struct{}{}:
 	default:
@@ -139,8 +158,29 @@ func (s *Session) end(d Disconnect) {
 // ConnID returns the id of the connection this session is attached to.
 func (s *Session) ConnID() string { return s.conn.id }
 
-// Ready receives a value when frames may be waiting for Next.
+// Ready receives a value when frames may be waiting for Next (unless
+// Notify is set, see there) or when Signal was called.
 func (s *Session) Ready() <-chan struct{} { return s.wakeC }
+
+// Notify makes the hub call f, instead of signalling Ready, whenever frames
+// may be waiting for Next, and at once when some already are. This lets a
+// transport write from a few goroutines of its own, in the order the
+// connections became ready, instead of waking one writer per connection for
+// every publish. f runs on the publisher's goroutine with the connection's
+// lock held: it must return quickly, must not block and must not call the
+// session's methods (it hands the session to another goroutine). The
+// writer goroutine still owns Next and Written: whoever calls them must
+// exclude the others (the transport's own lock). Notify(nil) goes back to
+// Ready.
+func (s *Session) Notify(f func()) {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.notify = f
+	if f != nil && c.session == s && c.nextSeq-1 > s.cursor {
+		f()
+	}
+}
 
 // Done is closed when the hub ends the session (see Reason).
 func (s *Session) Done() <-chan struct{} { return s.doneC }

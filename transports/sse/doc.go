@@ -18,7 +18,7 @@
 //	data: <the JSON list a WebSocket frame carries; compact, one line>
 //
 // A comment line (": hb") goes out at every heartbeat, every
-// Config.HeartbeatInterval (rounded up to a sixteenth of it, so that those
+// Config.HeartbeatInterval (rounded up to a 256th of it, so that those
 // of many streams fall together), unless an event went out since the last
 // one; like every successful write, it counts as activity on the
 // connection.
@@ -45,12 +45,19 @@
 //
 // # Concurrency
 //
-// A Handler is safe for concurrent use. Each stream has exactly one
-// goroutine, its writer, which alone calls Next, writes, and owns the
-// heartbeat timer and the write deadlines; it selects on the session's
-// Ready and Done, the timer and (inside net/http) the request's context.
-// On a taken-over socket a write that does not block needs no deadline
-// (see connWriter).
+// A Handler is safe for concurrent use. Each stream has one goroutine, its
+// writer, which owns the heartbeat timer and the write deadlines; it
+// selects on the session's Ready and Done, the timer and (inside net/http)
+// the request's context. On a taken-over socket a write that does not
+// block needs no deadline (see connWriter), and published batches are
+// written by the handler's pump (transports/pump; core.Session.Notify
+// lists the stream when the hub queues a frame for it): one goroutine per
+// CPU walks the ready streams in turn and writes each one's batch in one
+// non-blocking send, so that a publish to N streams wakes no writer. What
+// may wait (the rest of an event that the send buffer did not take,
+// heartbeats, the final retry field) is the writer's. The writer and the
+// pump take turns under the stream's write lock, so that events leave
+// whole and in seq order.
 // Batch buffers come from a shared pool, so that an idle stream holds none.
 // Active and Wait follow the streams being written, for metrics and for a
 // graceful shutdown.

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
 // Config configures a Handler. Only Hub is required; the zero value of every
@@ -23,7 +24,7 @@ type Config struct {
 	Hub *core.Hub
 	// HeartbeatInterval is how often an attached stream gets a comment line
 	// (": hb"), which keeps proxies from timing the stream out and the
-	// connection from being collected; it is rounded up to a sixteenth of
+	// connection from being collected; it is rounded up to a 256th of
 	// itself, and a stream that sent an event since the last heartbeat
 	// skips it. Default 5 s.
 	HeartbeatInterval time.Duration
@@ -83,6 +84,8 @@ type Handler struct {
 	// proxies pass the headers on, and the reconnection delay.
 	hello []byte
 
+	pump *pump.Pump // writes published batches to idle taken-over streams
+
 	mu     sync.Mutex
 	active int           // streams being written
 	idle   chan struct{} // closed when active drops to 0
@@ -96,7 +99,7 @@ func New(cfg Config) *Handler {
 	}
 	cfg = cfg.withDefaults()
 	hello := append([]byte(":ok\n\n"), retryField(cfg.Retry)...)
-	return &Handler{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, hello: hello}
+	return &Handler{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, hello: hello, pump: pump.New(0)}
 }
 
 // ServeHTTP validates conn_id, attaches to the connection (resuming after

@@ -74,6 +74,27 @@ func (w *connWriter) write(b []byte) error {
 	return w.done()
 }
 
+// tryWrite writes as much of b as the socket's send buffer takes at once,
+// without waiting, and returns what it did not take. Only for sockets
+// (raw set).
+func (w *connWriter) tryWrite(b []byte) (rest []byte, err error) {
+	w.pending, w.mayWait, w.blocked, w.errno = b, false, false, nil
+	err = w.raw.Write(w.send)
+	rest = w.pending
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// A stale deadline: nothing was written; write sets a fresh one.
+		w.pending, w.errno = nil, nil
+		return b, nil
+	case err != nil:
+		return nil, w.fail(err)
+	case w.blocked:
+		w.pending = nil
+		return rest, nil
+	}
+	return nil, w.done()
+}
+
 func (w *connWriter) done() error {
 	err := w.errno
 	w.pending, w.errno = nil, nil

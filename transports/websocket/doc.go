@@ -14,7 +14,7 @@
 //   - Every server frame is a text frame holding one JSON list: a batch of
 //     queued frames as Session.Next builds it (each object carries "seq"), or
 //     the heartbeat []. Heartbeats come every Config.HeartbeatInterval
-//     (rounded up to a sixteenth of it, so that those of many sockets fall
+//     (rounded up to a 256th of it, so that those of many sockets fall
 //     together): a ping, preceded by [] unless a batch went out since the
 //     last heartbeat (the client has had bytes then).
 //     Catch-up frames queued while no transport was attached come first and
@@ -37,17 +37,33 @@
 //
 // A Handler is safe for concurrent use by any number of requests. ServeHTTP
 // returns as soon as the socket is attached; from then on each socket has
-// exactly two goroutines and one timer:
+// exactly two goroutines and one timer, and the handler has a pump
+// (transports/pump) that writes published frames:
 //
-//   - the writer is the only goroutine that writes data frames, heartbeats
-//     and pings. It selects on Session.Ready (write one batch), the
-//     heartbeat timer (cut a silent client, or write what the heartbeat
-//     owes), Session.Done (the hub ended the session: send the close frame,
-//     wait up to closeGrace for the client's echo, close; or the reader
-//     detached it: just close) and the handler's shutdown. It calls
-//     Session.Touch after every successful write. When it returns it calls
-//     Session.Detach (a no-op when the hub ended the session) and closes the
-//     network connection, which also stops the reader.
+//   - the pump is the handler's list of sockets with frames waiting, in the
+//     order they became ready (core.Session.Notify lists a socket when the
+//     hub queues a frame for it), and up to GOMAXPROCS goroutines that
+//     exist while the list is not empty. Each takes a socket, and, when its
+//     writer is not at work, writes what waits in one non-blocking send
+//     and moves on. A publish to N sockets thus costs one wake-up instead
+//     of N, and under load every socket is served in turn, each send
+//     carrying what queued up since its last one. The pump never waits: a
+//     socket whose writer holds its write lock, or whose send buffer is
+//     full (the unsent rest of the batch is kept), or whose write failed,
+//     is handed to its writer (core.Session.Signal).
+//   - the writer writes everything else and everything that may wait: the
+//     frames the pump handed over (the rest of a batch first, under a write
+//     deadline), heartbeats and pings, and the close frame. It selects on
+//     Session.Ready (write one batch), the heartbeat timer (cut a silent
+//     client, or write what the heartbeat owes), Session.Done (the hub
+//     ended the session: send the close frame, wait up to closeGrace for
+//     the client's echo, close; or the reader detached it: just close) and
+//     the handler's shutdown. The writer and the pump take turns under the
+//     socket's write lock (socket.wmu), so that frames leave whole and in
+//     seq order. Session.Touch follows every successful write. When the
+//     writer returns it calls Session.Detach (a no-op when the hub ended
+//     the session) and closes the network connection, which also stops the
+//     reader.
 //   - the reader discards client frames, touches the session for each and
 //     notes when the client was last heard from (pongs included); it sets
 //     no read deadline. The pongs that answer the heartbeat pings are

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
 // Buffer sizes. Client frames are tiny keep-alives, so the per-socket read
@@ -45,7 +46,8 @@ type Handler struct {
 	open atomic.Int64  // sockets being upgraded or attached
 	idle chan struct{} // receives when open drops to zero (buffered 1)
 
-	sockets      registry // attached sockets and the shutdown phase
+	sockets      registry   // attached sockets and the shutdown phase
+	pump         *pump.Pump // writes published frames to idle sockets
 	shutdownOnce sync.Once
 	closing      chan struct{} // closed by Shutdown
 	window       atomic.Int64  // ns over which sockets close; set before closing is closed
@@ -65,6 +67,7 @@ func New(cfg Config) *Handler {
 		closing: make(chan struct{}),
 		kill:    make(chan struct{}),
 	}
+	h.pump = pump.New(0)
 	h.upgrader = gws.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
 		ReadBufferSize:   readBufferSize,

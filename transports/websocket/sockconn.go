@@ -193,6 +193,27 @@ func (s *sockConn) write(b []byte) error {
 	return s.done()
 }
 
+// tryWrite writes as much of b as the socket's send buffer takes at once,
+// without waiting, and returns what it did not take. Only for sockets
+// (raw set).
+func (s *sockConn) tryWrite(b []byte) (rest []byte, err error) {
+	s.pending, s.mayWait, s.blocked, s.werrn = b, false, false, nil
+	err = s.raw.Write(s.sendF)
+	rest = s.pending
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// A stale deadline: nothing was written; write sets a fresh one.
+		s.pending, s.werrn = nil, nil
+		return b, nil
+	case err != nil:
+		return nil, s.fail(err)
+	case s.blocked:
+		s.pending = nil
+		return rest, nil
+	}
+	return nil, s.done()
+}
+
 func (s *sockConn) done() error {
 	err := s.werrn
 	s.pending, s.werrn = nil, nil

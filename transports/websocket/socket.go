@@ -48,10 +48,22 @@ type socket struct {
 	// handler's shutdown phase changes (see registry).
 	beat *time.Timer
 	// The writer's own state, in clock nanoseconds: the next heartbeat,
-	// and the moment to close (0: not set). sent: a batch went out since
-	// the last heartbeat.
+	// and the moment to close (0: not set).
 	nextBeat, closeAt int64
-	sent              bool
+
+	// wmu is held by whoever writes to the socket: the writer, or the
+	// handler's pump (which only tries it). It guards sent, rest, restBuf
+	// and werr, and the session's Next and Written.
+	wmu sync.Mutex
+	// sent: a batch went out since the last heartbeat.
+	sent bool
+	// rest is the tail of a batch the pump could not send (the send
+	// buffer was full), in the pooled buffer restBuf: the writer sends
+	// it, under a write deadline, before anything else. werr is the
+	// pump's failed write: the writer ends the socket with it.
+	rest    []byte
+	restBuf *[]byte
+	werr    error
 
 	prev, next *socket // in Handler.sockets; guarded by its mutex
 }
@@ -96,6 +108,9 @@ func (s *socket) writeLoop() {
 	defer s.beat.Stop()
 	s.h.sockets.add(s)
 	defer s.h.sockets.remove(s)
+	if s.out.raw != nil { // the pump needs writes that never wait
+		s.sess.Notify(s.h.pump.Task(s.push).Ready)
+	}
 	for {
 		var err error
 		select {
@@ -188,25 +203,101 @@ var (
 	errSilent     = errors.New("client silent for longer than the pong wait")
 )
 
-// flush writes the frames waiting for the session as one text frame.
+// flush writes the frames waiting for the session as one text frame,
+// waiting within the write wait for room in the send buffer.
 func (s *socket) flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.settle(); err != nil {
+		return err
+	}
+	_, err := s.writeBatch(true)
+	return err
+}
+
+// push is the pump's flush (the socket's pump.Task): it writes the frames waiting for the session
+// without waiting for anything, and hands the socket back to its writer
+// (core.Session.Signal) when the writer is at work, when the send buffer
+// is full, and when the write failed.
+func (s *socket) push() {
+	if !s.wmu.TryLock() {
+		s.sess.Signal()
+		return
+	}
+	defer s.wmu.Unlock()
+	if s.rest != nil || s.werr != nil {
+		s.sess.Signal()
+		return
+	}
+	full, err := s.writeBatch(false)
+	if err != nil {
+		s.werr = err
+	}
+	if full || err != nil {
+		s.sess.Signal()
+	}
+}
+
+// settle finishes what the pump left: it sends the rest of a batch, or
+// returns the error of its failed write. Caller holds wmu.
+func (s *socket) settle() error {
+	if s.werr != nil {
+		return s.werr
+	}
+	if s.rest == nil {
+		return nil
+	}
+	err := s.out.write(s.rest)
+	putBatch(s.restBuf)
+	s.rest, s.restBuf = nil, nil
+	if err != nil {
+		return err
+	}
+	s.sess.Touch()
+	s.sess.Written()
+	return nil
+}
+
+// writeBatch writes the frames waiting for the session as one text frame.
+// With wait, it waits within the write wait for room in the send buffer;
+// without, it keeps what the send buffer did not take in rest and reports
+// full. Caller holds wmu.
+func (s *socket) writeBatch(wait bool) (full bool, err error) {
 	bp := batchPool.Get().(*[]byte)
 	buf := append((*bp)[:0], make([]byte, headerRoom)...)
 	buf, n, _ := s.sess.Next(buf, maxBatchFrames)
-	var err error
-	if n > 0 {
-		start := putTextHeader(buf, len(buf)-headerRoom)
-		if err = s.out.write(buf[start:]); err == nil {
-			s.sent = true
-			s.sess.Touch()
-			s.sess.Written()
-		}
+	*bp = buf
+	if n == 0 {
+		putBatch(bp)
+		return false, nil
 	}
-	if cap(buf) <= maxPooledBatch {
-		*bp = buf[:0]
+	frame := buf[putTextHeader(buf, len(buf)-headerRoom):]
+	if wait {
+		err = s.out.write(frame)
+	} else if rest, werr := s.out.tryWrite(frame); werr != nil {
+		err = werr
+	} else if len(rest) > 0 {
+		s.sent = true // the client may have had bytes: no [] is owed
+		s.rest, s.restBuf = rest, bp
+		return true, nil
+	}
+	putBatch(bp)
+	if err != nil {
+		return false, err
+	}
+	s.sent = true
+	s.sess.Touch()
+	s.sess.Written()
+	return false, nil
+}
+
+// putBatch gives a batch buffer back to batchPool, unless it grew too
+// large to keep.
+func putBatch(bp *[]byte) {
+	if cap(*bp) <= maxPooledBatch {
+		*bp = (*bp)[:0]
 		batchPool.Put(bp)
 	}
-	return err
 }
 
 // heartbeat runs at every heartbeat (see Handler.untilBeat). A client
@@ -215,6 +306,11 @@ func (s *socket) flush() error {
 func (s *socket) heartbeat(now time.Time) error {
 	if clock(now)-s.heard.Load() > int64(s.h.cfg.PongWait) {
 		return errSilent
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.settle(); err != nil {
+		return err
 	}
 	frames := heartbeatFrames
 	if s.sent {
@@ -238,7 +334,13 @@ func (s *socket) close(d core.Disconnect) {
 	}
 	log.Str("conn_id", s.sess.ConnID()).Int("code", d.Code).Str("reason", d.Reason).
 		Stringer("remote", s.ws.RemoteAddr()).Msg("websocket closed by server")
-	if err := writeClose(s.ws, d, s.h.cfg.WriteWait); err != nil {
+	s.wmu.Lock()
+	err := s.settle() // never a close frame inside a data frame
+	if err == nil {
+		err = writeClose(s.ws, d, s.h.cfg.WriteWait)
+	}
+	s.wmu.Unlock()
+	if err != nil {
 		return
 	}
 	t := time.NewTimer(closeGrace)
