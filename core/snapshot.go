@@ -157,7 +157,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		st.Conns = append(st.Conns, sc)
 	}
 	st.Frames = t.frames
-	b, err := json.Marshal(st)
+	b, err := st.encode()
 	h.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot: %w", err)
