@@ -60,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "publishing before each rate's measurement (checked for loss, not timed) (suite: 500ms)")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "longest wait for late deliveries after each rate")
 	fs.DurationVar(&cfg.Pause, "pause", 2*time.Second, "quiet time between rates (suite: 500ms)")
+	fs.DurationVar(&cfg.IdleDuration, "idle-duration", 0, "idle cost measured with a fanout (the suite): the hold (0: --duration; suite: 10s)")
 	fs.DurationVar(&cfg.Settle, "settle", 3*time.Second, "idle: wait between connecting and measuring; churn: before the churn (churn: 1s; suite: 2s, churn 1s)")
 	fs.BoolVar(&cfg.SweepStop, "sweep-stop", true, "fanout: skip higher rates once p99 passed 4 × --p99-limit")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "runs of each measurement, each against a fresh server, systems interleaved; medians are reported")
@@ -200,6 +201,7 @@ func (o *options) applyDefaults(ratesFlag string) error {
 		set("warmup", func() { cfg.Warmup = 500 * time.Millisecond })
 		set("pause", func() { cfg.Pause = 500 * time.Millisecond })
 		set("settle", func() { cfg.Settle = 2 * time.Second })
+		set("idle-duration", func() { cfg.IdleDuration = suiteIdleDuration })
 	}
 	return nil
 }

@@ -45,16 +45,20 @@ func baseline(ctx context.Context, srv *server) (procMem, error) {
 }
 
 // measureIdle waits cfg.Settle, then measures the server's CPU over
-// cfg.Duration and its memory growth since before, per connected client.
+// cfg.Duration (or cfg.IdleDuration) and its memory growth since before, per connected client.
 func measureIdle(ctx context.Context, cfg Config, srv *server, before procMem, took time.Duration, r Result) (Result, error) {
 	r.Scenario = "idle"
 	r.ConnectSeconds = took.Seconds()
-	cfg.logf("  %d connected in %.1fs; settling %v, then measuring %v", cfg.Clients, took.Seconds(), cfg.Settle, cfg.Duration)
+	hold := cfg.Duration
+	if cfg.IdleDuration > 0 {
+		hold = cfg.IdleDuration
+	}
+	cfg.logf("  %d connected in %.1fs; settling %v, then measuring %v", cfg.Clients, took.Seconds(), cfg.Settle, hold)
 	if err := sleepCtx(ctx, cfg.Settle); err != nil {
 		return r, err
 	}
 	meter := startCPU(srv.pid)
-	if err := sleepCtx(ctx, cfg.Duration); err != nil {
+	if err := sleepCtx(ctx, hold); err != nil {
 		return r, err
 	}
 	w := meter.stop()

@@ -25,6 +25,9 @@ type Config struct {
 	Drain      time.Duration // longest wait for late deliveries after a step
 	Pause      time.Duration // quiet time between steps
 	Settle     time.Duration // idle: wait between connecting and measuring
+	// IdleDuration, when set, is the idle measurement's hold instead of
+	// Duration (the suite's: whole heartbeat intervals, see suiteIdleDuration).
+	IdleDuration time.Duration
 	// IdleFirst makes a fanout run measure the idle cost of its
 	// subscribers (like the idle scenario) before publishing.
 	IdleFirst bool

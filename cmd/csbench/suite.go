@@ -50,6 +50,15 @@ func runSuite(ctx context.Context, o options) ([]Result, error) {
 	return all, nil
 }
 
+// suiteIdleDuration is how long the suite measures the idle cost: two
+// whole heartbeat intervals of channelstream-go (5 s). Over the suite's 3 s
+// steps it was less than one interval, and it included the seconds right
+// after 10 000 clients connected. Centrifugo pings every 25 s: this window
+// catches its pings or not, depending on where they fall, so its idle
+// CPU in the suite is no more than a bound from below (csbench idle
+// --duration 50s measures it over two of its intervals).
+const suiteIdleDuration = 10 * time.Second
+
 // suiteJobs returns the suite's measurements, in order.
 func suiteJobs(o options, base Config) []Config {
 	var jobs []Config
