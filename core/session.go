@@ -249,8 +249,10 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 // (when set) receives each frame's publish→write latency (a gap object is
 // not a frame). A transport calls it once, after the write (and flush)
 // succeeded, also after Detach; a second call, or one after a Next that
-// returned nothing, reports nothing. Only the goroutine that calls Next
-// may call it; it takes no lock and allocates nothing.
+// returned nothing, reports nothing. Only the writer that calls Next may
+// call it (one goroutine, or several that exclude each other under the
+// transport's lock, which then also orders their memory); it takes no lock
+// and allocates nothing.
 func (s *Session) Written() {
 	if s.taken == 0 {
 		return

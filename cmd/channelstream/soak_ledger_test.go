@@ -185,7 +185,8 @@ type soakTally struct {
 	missing                                      int // required but not received, beyond what gaps announced
 	toldLost                                     int // required, not received, announced by a gap (slow consumers)
 	gappedAlive, gappedNonStaller                int
-	slowCut, slowCutNonStaller                   int // connections the node cut as slow
+	slowCut, slowCutNonStaller                   int            // connections the node cut as slow
+	slowCutNonStallerBy                          map[string]int // the non-stallers by transport
 	otherFrames                                  int
 	examples                                     []string
 }
@@ -217,9 +218,9 @@ func (s *soakTally) failures() []string {
 func (s *soakTally) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d incarnations (%d alive at the check, %d ended: %v), %d deliveries, %d required all delivered but %d; "+
-		"duplicates %d, repeated seqs %d, silent holes %d, bad gaps %d, phantoms %d; cut as slow: %d connections (%d of them not stallers), losses announced by gaps: %d (on %d connections); other frames %d",
+		"duplicates %d, repeated seqs %d, silent holes %d, bad gaps %d, phantoms %d; cut as slow: %d connections (%d of them not stallers: %v), losses announced by gaps: %d (on %d connections); other frames %d",
 		s.incarnations, s.alive, s.ended, s.endedBy, s.deliveries, s.required, s.missing,
-		s.duplicates, s.dupSeqs, s.holes, s.badGaps, s.phantom, s.slowCut, s.slowCutNonStaller, s.toldLost, s.gappedAlive, s.otherFrames)
+		s.duplicates, s.dupSeqs, s.holes, s.badGaps, s.phantom, s.slowCut, s.slowCutNonStaller, s.slowCutNonStallerBy, s.toldLost, s.gappedAlive, s.otherFrames)
 	return b.String()
 }
 
@@ -246,6 +247,10 @@ func (l *soakLedger) verifyInc(t *soakTally, c *soakClient, inc *soakInc, slowCu
 		t.slowCut++
 		if !inc.staller {
 			t.slowCutNonStaller++
+			if t.slowCutNonStallerBy == nil {
+				t.slowCutNonStallerBy = map[string]int{}
+			}
+			t.slowCutNonStallerBy[inc.transport]++
 		}
 	}
 	if inc.ended.IsZero() {

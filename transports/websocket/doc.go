@@ -72,9 +72,11 @@
 //     no frame parsing. When reading fails (client gone, close frame, cut
 //     by the writer, oversized frame) it closes the network connection, so
 //     that a writer blocked on a dead peer returns at once, then calls
-//     Session.Detach, which wakes the writer. gorilla's default ping and
-//     close handlers answer from the reader with WriteControl, which
-//     gorilla allows concurrently with the writer.
+//     Session.Detach, which wakes the writer. The reader answers a client's
+//     ping (pong) and close frame (echo) like gorilla's default handlers,
+//     but under the socket's write lock, after any unsent rest of a batch:
+//     never inside a data frame, and never holding the connection's write
+//     lock where the pump would block on it.
 //
 // The writer frames its own writes (wire.go): a batch is appended by
 // Session.Next behind room for the frame header, and leaves in one system

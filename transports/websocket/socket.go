@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,9 @@ const (
 	// closeGrace is how long a closing socket waits for the client to answer
 	// its close frame before the TCP connection is closed.
 	closeGrace = time.Second
+	// controlWait bounds the write of a pong or close frame answering the
+	// client (gorilla's default handlers wait as long).
+	controlWait = time.Second
 	// maxBatchFrames caps the frames of one text frame; the rest follow in
 	// the next one (Session.Next wakes the writer again).
 	maxBatchFrames = 256
@@ -379,6 +383,8 @@ func (s *socket) readLoop() {
 	ws := s.ws
 	ws.SetReadLimit(s.h.cfg.MaxMessageSize)
 	ws.SetPongHandler(s.pong)
+	ws.SetPingHandler(s.answerPing)
+	ws.SetCloseHandler(s.answerClose)
 	for {
 		_, r, err := ws.NextReader()
 		if err != nil {
@@ -390,6 +396,39 @@ func (s *socket) readLoop() {
 		s.heard.Store(clock(time.Now()))
 		s.sess.Touch()
 	}
+}
+
+// answerPing answers a client's ping with a pong, as gorilla's default
+// handler does, but under the write lock (see control).
+func (s *socket) answerPing(data string) error {
+	err := s.control(gws.PongMessage, []byte(data))
+	var ne net.Error
+	if errors.Is(err, gws.ErrCloseSent) || errors.As(err, &ne) {
+		return nil
+	}
+	return err
+}
+
+// answerClose echoes a client's close frame, as gorilla's default handler
+// does, but under the write lock (see control).
+func (s *socket) answerClose(code int, _ string) error {
+	_ = s.control(gws.CloseMessage, gws.FormatCloseMessage(code, ""))
+	return nil
+}
+
+// control writes a control frame for the reader, under the write lock:
+// after the rest of a batch the pump could not send (never inside a data
+// frame), and never while the pump writes. Outside the lock, gorilla's
+// own handlers held the connection's write lock for up to a second on a
+// client that stopped reading, and the pump, blocked on it, held up every
+// other socket.
+func (s *socket) control(kind int, data []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.settle(); err != nil {
+		return err
+	}
+	return s.ws.WriteControl(kind, data, time.Now().Add(controlWait))
 }
 
 // pong notes a pong from the client.
