@@ -154,6 +154,13 @@ func (c *Conn) close(d Disconnect) {
 	c.qBytes = 0
 }
 
+// lastSeq is the seq of the newest frame queued so far (0: none).
+func (c *Conn) lastSeq() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nextSeq - 1
+}
+
 // queueLen reports how many frames wait (for statistics and tests).
 func (c *Conn) queueLen() int {
 	c.mu.Lock()

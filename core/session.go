@@ -61,6 +61,17 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	if c == nil {
 		return nil, ErrUnknownConn
 	}
+	if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
+		// The client has frames this node has not applied yet (it read
+		// them through another node, or through this one before a
+		// restart that loaded an older snapshot): catch up first, or the
+		// resume point would be clamped to what this node has, and the
+		// frames in between sent again (found by the Redis soak: a
+		// restarted node re-sent ~8 frames to every resuming socket).
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+		_ = h.repl.lookups.wait(ctx, h) // on failure, clamped as before
+		cancel()
+	}
 	now := h.cfg.Now()
 	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{}), attachedAt: now.UnixNano()}
 	c.mu.Lock()
@@ -94,12 +105,14 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 // first catches up with the log, so that a connection just made on another
 // node is found.
 func (h *Hub) lookupConn(connID string) *Conn {
-	h.mu.RLock()
-	c := h.conns[connID]
-	h.mu.RUnlock()
-	if c != nil || h.repl == nil {
-		return c
+	if h.repl == nil {
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		return h.conns[connID]
 	}
+	// A node that (re)started and is still reading the log makes every
+	// attachment wait, also for a connection its snapshot holds: until
+	// then, the connection's queue is older than what its client read.
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
 	select {
@@ -107,10 +120,8 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	case <-ctx.Done():
 		return nil
 	}
-	// A node that (re)started and was still reading the log made the
-	// clients resuming at once after its restart wait above.
 	h.mu.RLock()
-	c = h.conns[connID]
+	c := h.conns[connID]
 	h.mu.RUnlock()
 	if c != nil {
 		return c
