@@ -92,7 +92,8 @@ var epoch = time.Now()
 // change of the wall clock does not move.
 func clock(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
-// writeLoop is the socket's only writer of data frames. It returns when the
+// writeLoop is the socket's writer goroutine (the pump writes published
+// batches too, under the same write lock, see push). It returns when the
 // socket is over, detaching the session and closing the network connection.
 //
 // Its select has three cases (each parked case costs a sudog, and each
