@@ -105,25 +105,25 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 // first catches up with the log, so that a connection just made on another
 // node is found.
 func (h *Hub) lookupConn(connID string) *Conn {
-	if h.repl == nil {
+	find := func() *Conn {
 		h.mu.RLock()
 		defer h.mu.RUnlock()
 		return h.conns[connID]
 	}
+	if h.repl == nil {
+		return find()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
 	// A node that (re)started and is still reading the log makes every
 	// attachment wait, also for a connection its snapshot holds: until
 	// then, the connection's queue is older than what its client read.
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
-	defer cancel()
 	select {
 	case <-h.repl.caughtUpC:
 	case <-ctx.Done():
 		return nil
 	}
-	h.mu.RLock()
-	c := h.conns[connID]
-	h.mu.RUnlock()
-	if c != nil {
+	if c := find(); c != nil {
 		return c
 	}
 	// Only a connection made an instant ago on another node can still be
@@ -132,9 +132,7 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	if h.repl.lookups.wait(ctx, h) != nil {
 		return nil
 	}
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.conns[connID]
+	return find()
 }
 
 // wake tells the transport that frames may be waiting: through the

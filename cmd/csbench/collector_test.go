@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"testing"
+	"time"
 )
 
 // sink collects markers for the payload tests.
@@ -130,5 +132,29 @@ func TestMediansTakeTheMiddleRun(t *testing.T) {
 	}
 	if m[0].Run != 0 || m[0].P99ms != 20 || m[0].Lost != 2 {
 		t.Errorf("median = run %d p99 %v lost %d, want 0, 20, 2", m[0].Run, m[0].P99ms, m[0].Lost)
+	}
+}
+
+// The suite measures the idle cost over two heartbeat intervals; a flag
+// overrides it, and the idle scenario keeps --duration.
+func TestSuiteIdleWindowCoversWholeHeartbeatIntervals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"suite"}, suiteIdleDuration},
+		{[]string{"suite", "--idle-duration", "25s"}, 25 * time.Second},
+		{[]string{"idle"}, 0},
+	} {
+		o, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.cfg.IdleDuration != tc.want {
+			t.Errorf("%v: idle window %v, want %v", tc.args, o.cfg.IdleDuration, tc.want)
+		}
+	}
+	if suiteIdleDuration < 2*5*time.Second {
+		t.Errorf("suiteIdleDuration %v is shorter than two 5 s heartbeat intervals", suiteIdleDuration)
 	}
 }
