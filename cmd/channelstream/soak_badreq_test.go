@@ -35,7 +35,7 @@ type badRequest struct {
 	auth   string // "" valid, "none", "garbage", "wrong", "expired"
 	ws     bool   // send a WebSocket handshake
 	status int
-	shape  string // "error", "fields", "list", "signature", "forbidden"
+	shape  string // "error", "fields", "list", "signature", "forbidden", "unauthorized"
 	// applied says that the node judges the request when it applies the
 	// change (against its state or limits), so that while its backend is
 	// away it refuses it with 503 first, as it does every change.
@@ -121,7 +121,7 @@ func badRequests() []badRequest {
 	out = append(out,
 		transport("no conn_id", "/listen", false, 400, "error"),
 		transport("not a UUID", "/listen?conn_id=bad", false, 422, "list"),
-		transport("unknown connection", "/listen?conn_id="+unknown, false, 401, "error"),
+		transport("unknown connection", "/listen?conn_id="+unknown, false, 401, "unauthorized"),
 		transport("bad callback", "/listen?conn_id="+unknown+"&callback=1bad", false, 400, "error"),
 		transport("bad last_seq", "/listen?conn_id="+unknown+"&last_seq=x", false, 422, "fields"),
 		transport("no conn_id", "/sse", false, 422, "fields"),
@@ -214,6 +214,7 @@ func (b *badInjector) send(c badRequest) {
 		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(b.secret, "channelstream", time.Now().Add(-5*time.Minute)))
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
 	if c.ws {
 		req.Header.Set("Connection", "Upgrade")
 		req.Header.Set("Upgrade", "websocket")
@@ -284,6 +285,9 @@ func hasShape(body []byte, shape string) bool {
 	case "forbidden":
 		var v map[string]any
 		return json.Unmarshal(body, &v) == nil && v["code"] == "403 Forbidden"
+	case "unauthorized": // Pyramid's 401 as JSON (the injector sends Accept: application/json)
+		var v map[string]any
+		return json.Unmarshal(body, &v) == nil && v["code"] == "401 Unauthorized"
 	case "fields":
 		var v map[string]any
 		return json.Unmarshal(body, &v) == nil && len(v) > 0 && v["error"] == nil

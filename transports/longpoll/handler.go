@@ -69,7 +69,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, core.ErrUnknownConn):
-		writeReject(w, rejectUnknown)
+		writeUnauthorized(w, r)
 		return
 	case errors.Is(err, core.ErrDraining):
 		writeReject(w, rejectDraining)

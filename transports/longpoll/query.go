@@ -32,7 +32,6 @@ var (
 	rejectBadUUID    = reject{http.StatusUnprocessableEntity, `["Wrong UUID format"]`}
 	rejectBadLastSeq = reject{http.StatusUnprocessableEntity, `{"last_seq":["Not a valid integer."]}`}
 	rejectCallback   = reject{http.StatusBadRequest, `{"error":"callback must match ^[A-Za-z_$][0-9A-Za-z_$.]{0,63}$"}`}
-	rejectUnknown    = reject{http.StatusUnauthorized, `{"error":"unknown connection"}`}
 	rejectDraining   = reject{http.StatusServiceUnavailable, `{"error":"server is shutting down"}`}
 )
 

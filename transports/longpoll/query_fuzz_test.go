@@ -73,7 +73,13 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("canonical query %q parses to %+v, %v; want %+v", canon.Encode(), p2, rej2, p)
 		}
 		// The hub knows no connection: a valid poll is refused as unknown.
-		checkAnswer(t, h, rawQuery, rejectUnknown)
+		r := httptest.NewRequest(http.MethodGet, "/listen", nil)
+		r.URL.RawQuery = rawQuery
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized || w.Body.String() != unauthorizedHTML {
+			t.Fatalf("query %q answered %d %s, want 401 with Pyramid's page", rawQuery, w.Code, w.Body)
+		}
 	})
 }
 

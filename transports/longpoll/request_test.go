@@ -2,6 +2,8 @@ package longpoll
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,7 +16,6 @@ import (
 func TestRejectsBadRequests(t *testing.T) {
 	e := newEnv(t, core.Config{}, Config{Timeout: 100 * time.Millisecond})
 	known := e.connect(t, "alice", "c")
-	unknown := core.NewUUID()
 	cases := []struct {
 		name   string
 		query  string
@@ -25,7 +26,6 @@ func TestRejectsBadRequests(t *testing.T) {
 		{"empty conn_id is 400", "conn_id=", 400, `{"error":"conn_id is required"}`},
 		{"non-UUID conn_id is 422 with a list", "conn_id=abc", 422, `["Wrong UUID format"]`},
 		{"non-UUID is checked before callback", "conn_id=abc&callback=1x", 422, `["Wrong UUID format"]`},
-		{"unknown conn_id is 401", "conn_id=" + unknown, 401, `{"error":"unknown connection"}`},
 		{"negative last_seq is 422", "conn_id=" + known + "&last_seq=-1", 422, `{"last_seq":["Not a valid integer."]}`},
 		{"word last_seq is 422", "conn_id=" + known + "&last_seq=abc", 422, `{"last_seq":["Not a valid integer."]}`},
 		{"fraction last_seq is 422", "conn_id=" + known + "&last_seq=1.5", 422, `{"last_seq":["Not a valid integer."]}`},
@@ -58,6 +58,57 @@ func TestRejectsBadRequests(t *testing.T) {
 				t.Error("the middleware's CORS header was lost")
 			}
 		})
+	}
+}
+
+// TestUnknownConnIs401WithPyramidsPage: a poll for a connection the hub
+// does not know gets upstream's 401 (UPSTREAM.md §3.12): Pyramid's HTML
+// page by default, its JSON for Accept: application/json, plain text when
+// neither is acceptable.
+func TestUnknownConnIs401WithPyramidsPage(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 100 * time.Millisecond})
+	u := e.srv.URL + "/listen?conn_id=" + core.NewUUID()
+	cases := []struct {
+		accept   string
+		ct, body string
+	}{
+		{"", "text/html; charset=UTF-8", unauthorizedHTML},
+		{"*/*", "text/html; charset=UTF-8", unauthorizedHTML},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html; charset=UTF-8", unauthorizedHTML},
+		{"application/json", "application/json", unauthorizedJSON},
+		{"application/json, text/plain, */*;q=0.5", "application/json", unauthorizedJSON},
+		{"text/html;q=0.1, application/*", "application/json", unauthorizedJSON},
+		{"text/plain", "text/plain; charset=UTF-8", unauthorizedText},
+		{"text/html;q=0, application/json;q=0", "text/plain; charset=UTF-8", unauthorizedText},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Type") != tc.ct || string(body) != tc.body {
+			t.Errorf("Accept %q: %d %q %q, want 401 %q %q", tc.accept, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.ct, tc.body)
+		}
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("Accept %q: the middleware's CORS header was lost", tc.accept)
+		}
+	}
+	var v map[string]string
+	if err := json.Unmarshal([]byte(unauthorizedJSON), &v); err != nil || v["code"] != "401 Unauthorized" ||
+		v["title"] != "Unauthorized" || !strings.HasPrefix(v["message"], "This server could not verify") || !strings.HasSuffix(v["message"], ".\n\n\n\n\n") {
+		t.Errorf("JSON body %q does not decode to Pyramid's shape: %v %v", unauthorizedJSON, v, err)
 	}
 }
 
