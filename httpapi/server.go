@@ -25,6 +25,11 @@ type Config struct {
 	// NoSignatureMaxAge accepts tokens of any age (upstream
 	// validate_requests = false). Default false: tokens expire after 60 s.
 	NoSignatureMaxAge bool
+	// ClockSkew is how far in the future a token's timestamp may be (the
+	// signer's clock running ahead); beyond it the token is a bad
+	// signature (401). Not checked with NoSignatureMaxAge. Default 60 s;
+	// negative: none (a timestamp after this second is refused).
+	ClockSkew time.Duration
 	// AllowPostingFrom lists the addresses and CIDR ranges that may call the
 	// API; "0.0.0.0" allows everyone. Default ["127.0.0.1"].
 	AllowPostingFrom []string
@@ -162,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("httpapi: http_scheme %q: want http, https or empty", cfg.HTTPScheme)
 	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
 	if cfg.SignInDelay == 0 {
 		cfg.SignInDelay = 500 * time.Millisecond
 	}
@@ -187,7 +195,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		hub:        cfg.Hub,
 		log:        cfg.Logger,
-		verifier:   NewVerifier(cfg.Secret, maxAge, cfg.Now),
+		verifier:   NewVerifier(cfg.Secret, maxAge, cfg.Now).WithClockSkew(cfg.ClockSkew),
 		allow:      allow,
 		clientIP:   clientIP,
 		cors:       NewCORS(cfg.AllowCORS),

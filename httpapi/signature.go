@@ -28,6 +28,11 @@ var ErrBadSignature = errors.New("bad signature")
 // verifier's maximum age. It also matches ErrBadSignature.
 var ErrSignatureExpired error = &subError{msg: "signature expired", parent: ErrBadSignature}
 
+// ErrSignatureFuture is matched by errors for tokens whose timestamp is
+// further in the future than the verifier's clock-skew allowance. It also
+// matches ErrBadSignature.
+var ErrSignatureFuture error = &subError{msg: "signature from the future", parent: ErrBadSignature}
+
 // ErrMalformedToken is matched by errors for tokens that cannot be parsed (no
 // separator, bad base64, a timestamp longer than 8 bytes). It also matches
 // ErrBadSignature.
@@ -50,18 +55,32 @@ func (e *subError) Unwrap() error { return e.parent }
 type Verifier struct {
 	key    []byte
 	maxAge time.Duration
+	skew   time.Duration
 	now    func() time.Time
 }
 
+// DefaultClockSkew is how far in the future a token's timestamp may be
+// when NewVerifier's caller sets no other allowance (WithClockSkew).
+const DefaultClockSkew = 60 * time.Second
+
 // NewVerifier returns a Verifier for tokens signed with secret. maxAge 0
-// disables the age check; otherwise a token is rejected when it is more than
-// maxAge old (whole seconds, as itsdangerous counts). Timestamps in the future
-// are accepted, as in itsdangerous 1.1.0. now nil means time.Now.
+// disables the age check (and the future check: itsdangerous 1.1.0 without
+// max_age); otherwise a token is rejected when it is more than maxAge old
+// or more than DefaultClockSkew in the future (whole seconds, as
+// itsdangerous counts; PROTOCOL.md §2 #17). now nil means time.Now.
 func NewVerifier(secret string, maxAge time.Duration, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{key: deriveKey(secret), maxAge: maxAge, now: now}
+	return &Verifier{key: deriveKey(secret), maxAge: maxAge, skew: DefaultClockSkew, now: now}
+}
+
+// WithClockSkew returns a copy of v that accepts timestamps at most skew
+// ahead of its clock (whole seconds; negative counts as 0).
+func (v *Verifier) WithClockSkew(skew time.Duration) *Verifier {
+	c := *v
+	c.skew = max(skew, 0)
+	return &c
 }
 
 // Verify returns nil when token carries a valid signature (and is not too
@@ -90,9 +109,12 @@ func (v *Verifier) Verify(token string) error {
 	if v.maxAge <= 0 {
 		return nil
 	}
-	now := v.now().Unix()
-	if now < 0 || sec > uint64(now) {
-		return nil // from the future: accepted (itsdangerous 1.1.0)
+	now := max(v.now().Unix(), 0)
+	if sec > uint64(now) {
+		if ahead := sec - uint64(now); ahead > uint64(v.skew/time.Second) {
+			return fmt.Errorf("verify token: %w: %d s ahead of this clock, %s allowed", ErrSignatureFuture, ahead, v.skew)
+		}
+		return nil
 	}
 	age := now - int64(sec)
 	if limit := int64(v.maxAge / time.Second); age > limit {

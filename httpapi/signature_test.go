@@ -130,9 +130,9 @@ func TestVerifyAge(t *testing.T) {
 		{"61 s old token is expired", token, time.Minute, vectorTS + 61, true},
 		{"1 h old token is expired", token, time.Minute, vectorTS + 3600, true},
 		{"1 h old token is accepted without max age", token, 0, vectorTS + 3600, false},
-		{"token from the future is accepted", token, time.Minute, vectorTS - 3600, false},
-		{"token with the largest timestamp is accepted", signWith(vectorSecret, "v", rawURL([]byte{255, 255, 255, 255, 255, 255, 255, 255}), rawURL), time.Minute, vectorTS, false},
-		{"token checked before 1970 is accepted", token, time.Minute, -1, false},
+		{"token 60 s in the future is accepted", token, time.Minute, vectorTS - 60, false},
+		{"token 1 h in the future is accepted without max age", token, 0, vectorTS - 3600, false},
+		{"token with the largest timestamp is accepted without max age", signWith(vectorSecret, "v", rawURL([]byte{255, 255, 255, 255, 255, 255, 255, 255}), rawURL), 0, vectorTS, false},
 		{"sub-second max age rounds down", token, 1500 * time.Millisecond, vectorTS + 2, true},
 		{"empty timestamp is expired", signWith(vectorSecret, "v", "", rawURL), time.Minute, vectorTS, true},
 		{"empty timestamp is accepted without max age", signWith(vectorSecret, "v", "", rawURL), 0, vectorTS, false},
@@ -144,6 +144,47 @@ func TestVerifyAge(t *testing.T) {
 			case tt.expired && !(errors.Is(err, ErrSignatureExpired) && errors.Is(err, ErrBadSignature)):
 				t.Fatalf("Verify = %v, want an error matching %v", err, ErrSignatureExpired)
 			case !tt.expired && err != nil:
+				t.Fatalf("Verify = %v, want nil", err)
+			}
+		})
+	}
+}
+
+// TestVerifyRefusesTheFarFuture: a timestamp beyond the clock-skew
+// allowance is a bad signature (PROTOCOL.md §2 #17); itsdangerous 1.1.0
+// accepted ts = 2^64-1, a token that never expires.
+func TestVerifyRefusesTheFarFuture(t *testing.T) {
+	token := "channelstream.X14QAA.QLT3kgcJYg14C3PAy4wtyg5uGgI"
+	largest := signWith(vectorSecret, "v", rawURL([]byte{255, 255, 255, 255, 255, 255, 255, 255}), rawURL)
+	tests := []struct {
+		name   string
+		token  string
+		skew   time.Duration // < 0: NewVerifier's default
+		now    int64
+		future bool
+	}{
+		{"61 s ahead, default allowance", token, -1, vectorTS - 61, true},
+		{"60 s ahead, default allowance", token, -1, vectorTS - 60, false},
+		{"1 h ahead, default allowance", token, -1, vectorTS - 3600, true},
+		{"the largest timestamp", largest, -1, vectorTS, true},
+		{"the largest timestamp checked before 1970", largest, -1, -1, true},
+		{"token checked before 1970", token, -1, -1, true},
+		{"5 s ahead with a 10 s allowance", token, 10 * time.Second, vectorTS - 5, false},
+		{"11 s ahead with a 10 s allowance", token, 10 * time.Second, vectorTS - 11, true},
+		{"1 s ahead with no allowance", token, 0, vectorTS - 1, true},
+		{"now with no allowance", token, 0, vectorTS, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := NewVerifier(vectorSecret, time.Minute, fixedNow(tt.now))
+			if tt.skew >= 0 {
+				v = v.WithClockSkew(tt.skew)
+			}
+			err := v.Verify(tt.token)
+			switch {
+			case tt.future && !(errors.Is(err, ErrSignatureFuture) && errors.Is(err, ErrBadSignature)):
+				t.Fatalf("Verify = %v, want an error matching %v", err, ErrSignatureFuture)
+			case !tt.future && err != nil:
 				t.Fatalf("Verify = %v, want nil", err)
 			}
 		})
@@ -187,7 +228,8 @@ func TestVerifyPythonCompat(t *testing.T) {
 		{pyCase{"55s old", vectorSecret, -55}, true, true},
 		{pyCase{"61s old", vectorSecret, -61}, false, true},
 		{pyCase{"1h old", vectorSecret, -3600}, false, true},
-		{pyCase{"1h in the future", vectorSecret, 3600}, true, true},
+		{pyCase{"1h in the future", vectorSecret, 3600}, false, true},
+		{pyCase{"30s in the future", vectorSecret, 30}, true, true},
 		{pyCase{"wrong secret", "not-the-secret", 0}, false, false},
 	}
 	values := []string{"channelstream", "/connect", "xyz", "a.b.c"}

@@ -49,6 +49,9 @@ type Config struct {
 	// ValidateRequests makes signatures expire after 60 s
 	// (key validate_requests). Default true.
 	ValidateRequests bool
+	// ClockSkew is how far in the future a signature's timestamp may be;
+	// beyond it the request gets 401 (key clock_skew). Default 60 s.
+	ClockSkew time.Duration
 	// EnforceHTTPS answers 406 to requests not made over https
 	// (key enforce_https). Default false.
 	EnforceHTTPS bool
@@ -138,6 +141,7 @@ func defaultConfig() Config {
 		AdminSecret:        "admin_secret",
 		AllowPostingFrom:   []string{"127.0.0.1"},
 		ValidateRequests:   true,
+		ClockSkew:          60 * time.Second,
 		LogLevel:           "INFO",
 		HeartbeatInterval:  5 * time.Second,
 		ConnTimeout:        15 * time.Second,
@@ -361,6 +365,7 @@ func configKeys() []key {
 		listKey("allow_posting_from", "client addresses or CIDR ranges allowed to call the API; 0.0.0.0 = everyone", nil, func(c *Config) *[]string { return &c.AllowPostingFrom }).alias("x", "allowed_post_ip"),
 		listKey("allow_cors", "substrings an Origin must contain to get CORS headers; empty = every origin", nil, func(c *Config) *[]string { return &c.AllowCORS }).alias("c"),
 		boolKey("validate_requests", "signatures expire after 60 s", func(c *Config) *bool { return &c.ValidateRequests }).alias("validate-requests"),
+		durationKey("clock_skew", "how far in the future a signature's timestamp may be; beyond it 401", 0, func(c *Config) *time.Duration { return &c.ClockSkew }),
 		boolKey("enforce_https", "answer 406 to requests not made over https", func(c *Config) *bool { return &c.EnforceHTTPS }).alias("enforce-https"),
 		{name: "http_scheme", arg: "SCHEME", doc: "force the scheme of generated URLs: http, https or empty",
 			set: func(c *Config, v string) error { c.HTTPScheme = parseScheme(v); return nil },

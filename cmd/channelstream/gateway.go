@@ -77,6 +77,10 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if gather == 0 {
 		gather = longpoll.NoGather
 	}
+	clockSkew := cfg.ClockSkew
+	if clockSkew == 0 {
+		clockSkew = -1 // clock_skew = 0: no allowance (httpapi's 0 is its default)
+	}
 	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared}
 	g.ws = websocket.New(websocket.Config{
 		Hub:               hub,
@@ -111,6 +115,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		Hub:               hub,
 		Secret:            cfg.Secret,
 		NoSignatureMaxAge: !cfg.ValidateRequests,
+		ClockSkew:         clockSkew,
 		AllowPostingFrom:  cfg.AllowPostingFrom,
 		TrustedProxies:    cfg.TrustedProxies,
 		AllowCORS:         cfg.AllowCORS,

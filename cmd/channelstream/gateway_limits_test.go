@@ -1,9 +1,13 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/channelstream-go/channelstream-go/httpapi"
 )
 
 // TestGatewayLimitsFromConfig checks that every limit key reaches the hub.
@@ -49,4 +53,36 @@ func TestGatewayLimitsFromConfig(t *testing.T) {
 			t.Fatalf("%d %s", code, b)
 		}
 	})
+}
+
+// TestGatewayClockSkewFromConfig checks that clock_skew reaches the API:
+// a token further ahead than it is a bad signature, one within it passes,
+// and clock_skew = 0 allows no future second at all.
+func TestGatewayClockSkewFromConfig(t *testing.T) {
+	for _, c := range []struct {
+		skew  time.Duration
+		ahead time.Duration
+		code  int
+	}{
+		{10 * time.Second, 30 * time.Second, http.StatusUnauthorized},
+		{10 * time.Second, 5 * time.Second, http.StatusOK},
+		{time.Minute, 30 * time.Second, http.StatusOK},
+		{0, 5 * time.Second, http.StatusUnauthorized},
+	} {
+		tg := startGateway(t, func(cfg *Config) { cfg.ClockSkew = c.skew })
+		req, err := http.NewRequest("POST", tg.URL+"/connect", strings.NewReader(`{"username": "alice"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now().Add(c.ahead)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("clock_skew %s, token %s ahead: %d %s, want %d", c.skew, c.ahead, resp.StatusCode, b, c.code)
+		}
+	}
 }
