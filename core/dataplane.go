@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -215,4 +216,12 @@ func PartitionOf(s Stream, partitions int) int {
 		h = (h ^ uint64(s.Name[i])) * prime
 	}
 	return int(h % uint64(partitions))
+}
+
+// String returns "channel NAME" or "user NAME", for errors and logs.
+func (s Stream) String() string {
+	if s.Kind == UserStream {
+		return "user " + strconv.Quote(s.Name)
+	}
+	return "channel " + strconv.Quote(s.Name)
 }

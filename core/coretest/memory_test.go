@@ -10,3 +10,13 @@ import (
 func TestMemoryLog(t *testing.T) {
 	coretest.TestLog(t, func(t *testing.T) core.Log { return core.NewMemoryLog() })
 }
+
+func TestMemoryDataPlane(t *testing.T) {
+	coretest.DataPlaneSuite{
+		New: func(t *testing.T, o coretest.DataPlaneOptions) core.DataPlane {
+			d := &core.MemoryDataPlane{MaxLen: o.MaxLen, MaxAge: o.MaxAge}
+			return d
+		},
+		Reset: func(t *testing.T, d core.DataPlane) { d.(*core.MemoryDataPlane).Reset() },
+	}.Run(t)
+}
