@@ -146,7 +146,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 
 // transportCounts is the number of transports attached now, by kind.
 func (g *gateway) transportCounts() map[string]int {
-	return map[string]int{"websocket": g.ws.Open(), "sse": g.sse.Active(), "longpoll": g.longpoll.Pending()}
+	return map[string]int{"websocket": g.ws.Open(), "sse": g.sse.Open(), "longpoll": g.longpoll.Open()}
 }
 
 // listen opens the configured address.
@@ -213,22 +213,26 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 // 1012), long-polls answer at once, SSE streams get a jittered retry:. It
 // returns when all are gone or shutdown_grace has passed.
 func (g *gateway) drain() {
-	g.log.Info().Int("websocket", g.ws.Open()).Int("sse", g.sse.Active()).Int("longpoll", g.longpoll.Pending()).Msg("draining")
+	counts := g.transportCounts()
+	g.log.Info().Int("websocket", counts["websocket"]).Int("sse", counts["sse"]).Int("longpoll", counts["longpoll"]).Msg("draining")
 	g.hub.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownGrace)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- g.ws.Shutdown(ctx) }()
-	go func() { errc <- g.longpoll.Shutdown(ctx) }()
-	// WebSocket and long-poll sessions are ended by their handlers above.
-	g.hub.EndSessions(core.DisconnectShutdown, "sse")
-	for range 2 {
+	transports := map[string]interface{ Shutdown(context.Context) error }{"websocket": g.ws, "sse": g.sse, "longpoll": g.longpoll}
+	errc := make(chan error, len(transports))
+	for name, t := range transports {
+		go func() {
+			err := t.Shutdown(ctx)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			errc <- err
+		}()
+	}
+	for range transports {
 		if err := <-errc; err != nil {
 			g.log.Warn().Err(err).Msg("transports still open at the end of shutdown_grace")
 		}
-	}
-	if err := g.sse.Wait(ctx); err != nil {
-		g.log.Warn().Err(err).Msg("SSE streams still open at the end of shutdown_grace")
 	}
 }
 

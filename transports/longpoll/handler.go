@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
 )
 
 // Handler serves GET /listen?conn_id=<uuid>[&last_seq=N][&callback=cb].
@@ -22,11 +23,11 @@ type Handler struct {
 
 	pending atomic.Int64 // polls attached and waiting for frames
 
+	polls drain.Group // polls past validation, not yet finished
+
 	mu       sync.Mutex
-	active   int           // polls past validation, not yet finished
 	stopping bool          // Shutdown was called
 	stop     chan struct{} // closed by Shutdown
-	idle     chan struct{} // closed when active drops to 0 while stopping
 }
 
 // New returns a handler with cfg's defaults filled in. It panics when
@@ -44,9 +45,12 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// Pending reports how many polls are attached to their connection and
+// Open reports how many polls are attached to their connection and
 // waiting for frames right now.
-func (h *Handler) Pending() int { return int(h.pending.Load()) }
+func (h *Handler) Open() int { return int(h.pending.Load()) }
+
+// Pending reports how many polls are waiting (as Open).
+func (h *Handler) Pending() int { return h.Open() }
 
 // ServeHTTP answers one poll. It validates the query, attaches to the
 // connection, waits (see Config.Timeout and Config.Gather) and writes one
@@ -175,19 +179,11 @@ func (h *Handler) enter() bool {
 	if h.stopping {
 		return false
 	}
-	h.active++
+	h.polls.Add()
 	return true
 }
 
-func (h *Handler) leave() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.active--
-	if h.active == 0 && h.idle != nil {
-		close(h.idle)
-		h.idle = nil
-	}
-}
+func (h *Handler) leave() { h.polls.Done() }
 
 // Shutdown makes every waiting poll answer at once with what it has,
 // refuses new polls with 503, and waits until the running polls are
@@ -199,19 +195,6 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		h.stopping = true
 		close(h.stop)
 	}
-	if h.active == 0 {
-		h.mu.Unlock()
-		return nil
-	}
-	if h.idle == nil {
-		h.idle = make(chan struct{})
-	}
-	idle := h.idle
 	h.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.polls.Wait(ctx)
 }

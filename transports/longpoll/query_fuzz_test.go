@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/seqoracle"
 )
 
 // FuzzParseQuery feeds arbitrary /listen query strings to parseQuery and to
@@ -26,7 +27,7 @@ func FuzzParseQuery(f *testing.F) {
 
 		var want *reject
 		id, idOK := core.ParseUUID(q.Get("conn_id"))
-		seq, seqOK := decimalSeq(q.Get("last_seq"))
+		seq, seqOK := seqoracle.Decimal(q.Get("last_seq"))
 		switch cb := q.Get("callback"); {
 		case q.Get("conn_id") == "":
 			want = &rejectNoConnID
@@ -95,23 +96,6 @@ func checkAnswer(t *testing.T, h *Handler, rawQuery string, want reject) {
 		t.Fatalf("query %q answered %d %q %s, want %d application/json %s",
 			rawQuery, w.Code, w.Header().Get("Content-Type"), w.Body, want.status, want.body)
 	}
-}
-
-// decimalSeq is an independent reading of a seq: one or more ASCII digits
-// (no sign, space or underscore) whose value fits a uint64.
-func decimalSeq(s string) (uint64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		d := uint64(s[i] - '0')
-		if s[i] < '0' || s[i] > '9' || n > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // jsIdentPath is an independent reading of a safe JSONP callback: 1 to 64

@@ -49,7 +49,8 @@
 // writer, which owns the heartbeat timer and the write deadlines; it
 // selects on the session's Ready and Done, the timer and (inside net/http)
 // the request's context. On a taken-over socket a write that does not
-// block needs no deadline (see connWriter), and published batches are
+// block needs no deadline (see transports/internal/writer, shared with the
+// WebSocket transport), and published batches are
 // written by the handler's pump (transports/pump; core.Session.Notify
 // lists the stream when the hub queues a frame for it): one goroutine per
 // CPU walks the ready streams in turn and writes each one's batch in one

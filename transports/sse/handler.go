@@ -8,12 +8,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
 	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
@@ -86,9 +87,8 @@ type Handler struct {
 
 	pump *pump.Pump // writes published batches to idle taken-over streams
 
-	mu     sync.Mutex
-	active int           // streams being written
-	idle   chan struct{} // closed when active drops to 0
+	streams  drain.Group // streams being written
+	stopping atomic.Bool // Shutdown was called
 }
 
 // New returns a Handler with cfg's defaults filled in. It panics when
@@ -113,7 +113,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := core.AttachOptions{Transport: "sse"}
 	opts.LastSeq, opts.Resume = lastEventID(r)
+	if h.stopping.Load() {
+		h.attachFailed(w, connID, core.ErrDraining)
+		return
+	}
 	sess, err := h.hub.Attach(connID, opts)
+	if err == nil && h.stopping.Load() { // Shutdown ended the sessions meanwhile
+		sess.Detach()
+		err = core.ErrDraining
+	}
 	if err != nil {
 		h.attachFailed(w, connID, err)
 		return

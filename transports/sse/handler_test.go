@@ -210,3 +210,33 @@ func TestWaitAndActiveFollowStreams(t *testing.T) {
 		}
 	})
 }
+
+func TestShutdownEndsStreamsWithRetryAndRefusesNewOnes(t *testing.T) {
+	bothWays(t, func(t *testing.T, noHijack bool) {
+		hub := newHub(t, core.Config{}, false)
+		h := sse.New(sse.Config{Hub: hub, NoHijack: noHijack, ShutdownJitter: time.Millisecond})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		a, b := connect(t, hub, "alice", "c"), connect(t, hub, "bob", "c")
+		raw := openRaw(t, srv.Client(), sseURL(srv, a), nil)
+		raw.readBlock(t) // the greeting
+		eventually(t, "the stream is open", func() bool { return h.Open() == 1 })
+
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if rest := raw.readToEnd(t); !strings.Contains(rest, "retry: ") {
+			t.Errorf("the stream ended with %q, want a retry: field", rest)
+		}
+		if h.Open() != 0 {
+			t.Errorf("%d streams open after Shutdown", h.Open())
+		}
+		later := openRaw(t, srv.Client(), sseURL(srv, b), nil)
+		if later.Resp.StatusCode != http.StatusServiceUnavailable || later.Resp.Header.Get("Retry-After") == "" {
+			t.Errorf("a stream after Shutdown: status %d, Retry-After %q; want 503 with Retry-After",
+				later.Resp.StatusCode, later.Resp.Header.Get("Retry-After"))
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/seqoracle"
 )
 
 // FuzzParseRequest feeds arbitrary /sse query strings and Last-Event-ID
@@ -56,7 +57,7 @@ func FuzzParseRequest(f *testing.F) {
 				src = q.Get(k)
 			}
 		}
-		wantSeq, wantOK := decimalSeq(strings.TrimFunc(src, unicode.IsSpace))
+		wantSeq, wantOK := seqoracle.Decimal(strings.TrimFunc(src, unicode.IsSpace))
 		if seq != wantSeq || ok != wantOK {
 			t.Fatalf("lastEventID(query %q, header %q) = %d, %v; want %d, %v", rawQuery, header, seq, ok, wantSeq, wantOK)
 		}
@@ -101,21 +102,4 @@ func request(rawQuery, lastEventID string) *http.Request {
 		r.Header.Set("Last-Event-ID", lastEventID)
 	}
 	return r
-}
-
-// decimalSeq is an independent reading of a seq: one or more ASCII digits
-// (no sign, space or underscore) whose value fits a uint64.
-func decimalSeq(s string) (uint64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		d := uint64(s[i] - '0')
-		if s[i] < '0' || s[i] > '9' || n > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }

@@ -6,14 +6,16 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/channelstream-go/channelstream-go/transports/internal/writer"
 )
 
 // A sink is where a stream's bytes go: the client's socket after a hijack
 // (connSink), or net/http's ResponseWriter (httpSink). Only the stream's
 // writer goroutine uses it.
 type sink interface {
-	// write writes b to the client within the write wait and flushes it.
-	write(b []byte) error
+	// Write writes b to the client within the write wait and flushes it.
+	Write(b []byte) error
 	// gone is closed when the client is known to have left (nil: never;
 	// see alive).
 	gone() <-chan struct{}
@@ -36,7 +38,7 @@ func streamHeaders(h http.Header) {
 // goroutine with a small stack and no net/http buffers.
 type connSink struct {
 	conn net.Conn
-	out  connWriter
+	out  writer.Conn
 	wait time.Duration
 	head []byte // the response head, sent with the first write
 }
@@ -54,14 +56,14 @@ func newConnSink(conn net.Conn, hdr http.Header, wait time.Duration) *connSink {
 	_ = hdr.Write(&b) // a bytes.Buffer does not fail
 	b.WriteString("\r\n")
 	s := &connSink{conn: conn, wait: wait, head: b.Bytes()}
-	s.out.init(conn, wait)
+	s.out.Init(conn, wait)
 	return s
 }
 
-func (s *connSink) write(b []byte) error {
+func (s *connSink) Write(b []byte) error {
 	if s.head != nil {
 		// The first write: the head and the greeting in one go. The
-		// deadline it leaves behind is harmless (see connWriter).
+		// deadline it leaves behind is harmless (see writer.Conn).
 		if err := s.conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
 			return err
 		}
@@ -70,7 +72,7 @@ func (s *connSink) write(b []byte) error {
 		_, err := bufs.WriteTo(s.conn)
 		return err
 	}
-	return s.out.write(b)
+	return s.out.Write(b)
 }
 
 func (s *connSink) gone() <-chan struct{} { return nil }
@@ -97,7 +99,7 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request, wait time.Duration) *ht
 	return &httpSink{w: w, rc: rc, done: r.Context().Done(), wait: wait}
 }
 
-func (s *httpSink) write(b []byte) error {
+func (s *httpSink) Write(b []byte) error {
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.wait)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}

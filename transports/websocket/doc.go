@@ -59,7 +59,8 @@
 //     ended the session: send the close frame, wait up to closeGrace for
 //     the client's echo, close; or the reader detached it: just close) and
 //     the handler's shutdown. The writer and the pump take turns under the
-//     socket's write lock (socket.wmu), so that frames leave whole and in
+//     socket's write lock (transports/internal/writer.Stream, shared with
+//     the SSE transport), so that frames leave whole and in
 //     seq order. Session.Touch follows every successful write. When the
 //     writer returns it calls Session.Detach (a no-op when the hub ended
 //     the session) and closes the network connection, which also stops the
@@ -86,7 +87,7 @@
 // whole. The connection gorilla reads from reads the socket with read(2)
 // directly (sockconn.go), which keeps the reader's parked stack small. The
 // socket is non-blocking, so those reads and sends are raw system calls
-// (send_linux.go): the goroutine keeps its P, and the runtime's monitor
+// (read_linux.go, transports/internal/writer): the goroutine keeps its P, and the runtime's monitor
 // (sysmon) is neither kept awake nor handing the P to another thread.
 //
 // Returning from ServeHTTP lets net/http free its per-request state (the

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
 	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
@@ -43,8 +44,7 @@ type Handler struct {
 	log      zerolog.Logger
 	upgrader gws.Upgrader
 
-	open atomic.Int64  // sockets being upgraded or attached
-	idle chan struct{} // receives when open drops to zero (buffered 1)
+	open drain.Group // sockets being upgraded or attached
 
 	sockets      registry   // attached sockets and the shutdown phase
 	pump         *pump.Pump // writes published frames to idle sockets
@@ -63,7 +63,6 @@ func New(cfg Config) *Handler {
 		cfg:     cfg,
 		hub:     cfg.Hub,
 		log:     cfg.Logger,
-		idle:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		kill:    make(chan struct{}),
 	}
@@ -81,34 +80,8 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// heartbeatSlots is how many moments of each heartbeat interval the
-// sockets' heartbeats are gathered on. Each socket keeps its own phase,
-// rounded to one of these moments, so that the heartbeats of idle sockets
-// that fall close together wake the process (and the pongs come back)
-// together instead of one by one; each wake-up has a fixed cost
-// (scheduler, timers, epoll, sysmon) that is then shared. The moments must
-// stay many: every socket of a moment sends its heartbeat and reads its
-// pong at once, and a delivery that arrives then waits behind all of them.
-// With 16 moments per 5 s, 10 000 sockets made bursts of ~625 sends and
-// pongs every 312 ms, which set the p99 of small-channel deliveries (csbench
-// channels: 19–55 ms, 10 ms without heartbeats); 256 moments (~20 ms apart
-// at 5 s) keep a burst at ~40 sockets and still share each wake-up.
-const heartbeatSlots = 256
-
-// untilBeat is the time from now to a socket's next heartbeat: one
-// HeartbeatInterval, rounded up to a multiple of HeartbeatInterval /
-// heartbeatSlots on the clock.
-func (h *Handler) untilBeat(now time.Time) time.Duration {
-	slot := max(int64(h.cfg.HeartbeatInterval/heartbeatSlots), 1)
-	at := now.UnixNano() + int64(h.cfg.HeartbeatInterval)
-	if r := at % slot; r != 0 {
-		at += slot - r
-	}
-	return time.Duration(at - now.UnixNano())
-}
-
 // Open reports how many sockets are open (being upgraded or attached).
-func (h *Handler) Open() int { return int(h.open.Load()) }
+func (h *Handler) Open() int { return h.open.Len() }
 
 // ServeHTTP validates the query, upgrades the request and attaches the
 // socket to its connection. It returns once the socket's goroutines run.
@@ -139,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if refusal != nil && sess != nil {
 		sess.Detach()
 	}
-	h.open.Add(1)
+	h.open.Add()
 	ws, err := h.upgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		// The upgrader already answered with Upgrader.Error.
@@ -180,14 +153,7 @@ func (h *Handler) refuse(ws *gws.Conn, connID string, d core.Disconnect) {
 }
 
 // release forgets one open socket.
-func (h *Handler) release() {
-	if h.open.Add(-1) == 0 {
-		select {
-		case h.idle <- struct{}{}:
-		default:
-		}
-	}
-}
+func (h *Handler) release() { h.open.Done() }
 
 func (h *Handler) shuttingDown() bool {
 	select {
@@ -215,16 +181,12 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		close(h.closing)
 		h.sockets.enter(phaseClosing)
 	})
-	for h.open.Load() > 0 {
-		select {
-		case <-h.idle:
-		case <-ctx.Done():
-			h.killOnce.Do(func() {
-				close(h.kill)
-				h.sockets.enter(phaseKilled)
-			})
-			return ctx.Err()
-		}
+	err := h.open.Wait(ctx)
+	if err != nil {
+		h.killOnce.Do(func() {
+			close(h.kill)
+			h.sockets.enter(phaseKilled)
+		})
 	}
-	return nil
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/seqoracle"
 )
 
 // FuzzParseParams feeds arbitrary /ws query strings to parseParams. An
@@ -30,7 +31,7 @@ func FuzzParseParams(f *testing.F) {
 		} else if _, ok := core.ParseUUID(q.Get("conn_id")); !ok {
 			want["conn_id"] = []string{msgNotUUID}
 		}
-		seq, seqOK := decimalSeq(q.Get("last_seq"))
+		seq, seqOK := seqoracle.Decimal(q.Get("last_seq"))
 		if q.Has("last_seq") && !seqOK {
 			want["last_seq"] = []string{msgNotInteger}
 		}
@@ -84,21 +85,4 @@ func checkRejected(t *testing.T, h *Handler, rawQuery string, body []byte) {
 		t.Fatalf("query %q answered %d %q %s, want 422 application/json %s",
 			rawQuery, w.Code, w.Header().Get("Content-Type"), w.Body, body)
 	}
-}
-
-// decimalSeq is an independent reading of a seq: one or more ASCII digits
-// (no sign, space or underscore) whose value fits a uint64.
-func decimalSeq(s string) (uint64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		d := uint64(s[i] - '0')
-		if s[i] < '0' || s[i] > '9' || n > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }

@@ -2,14 +2,14 @@ package websocket
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
 	"syscall"
-	"time"
+
+	"github.com/channelstream-go/channelstream-go/transports/internal/writer"
 )
 
 // sockConn is a socket's hijacked network connection, through which both
@@ -22,17 +22,11 @@ import (
 // through net.Conn.Read (five more frames on the way to the system call)
 // it needs a 4 KiB stack, this way it fits in the smallest one (2 KiB).
 //
-// The writer writes whole frames with write. On a socket it first writes
-// without waiting: nearly every write fits in the kernel's send buffer,
-// and such a write needs no deadline. Only a write that would block gets
-// one (Config.WriteWait) and waits; that deadline stays behind and, once
-// passed, makes the next attempt fail before writing anything, which is
-// taken as the cue to set a fresh one. Other connections (TLS, in-memory
-// pipes) get a deadline on every write.
+// The writer and the pump write whole frames through w (see
+// transports/internal/writer.Conn).
 type sockConn struct {
 	net.Conn
-	raw  syscall.RawConn // nil: not a socket (TLS, pipe): go through Conn
-	wait time.Duration   // Config.WriteWait; set by newSocket
+	raw syscall.RawConn // nil: not a socket (TLS, pipe): go through Conn
 
 	// The read in progress, for readSome (a method value made once, so
 	// that a read allocates nothing). Only the reader goroutine reads.
@@ -50,21 +44,17 @@ type sockConn struct {
 	pinged atomic.Int64
 	scan   pongScan
 
-	// The write in progress, for sendSome (likewise). Only the writer
-	// goroutine calls write.
-	pending []byte
-	mayWait bool
-	blocked bool
-	werrn   error
-	sendF   func(fd uintptr) bool
+	// w writes the frames (set up by newSocket, under the socket's write
+	// lock).
+	w writer.Conn
 }
 
 func newSockConn(c net.Conn) *sockConn {
-	s := &sockConn{Conn: c, wait: DefaultWriteWait}
-	if sc, ok := c.(syscall.Conn); ok && rawWrites {
+	s := &sockConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok && writer.RawSyscalls {
 		if raw, err := sc.SyscallConn(); err == nil {
 			s.raw = raw
-			s.readF, s.sendF = s.readSome, s.sendSome
+			s.readF = s.readSome
 		}
 	}
 	return s
@@ -163,94 +153,3 @@ func (w hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap gives http.ResponseController the ResponseWriter underneath.
 func (w hijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// write writes b whole, within the write wait.
-func (s *sockConn) write(b []byte) error {
-	if s.raw == nil {
-		if err := s.Conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
-			return err
-		}
-		_, err := s.Conn.Write(b)
-		return err
-	}
-	s.pending, s.mayWait, s.blocked, s.werrn = b, false, false, nil
-	err := s.raw.Write(s.sendF)
-	if err == nil && !s.blocked {
-		return s.done()
-	}
-	// Stale deadline (nothing written) or a full send buffer: wait for
-	// the rest, bounded by a fresh deadline.
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return s.fail(err)
-	}
-	if err := s.Conn.SetWriteDeadline(time.Now().Add(s.wait)); err != nil {
-		return s.fail(err)
-	}
-	s.mayWait = true
-	if err := s.raw.Write(s.sendF); err != nil {
-		return s.fail(err)
-	}
-	return s.done()
-}
-
-// tryWrite writes as much of b as the socket's send buffer takes at once,
-// without waiting, and returns what it did not take. Only for sockets
-// (raw set).
-func (s *sockConn) tryWrite(b []byte) (rest []byte, err error) {
-	s.pending, s.mayWait, s.blocked, s.werrn = b, false, false, nil
-	err = s.raw.Write(s.sendF)
-	rest = s.pending
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		// A stale deadline: nothing was written; write sets a fresh one.
-		s.pending, s.werrn = nil, nil
-		return b, nil
-	case err != nil:
-		return nil, s.fail(err)
-	case s.blocked:
-		s.pending = nil
-		return rest, nil
-	}
-	return nil, s.done()
-}
-
-func (s *sockConn) done() error {
-	err := s.werrn
-	s.pending, s.werrn = nil, nil
-	if err != nil {
-		return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
-	}
-	return nil
-}
-
-func (s *sockConn) fail(err error) error {
-	s.pending, s.werrn = nil, nil
-	return err
-}
-
-// sendSome writes as much of s.pending as the socket takes. It returns
-// false to have the poller wait until the socket is writable again (only
-// when waiting is allowed), true when the write is over: all written, an
-// error, or blocked.
-func (s *sockConn) sendSome(fd uintptr) bool {
-	for len(s.pending) > 0 {
-		n, err := sendNoSignal(int(fd), s.pending)
-		if n > 0 {
-			s.pending = s.pending[n:]
-		}
-		switch err {
-		case nil:
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			if s.mayWait {
-				return false
-			}
-			s.blocked = true
-			return true
-		default:
-			s.werrn = err
-			return true
-		}
-	}
-	return true
-}

@@ -5,13 +5,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	gws "github.com/gorilla/websocket"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/writer"
 )
 
 const (
@@ -24,14 +24,7 @@ const (
 	// maxBatchFrames caps the frames of one text frame; the rest follow in
 	// the next one (Session.Next wakes the writer again).
 	maxBatchFrames = 256
-	// maxPooledBatch is the largest batch buffer kept for reuse; a larger
-	// one (a big catch-up) goes to the garbage collector.
-	maxPooledBatch = 64 << 10
 )
-
-// batchPool holds the buffers Session.Next appends to, so that an idle
-// socket holds none.
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // socket is one attached WebSocket.
 type socket struct {
@@ -55,19 +48,10 @@ type socket struct {
 	// and the moment to close (0: not set).
 	nextBeat, closeAt int64
 
-	// wmu is held by whoever writes to the socket: the writer, or the
-	// handler's pump (which only tries it). It guards sent, rest, restBuf
-	// and werr, and the session's Next and Written.
-	wmu sync.Mutex
-	// sent: a batch went out since the last heartbeat.
-	sent bool
-	// rest is the tail of a batch the pump could not send (the send
-	// buffer was full), in the pooled buffer restBuf: the writer sends
-	// it, under a write deadline, before anything else. werr is the
-	// pump's failed write: the writer ends the socket with it.
-	rest    []byte
-	restBuf *[]byte
-	werr    error
+	// w is the socket's write path, shared by the writer and the
+	// handler's pump; its lock also serialises the control frames the
+	// reader answers (see control).
+	w writer.Stream
 
 	prev, next *socket // in Handler.sockets; guarded by its mutex
 }
@@ -77,8 +61,13 @@ func newSocket(h *Handler, ws *gws.Conn, sess *core.Session) *socket {
 	if !ok { // not hijacked through hijacker
 		out = newSockConn(ws.NetConn())
 	}
-	out.wait = h.cfg.WriteWait
 	s := &socket{h: h, ws: ws, sess: sess, out: out, readDone: make(chan struct{})}
+	out.w.Init(out.Conn, h.cfg.WriteWait)
+	var now *writer.Conn
+	if out.w.NeverWaits() {
+		now = &out.w
+	}
+	s.w.Init(sess, s, &out.w, now)
 	s.heard.Store(clock(time.Now()))
 	out.pinged.Store(s.heard.Load())
 	out.heard = &s.heard
@@ -93,7 +82,7 @@ var epoch = time.Now()
 func clock(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
 // writeLoop is the socket's writer goroutine (the pump writes published
-// batches too, under the same write lock, see push). It returns when the
+// batches too, under the same write lock, see writer.Stream). It returns when the
 // socket is over, detaching the session and closing the network connection.
 //
 // Its select has three cases (each parked case costs a sudog, and each
@@ -108,19 +97,19 @@ func (s *socket) writeLoop() {
 	defer s.ws.Close()
 	defer s.sess.Detach()
 	start := time.Now()
-	s.nextBeat = clock(start) + int64(s.h.untilBeat(start))
+	s.nextBeat = clock(start) + int64(writer.UntilBeat(s.h.cfg.HeartbeatInterval, start))
 	s.beat = time.NewTimer(time.Duration(s.nextBeat - clock(start)))
 	defer s.beat.Stop()
 	s.h.sockets.add(s)
 	defer s.h.sockets.remove(s)
-	if s.out.raw != nil { // the pump needs writes that never wait
-		s.sess.Notify(s.h.pump.Task(s.push).Ready)
+	if s.w.Pumped() {
+		s.sess.Notify(s.h.pump.Task(s.w.Push).Ready)
 	}
 	for {
 		var err error
 		select {
 		case <-s.sess.Ready():
-			err = s.flush()
+			err = s.w.Flush()
 		case now := <-s.beat.C:
 			var done bool
 			if done, err = s.onBeat(now); done {
@@ -157,7 +146,7 @@ func (s *socket) onBeat(now time.Time) (done bool, err error) {
 		if err := s.heartbeat(now); err != nil {
 			return false, err
 		}
-		s.nextBeat = at + int64(s.h.untilBeat(now))
+		s.nextBeat = at + int64(writer.UntilBeat(s.h.cfg.HeartbeatInterval, now))
 	}
 	next := s.nextBeat
 	if s.closeAt != 0 {
@@ -184,7 +173,7 @@ func (s *socket) sessionEnded() {
 
 // restart hands over what is waiting, then asks the client to come back.
 func (s *socket) restart() {
-	if err := s.flush(); err != nil {
+	if err := s.w.Flush(); err != nil {
 		s.ended(err)
 		return
 	}
@@ -208,124 +197,38 @@ var (
 	errSilent     = errors.New("client silent for longer than the pong wait")
 )
 
-// flush writes the frames waiting for the session as one text frame,
-// waiting within the write wait for room in the send buffer.
-func (s *socket) flush() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.settle(); err != nil {
-		return err
-	}
-	_, err := s.writeBatch(true)
-	return err
-}
-
-// push is the pump's flush (the socket's pump.Task): it writes the frames waiting for the session
-// without waiting for anything, and hands the socket back to its writer
-// (core.Session.Signal) when the writer is at work, when the send buffer
-// is full, and when the write failed.
-func (s *socket) push() {
-	if !s.wmu.TryLock() {
-		s.sess.Signal()
-		return
-	}
-	defer s.wmu.Unlock()
-	if s.rest != nil || s.werr != nil {
-		s.sess.Signal()
-		return
-	}
-	full, err := s.writeBatch(false)
-	if err != nil {
-		s.werr = err
-	}
-	if full || err != nil {
-		s.sess.Signal()
-	}
-}
-
-// settle finishes what the pump left: it sends the rest of a batch, or
-// returns the error of its failed write. Caller holds wmu.
-func (s *socket) settle() error {
-	if s.werr != nil {
-		return s.werr
-	}
-	if s.rest == nil {
-		return nil
-	}
-	err := s.out.write(s.rest)
-	putBatch(s.restBuf)
-	s.rest, s.restBuf = nil, nil
-	if err != nil {
-		return err
-	}
-	s.sess.Touch()
-	s.sess.Written()
-	return nil
-}
-
-// writeBatch writes the frames waiting for the session as one text frame.
-// With wait, it waits within the write wait for room in the send buffer;
-// without, it keeps what the send buffer did not take in rest and reports
-// full. Caller holds wmu.
-func (s *socket) writeBatch(wait bool) (full bool, err error) {
-	bp := batchPool.Get().(*[]byte)
-	buf := append((*bp)[:0], make([]byte, headerRoom)...)
-	buf, n, _ := s.sess.Next(buf, maxBatchFrames)
-	*bp = buf
+// Frame is the socket's writer.Framer: the frames waiting for the
+// session as one text frame, its header written into the room kept in
+// front of the JSON list.
+func (s *socket) Frame(buf []byte) (b []byte, start, n int) {
+	buf = append(buf, make([]byte, headerRoom)...)
+	buf, n, _ = s.sess.Next(buf, maxBatchFrames)
 	if n == 0 {
-		putBatch(bp)
-		return false, nil
+		return buf, 0, 0
 	}
-	frame := buf[putTextHeader(buf, len(buf)-headerRoom):]
-	if wait {
-		err = s.out.write(frame)
-	} else if rest, werr := s.out.tryWrite(frame); werr != nil {
-		err = werr
-	} else if len(rest) > 0 {
-		s.sent = true // the client may have had bytes: no [] is owed
-		s.rest, s.restBuf = rest, bp
-		return true, nil
-	}
-	putBatch(bp)
-	if err != nil {
-		return false, err
-	}
-	s.sent = true
-	s.sess.Touch()
-	s.sess.Written()
-	return false, nil
+	return buf, putTextHeader(buf, len(buf)-headerRoom), n
 }
 
-// putBatch gives a batch buffer back to batchPool, unless it grew too
-// large to keep.
-func putBatch(bp *[]byte) {
-	if cap(*bp) <= maxPooledBatch {
-		*bp = (*bp)[:0]
-		batchPool.Put(bp)
-	}
-}
-
-// heartbeat runs at every heartbeat (see Handler.untilBeat). A client
+// heartbeat runs at every heartbeat (see writer.UntilBeat). A client
 // silent for longer than PongWait is cut. The others get a ping, preceded
 // by [] when no batch went out since the last heartbeat, in one write.
 func (s *socket) heartbeat(now time.Time) error {
 	if clock(now)-s.heard.Load() > int64(s.h.cfg.PongWait) {
 		return errSilent
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.settle(); err != nil {
+	err := s.w.Lock()
+	defer s.w.Unlock()
+	if err != nil {
 		return err
 	}
 	frames := heartbeatFrames
-	if s.sent {
+	if s.w.TakeSent() {
 		frames = pingFrame
 	}
 	s.out.pinged.Store(clock(now))
-	if err := s.out.write(frames); err != nil {
+	if err := s.w.Write(frames); err != nil {
 		return err
 	}
-	s.sent = false
 	s.sess.Touch()
 	return nil
 }
@@ -339,12 +242,11 @@ func (s *socket) close(d core.Disconnect) {
 	}
 	log.Str("conn_id", s.sess.ConnID()).Int("code", d.Code).Str("reason", d.Reason).
 		Stringer("remote", s.ws.RemoteAddr()).Msg("websocket closed by server")
-	s.wmu.Lock()
-	err := s.settle() // never a close frame inside a data frame
+	err := s.w.Lock() // never a close frame inside a data frame
 	if err == nil {
 		err = writeClose(s.ws, d, s.h.cfg.WriteWait)
 	}
-	s.wmu.Unlock()
+	s.w.Unlock()
 	if err != nil {
 		return
 	}
@@ -424,9 +326,9 @@ func (s *socket) answerClose(code int, _ string) error {
 // client that stopped reading, and the pump, blocked on it, held up every
 // other socket.
 func (s *socket) control(kind int, data []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.settle(); err != nil {
+	err := s.w.Lock()
+	defer s.w.Unlock()
+	if err != nil {
 		return err
 	}
 	return s.ws.WriteControl(kind, data, time.Now().Add(controlWait))

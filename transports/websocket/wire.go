@@ -3,7 +3,7 @@ package websocket
 // Server frames are written by this package, not by gorilla's writer: a
 // server frame is unmasked, so its bytes are a header in front of the
 // payload, which Session.Next appends right behind room kept for the
-// header. A batch then leaves in one system call (sockConn.write) with no
+// header. A batch then leaves in one system call (writer.Conn) with no
 // copy (gorilla copies every payload into its write buffer and sets a
 // write deadline, a runtime timer, on every write). gorilla still reads,
 // and writes the control frames its read side answers (pong, close echo,

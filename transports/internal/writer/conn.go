@@ -1,4 +1,4 @@
-package sse
+package writer
 
 import (
 	"errors"
@@ -8,18 +8,17 @@ import (
 	"time"
 )
 
-// connWriter writes whole buffers to a taken-over connection. Only the
-// stream's writer goroutine uses it.
+// Conn writes whole buffers to a connection taken over from net/http. One
+// goroutine at a time uses it (the owner's write lock, see Stream).
 //
 // On a TCP (or Unix) socket it first writes without waiting: nearly every
 // write fits in the kernel's send buffer, and such a write needs no
 // deadline (setting one moves a runtime timer, on every write). Only a
-// write that would block gets one (Config.WriteWait) and waits; that
+// write that would block gets one (the write wait) and waits; that
 // deadline stays behind and, once passed, makes the next attempt fail
 // before writing anything, which is taken as the cue to set a fresh one.
-// Other connections (TLS) get a deadline on every write. The same writer
-// exists in transports/websocket (sibling packages share no code).
-type connWriter struct {
+// Other connections (TLS, in-memory pipes) get a deadline on every write.
+type Conn struct {
 	conn net.Conn
 	raw  syscall.RawConn // nil: write through conn
 	wait time.Duration
@@ -33,11 +32,12 @@ type connWriter struct {
 	send    func(fd uintptr) bool
 }
 
-// init sets w up to write to conn (w is usually a field of its owner, so
-// that it costs no allocation of its own).
-func (w *connWriter) init(conn net.Conn, wait time.Duration) {
-	*w = connWriter{conn: conn, wait: wait}
-	if sc, ok := conn.(syscall.Conn); ok && rawWrites {
+// Init sets w up to write to conn, each write bounded by wait (w is
+// usually a field of its owner, so that it costs no allocation of its
+// own).
+func (w *Conn) Init(conn net.Conn, wait time.Duration) {
+	*w = Conn{conn: conn, wait: wait}
+	if sc, ok := conn.(syscall.Conn); ok && RawSyscalls {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
 			w.send = w.sendSome
@@ -45,8 +45,12 @@ func (w *connWriter) init(conn net.Conn, wait time.Duration) {
 	}
 }
 
-// write writes b whole, within the write wait.
-func (w *connWriter) write(b []byte) error {
+// NeverWaits reports whether TryWrite may be used: conn is a socket that
+// takes non-blocking writes.
+func (w *Conn) NeverWaits() bool { return w.raw != nil }
+
+// Write writes b whole, within the write wait.
+func (w *Conn) Write(b []byte) error {
 	if w.raw == nil {
 		if err := w.conn.SetWriteDeadline(time.Now().Add(w.wait)); err != nil {
 			return err
@@ -74,16 +78,15 @@ func (w *connWriter) write(b []byte) error {
 	return w.done()
 }
 
-// tryWrite writes as much of b as the socket's send buffer takes at once,
-// without waiting, and returns what it did not take. Only for sockets
-// (raw set).
-func (w *connWriter) tryWrite(b []byte) (rest []byte, err error) {
+// TryWrite writes as much of b as the socket's send buffer takes at once,
+// without waiting, and returns what it did not take. Only when NeverWaits.
+func (w *Conn) TryWrite(b []byte) (rest []byte, err error) {
 	w.pending, w.mayWait, w.blocked, w.errno = b, false, false, nil
 	err = w.raw.Write(w.send)
 	rest = w.pending
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		// A stale deadline: nothing was written; write sets a fresh one.
+		// A stale deadline: nothing was written; Write sets a fresh one.
 		w.pending, w.errno = nil, nil
 		return b, nil
 	case err != nil:
@@ -95,7 +98,7 @@ func (w *connWriter) tryWrite(b []byte) (rest []byte, err error) {
 	return nil, w.done()
 }
 
-func (w *connWriter) done() error {
+func (w *Conn) done() error {
 	err := w.errno
 	w.pending, w.errno = nil, nil
 	if err != nil {
@@ -104,7 +107,7 @@ func (w *connWriter) done() error {
 	return nil
 }
 
-func (w *connWriter) fail(err error) error {
+func (w *Conn) fail(err error) error {
 	w.pending, w.errno = nil, nil
 	return err
 }
@@ -113,7 +116,7 @@ func (w *connWriter) fail(err error) error {
 // false to have the poller wait until the socket is writable again (only
 // when waiting is allowed), true when the write is over: all written, an
 // error, or blocked.
-func (w *connWriter) sendSome(fd uintptr) bool {
+func (w *Conn) sendSome(fd uintptr) bool {
 	for len(w.pending) > 0 {
 		n, err := sendNoSignal(int(fd), w.pending)
 		if n > 0 {

@@ -1,12 +1,13 @@
-package sse
+package writer
 
 import (
 	"syscall"
 	"unsafe"
 )
 
-// rawWrites enables frameWriter's own non-blocking writes on sockets.
-const rawWrites = true
+// RawSyscalls enables Conn's non-blocking writes on sockets (and the
+// transports' own raw reads).
+const RawSyscalls = true
 
 // sendNoSignal is one send(2) of p on the non-blocking socket fd, with
 // MSG_NOSIGNAL: a peer that reset the connection makes it fail with EPIPE
@@ -14,12 +15,9 @@ const rawWrites = true
 // goes through.
 //
 // A raw system call (no entersyscall/exitsyscall): on a non-blocking
-// socket it never waits. Through syscall.Syscall6, the pump's run of
-// thousands of sends in a row left the P in a system call again and
-// again, where sysmon took it back and handed it to another thread
-// (fan-out to 10 000 streams: the server's threads waited for the CPU
-// 22-27 % of the time, against 5-7 % for WebSocket, which already sent
-// this way).
+// socket it never waits, and a run of sends (the pump's) does not leave
+// the P in a system call again and again, where sysmon would take it back
+// and hand it to another thread.
 func sendNoSignal(fd int, p []byte) (int, error) {
 	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
 		syscall.MSG_NOSIGNAL, 0, 0)

@@ -1,11 +1,11 @@
 //go:build !linux
 
-package sse
+package writer
 
 import "syscall"
 
-// rawWrites is false: elsewhere than on Linux every write goes through
+// RawSyscalls is false: elsewhere than on Linux every write goes through
 // net.Conn.Write with a deadline.
-const rawWrites = false
+const RawSyscalls = false
 
 func sendNoSignal(int, []byte) (int, error) { return 0, syscall.ENOTSUP }
