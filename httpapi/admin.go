@@ -149,7 +149,7 @@ func (s *Server) adminJSON(w http.ResponseWriter, r *http.Request, _ httprouter.
 		core.AdminInfo
 		Version    string         `json:"version"`
 		Transports map[string]int `json:"transports"`
-	}{s.hub.Admin(r.Context()), s.cfg.Version, transports})
+	}{s.hub.Admin(r.Context()), s.cfg.Build.String(), transports})
 }
 
 // adminDebug dumps the running goroutines as plain text (upstream dumps its

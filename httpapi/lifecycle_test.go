@@ -118,7 +118,9 @@ func TestCollector(t *testing.T) {
 }
 
 func TestAdminJSON(t *testing.T) {
-	a := newAPI(t, func(c *Config, _ *core.Config) { c.Version = "9.9.9" })
+	a := newAPI(t, func(c *Config, _ *core.Config) {
+		c.Build = Build{Version: "9.9.9", Revision: "0123456789abcdef", Modified: true}
+	})
 	id := a.connect("u", "c")
 	a.connect("idle")
 	a.hub.Disconnect(t.Context(), a.connect("gone"))
@@ -133,7 +135,7 @@ func TestAdminJSON(t *testing.T) {
 				t.Fatalf("admin.json lacks %q: %s", k, b)
 			}
 		}
-		if v["remembered_user_count"].(float64) != 3 || v["unique_user_count"].(float64) != 2 || v["total_messages"].(float64) != 1 || v["version"] != "9.9.9" || v["uptime"] != "0:00:00" {
+		if v["remembered_user_count"].(float64) != 3 || v["unique_user_count"].(float64) != 2 || v["total_messages"].(float64) != 1 || v["version"] != "9.9.9 (0123456789ab, modified)" || v["uptime"] != "0:00:00" {
 			t.Fatalf("admin.json %s", b)
 		}
 		users := v["users"].([]any) // 117

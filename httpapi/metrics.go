@@ -128,6 +128,9 @@ func newMetricsHandler(cfg Config) (http.Handler, error) {
 	if err := reg.Register(newHubCollector(cfg.Hub, cfg.TransportCounts)); err != nil {
 		return nil, fmt.Errorf("register hub metrics: %w", err)
 	}
+	if err := reg.Register(buildInfoGauge(cfg.Build)); err != nil {
+		return nil, fmt.Errorf("register build info: %w", err)
+	}
 	if cfg.WriteLatency != nil {
 		if err := reg.Register(cfg.WriteLatency); err != nil {
 			return nil, fmt.Errorf("register write latency: %w", err)

@@ -249,3 +249,26 @@ func TestMetricsRegistry(t *testing.T) {
 		}
 	})
 }
+
+func TestMetricsBuildInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		build  Build
+		labels []string
+	}{
+		{"unknown build is dev", Build{}, []string{"version", "dev", "revision", "", "modified", "false"}},
+		{"version and revision as labels", Build{Version: "v1.2.3", Revision: "0123456789abcdef0123", Modified: true},
+			[]string{"version", "v1.2.3", "revision", "0123456789abcdef0123", "modified", "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPI(t, func(c *Config, _ *core.Config) { c.Build = tc.build })
+			s, _ := a.scrapeMetrics(http.StatusOK, nil)
+			if v := s.value(t, "channelstream_build_info", tc.labels...); v != 1 {
+				t.Fatalf("channelstream_build_info%v = %v, want 1", tc.labels, v)
+			}
+			if n := len(s["channelstream_build_info"].GetMetric()); n != 1 {
+				t.Fatalf("%d build_info series, want 1", n)
+			}
+		})
+	}
+}

@@ -43,8 +43,10 @@ type Config struct {
 	EnforceHTTPS bool
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
-	// Version is reported by admin.json. Default "dev".
-	Version string
+	// Build is the running binary's version and revision, reported by
+	// admin.json, GET /metrics and /openapi.json. Default: version "dev",
+	// revision unknown.
+	Build Build
 	// AdminUser is the admin login name (upstream admin_user).
 	// Default "admin".
 	AdminUser string
@@ -145,9 +147,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	if cfg.Version == "" {
-		cfg.Version = "dev"
-	}
+	cfg.Build = cfg.Build.WithDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

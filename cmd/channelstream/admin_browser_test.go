@@ -99,7 +99,7 @@ func TestAdminBrowserDashboard(t *testing.T) {
 		"stateUser":        "alice",
 		"publicState":      `{"status":"online"}`,
 		"privateKey":       "secret_note",
-		"version":          buildVersion(),
+		"version":          readBuild().String(),
 		"screenshot":       shot,
 		"signInScreenshot": filepath.Join(t.ArtifactDir(), "admin-sign-in-refused.png"),
 		"timeoutMs":        (adminBrowserTimeout - 5*time.Second).Milliseconds(),

@@ -450,7 +450,10 @@ func TestHeartbeatNotShorterThanConnTimeoutIsRefused(t *testing.T) {
 // TestBinary builds the real binary and runs it as a user would.
 func TestBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "channelstream")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// -buildvcs=auto overrides a GOFLAGS=-buildvcs=false: inside a git
+	// checkout the binary carries its revision (not in a linked worktree,
+	// whose .git is a file: the go command does not see it).
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cleanEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
@@ -460,10 +463,24 @@ func TestBinary(t *testing.T) {
 		return cmd
 	}
 
-	t.Run("-v prints the version", func(t *testing.T) {
+	t.Run("-v prints the version and the revision of the work tree", func(t *testing.T) {
 		out, err := command("-v").Output()
-		if err != nil || !regexp.MustCompile(`^channelstream-go \S+\n$`).Match(out) {
+		if err != nil || !regexp.MustCompile(`^channelstream-go \S+( \([0-9a-f]{12}(, modified)?\))?\n$`).Match(out) {
 			t.Fatalf("output %q, err %v", out, err)
+		}
+		meta, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatalf("go version -m: %v", err)
+		}
+		want := "\n"
+		if m := regexp.MustCompile(`(?m)^\s*build\s+vcs\.revision=([0-9a-f]{12})`).FindSubmatch(meta); m != nil {
+			want = " (" + string(m[1]) + ")\n"
+			if bytes.Contains(meta, []byte("vcs.modified=true")) {
+				want = " (" + string(m[1]) + ", modified)\n"
+			}
+		}
+		if !strings.HasSuffix(string(out), want) {
+			t.Fatalf("-v printed %q, want it to end with %q as the build info says:\n%s", out, want, meta)
 		}
 	})
 	t.Run("make_config prints every key", func(t *testing.T) {

@@ -113,7 +113,6 @@ func newGatewayDemo(cfg Config, hub *core.Hub, log zerolog.Logger) (*demo, error
 		NoSignatureMaxAge: !cfg.ValidateRequests,
 		AllowPostingFrom:  []string{"127.0.0.1"},
 		MaxBodyBytes:      cfg.MaxBodyBytes,
-		Version:           buildVersion(),
 		Logger:            log,
 	})
 	if err != nil {

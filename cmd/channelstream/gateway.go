@@ -121,7 +121,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		AllowCORS:         cfg.AllowCORS,
 		EnforceHTTPS:      cfg.EnforceHTTPS,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
-		Version:           buildVersion(),
+		Build:             readBuild(),
 		AdminUser:         cfg.AdminUser,
 		AdminSecret:       cfg.AdminSecret,
 		CookieSecret:      cfg.CookieSecret,

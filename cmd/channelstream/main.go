@@ -11,17 +11,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 )
-
-// version is the release, set with -ldflags "-X main.version=v1.2.3"; when
-// empty it comes from the module's build information, else "dev".
-var version string
 
 func main() {
 	os.Exit(realMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -37,7 +32,7 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	switch inv.cmd {
 	case cmdVersion:
-		fmt.Fprintf(stdout, "channelstream-go %s\n", buildVersion())
+		fmt.Fprintf(stdout, "channelstream-go %s\n", readBuild())
 		return 0
 	case cmdHelp:
 		writeHelp(stdout)
@@ -75,23 +70,13 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 			log.Warn().Str("host", cfg.Host).Msg("insecure_defaults: protected mode is off and a default secret is exposed beyond loopback")
 		}
 	}
-	log.Info().Str("version", buildVersion()).Str("ini", inv.iniPath).Msg("starting channelstream-go")
+	b := readBuild()
+	log.Info().Str("version", b.Version).Str("revision", b.Revision).Bool("modified", b.Modified).Str("ini", inv.iniPath).Msg("starting channelstream-go")
 	if err := run(ctx, cfg, log); err != nil {
 		log.Error().Err(err).Msg("channelstream stopped")
 		return 1
 	}
 	return 0
-}
-
-// buildVersion returns the version printed by -v.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // newLogger builds the process logger: JSON lines on w, or the console
