@@ -40,10 +40,11 @@ const (
 
 // Server is one redis-server process started by Start.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
+	t     testing.TB
+	bin   string
+	dir   string
+	port  int
+	extra []string // more redis-server arguments (StartCluster's)
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -63,15 +64,18 @@ type process struct {
 // not start.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redistest: redis-server is not on PATH (%v); `make test` installs it "+
-			"(.ci/deps.sh installs Debian's redis-server package)", err)
-	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	bin := lookPath(t, "redis-server")
+	return startServer(t, bin, nil, freePort)
+}
+
+// startServer starts a Server with the extra arguments on a port pick
+// chooses.
+func startServer(t testing.TB, bin string, extra []string, pick func() (int, error)) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), extra: extra}
 	t.Cleanup(s.Stop)
 	for try := 1; ; try++ {
-		port, err := freePort()
+		port, err := pick()
 		if err != nil {
 			t.Fatalf("redistest: find a free port: %v", err)
 		}
@@ -83,6 +87,17 @@ func Start(t testing.TB) *Server {
 		}
 		t.Logf("redistest: start redis-server on port %d: %v; trying another port", port, err)
 	}
+}
+
+// lookPath finds a Redis program or fails the test.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("redistest: %s is not on PATH (%v); `make test` installs it "+
+			"(.ci/deps.sh installs Debian's redis-server package)", name, err)
+	}
+	return bin
 }
 
 // Addr returns the server's host:port.
@@ -166,7 +181,7 @@ func (s *Server) start(port int) error {
 	if s.proc != nil {
 		return errors.New("already running")
 	}
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -174,7 +189,8 @@ func (s *Server) start(port int) error {
 		"--protected-mode", "no",
 		"--daemonize", "no",
 		"--dir", s.dir,
-	)
+	}, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	p := &process{cmd: cmd, out: &limitedBuffer{max: maxOutput}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.SysProcAttr = sysProcAttr()

@@ -92,3 +92,21 @@ func TestPausedServerAnswersAfterResume(t *testing.T) {
 	}
 	s.Pause() // Stop (cleanup) ends a paused server too
 }
+
+func TestStartClusterServesAllSlots(t *testing.T) {
+	c := redistest.StartCluster(t)
+	if len(c.Servers) != 3 {
+		t.Fatalf("%d servers", len(c.Servers))
+	}
+	for _, addr := range c.Addrs() {
+		info, err := redistest.Command(addr, "CLUSTER", "INFO")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"cluster_state:ok", "cluster_slots_assigned:16384", "cluster_known_nodes:3", "cluster_size:3"} {
+			if !strings.Contains(info, want) {
+				t.Fatalf("CLUSTER INFO of %s lacks %q:\n%s", addr, want, info)
+			}
+		}
+	}
+}
