@@ -2,23 +2,24 @@ package redisbroker
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/rs/zerolog"
 )
 
 // Config configures a Log. The zero value works: New fills every default.
 type Config struct {
 	// URL locates the Redis server: redis://[user:password@]host:port/db,
-	// rediss:// for TLS, or unix:///path/to/socket?db=N.
-	// Default "redis://127.0.0.1:6379/0".
+	// rediss:// for TLS, or unix:///path/to/socket?db=N; or a Redis
+	// Cluster: redis+cluster://[user:password@]host:port,host:port,…
+	// (rediss+cluster:// for TLS), any masters of it (the client learns
+	// the others). Default "redis://127.0.0.1:6379/0".
 	URL string
-	// KeyPrefix begins the name of every key the Log uses (see the package
-	// doc for the layout). Nodes of one cluster share it; give each cluster
-	// its own. For Redis Cluster, put a hash tag in it ("{cs}:") so that
-	// all the keys live in one slot. Default "channelstream:".
+	// KeyPrefix begins the name of every key the Log and the DataPlane use
+	// (see the package doc for the layout). Nodes of one cluster share it;
+	// give each cluster its own. It must not contain '{' or '}': the keys
+	// carry their own hash tags. Default "channelstream:".
 	KeyPrefix string
 	// Logger receives the Log's logs (Follow's outages and recoveries, a
 	// stream recreated by a Redis restart). Default: the zero Logger, which
@@ -83,28 +84,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// options builds go-redis options for a client of poolSize connections
-// whose reads wait at most readTimeout.
-//
-// Retries are off: a retried XADD whose first try reached Redis would store
-// the op twice, and the callers retry by themselves (the hub on its level,
-// Follow in its loop). One dial attempt per connection, so that a stopped
-// Redis fails a call at once. Connections are checked before reuse by
-// go-redis, so the first call after Redis restarts opens a new one.
-func (c Config) options(poolSize int, readTimeout time.Duration) (*redis.Options, error) {
-	opt, err := redis.ParseURL(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("parse redis url: %w", err)
+// check refuses a configuration the keys cannot be built from.
+func (c Config) check() error {
+	if strings.ContainsAny(c.KeyPrefix, "{}") {
+		return fmt.Errorf("key prefix %q contains '{' or '}': the keys carry their own hash tags", c.KeyPrefix)
 	}
-	opt.PoolSize = poolSize
-	opt.PipelinePoolSize = -1 // pipelines share the pool (Follow's one connection)
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.DialTimeout = c.DialTimeout
-	opt.ReadTimeout = readTimeout
-	opt.WriteTimeout = c.CommandTimeout
-	opt.ContextTimeoutEnabled = true
-	opt.DisableIdentity = true // CLIENT SETINFO is Redis 7.2+; skip its round trip
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return opt, nil
+	return nil
 }

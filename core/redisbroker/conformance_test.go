@@ -14,3 +14,12 @@ func TestLogConformance(t *testing.T) {
 		return newLog(t, srv, fastConfig)
 	})
 }
+
+func TestLogConformanceOnCluster(t *testing.T) {
+	c := sharedCluster(t)
+	coretest.TestLog(t, func(t *testing.T) core.Log {
+		cfg := fastConfig
+		cfg.URL = c.URL()
+		return newLogAt(t, cfg)
+	})
+}

@@ -6,15 +6,17 @@
 //
 // # Key layout
 //
-// Every key starts with Config.KeyPrefix (default "channelstream:"):
+// Every key starts with Config.KeyPrefix (default "channelstream:"); the
+// Log's keys continue with the hash tag "{ctl}:", so that on a Redis
+// Cluster they live in one slot (its scripts and pipelines use several):
 //
-//	<prefix>log       stream: one entry per Append, one field "op" holding
-//	                  the op's bytes; entry ids are Redis stream ids
-//	                  ("ms-seq"), which order the log (Log.CompareIDs)
-//	<prefix>snapshot  hash: "id" (the entry the snapshot covers up to and
-//	                  including) and "state" (its bytes)
-//	<prefix>epoch     string: a random token naming the current life of the
-//	                  data set (see Redis restarts below)
+//	<prefix>{ctl}:log       stream: one entry per Append, one field "op" holding
+//	                        the op's bytes; entry ids are Redis stream ids
+//	                        ("ms-seq"), which order the log (Log.CompareIDs)
+//	<prefix>{ctl}:snapshot  hash: "id" (the entry the snapshot covers up to and
+//	                        including) and "state" (its bytes)
+//	<prefix>{ctl}:epoch     string: a random token naming the current life of the
+//	                        data set (see Redis restarts below)
 //
 // No key has a TTL; do not run the Log on a Redis whose maxmemory-policy may
 // evict them.

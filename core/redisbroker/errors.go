@@ -89,3 +89,14 @@ func notStored(err error) bool {
 	}
 	return errors.Is(err, redis.ErrPoolTimeout)
 }
+
+// isRedirect tells whether err is a MOVED or ASK reply: a master of a
+// cluster that does not serve the key's slot.
+func isRedirect(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	msg := reply.Error()
+	return strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ")
+}

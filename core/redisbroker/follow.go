@@ -32,17 +32,20 @@ func (l *Log) Follow(ctx context.Context, after string, fn func(core.Entry), onE
 		cursor = id
 	}
 	f := &follower{log: l, cursor: cursor, fn: fn, onErr: onErr}
-	opt, err := l.cfg.options(1, l.cfg.BlockTimeout+l.cfg.CommandTimeout)
+	rdb, err := l.cfg.newClient(clientConfig{
+		poolSize:    1,
+		readTimeout: l.cfg.BlockTimeout + l.cfg.CommandTimeout,
+		onConnect:   f.checkEpoch,
+	})
 	if err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
-	opt.OnConnect = f.checkEpoch
+	f.rdb = rdb
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopOnClose := context.AfterFunc(l.life, cancel)
 	defer stopOnClose()
 
-	f.rdb = redis.NewClient(opt)
 	// Closing the client ends a blocked XREAD at once.
 	stopClose := context.AfterFunc(ctx, func() { _ = f.rdb.Close() })
 	defer func() {
@@ -62,7 +65,7 @@ var errNewDataSet = errors.New("redis holds a new data set (restarted empty or f
 // except epoch, which checkEpoch reads when go-redis opens a connection.
 type follower struct {
 	log    *Log
-	rdb    *redis.Client          // PoolSize 1: the follower's own connection
+	rdb    redis.UniversalClient  // PoolSize 1 (per master): the follower's own connection
 	epoch  atomic.Pointer[string] // the data set's epoch the cursor belongs to; nil or "" to learn
 	cursor streamID               // the last entry delivered (or the start point)
 	fn     func(core.Entry)
@@ -88,6 +91,9 @@ func (f *follower) checkEpoch(ctx context.Context, cn *redis.Conn) error {
 		return nil
 	}
 	cur, err := cn.Get(ctx, f.log.keys.epoch).Result()
+	if isRedirect(err) {
+		return nil // a connection to another master of a cluster
+	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}

@@ -39,6 +39,13 @@ func prefixFor(t testing.TB) string {
 func newLog(t testing.TB, srv *redistest.Server, cfg redisbroker.Config) *redisbroker.Log {
 	t.Helper()
 	cfg.URL = srv.URL()
+	return newLogAt(t, cfg)
+}
+
+// newLogAt returns a Log at cfg.URL under the test's own key prefix,
+// closed at cleanup.
+func newLogAt(t testing.TB, cfg redisbroker.Config) *redisbroker.Log {
+	t.Helper()
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = prefixFor(t)
 	}

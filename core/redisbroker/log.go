@@ -24,7 +24,7 @@ var ErrNoSuchEntry = errors.New("no such entry in the log")
 // the concurrency contract and what happens when Redis restarts.
 type Log struct {
 	cfg  Config
-	rdb  *redis.Client // Append, snapshots, Ping; Follow opens its own
+	rdb  redis.UniversalClient // Append, snapshots, Ping; Follow opens its own
 	keys keys
 
 	// token and seq make epoch candidates unique (see newEpoch).
@@ -35,6 +35,11 @@ type Log struct {
 	life    context.Context
 	endLife context.CancelFunc
 }
+
+// logTag follows KeyPrefix in the name of each of the Log's keys: the hash
+// tag that keeps them in one slot of a Redis Cluster (its scripts and
+// pipelines use several at once).
+const logTag = "{ctl}:"
 
 // keys are the names of the Log's keys in Redis.
 type keys struct {
@@ -48,7 +53,10 @@ type keys struct {
 // on a malformed configuration.
 func New(cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
-	opt, err := cfg.options(0, cfg.CommandTimeout)
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("new redis log: %w", err)
+	}
+	rdb, err := cfg.newClient(clientConfig{readTimeout: cfg.CommandTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("new redis log: %w", err)
 	}
@@ -57,11 +65,11 @@ func New(cfg Config) (*Log, error) {
 	life, endLife := context.WithCancel(context.Background())
 	return &Log{
 		cfg: cfg,
-		rdb: redis.NewClient(opt),
+		rdb: rdb,
 		keys: keys{
-			stream:   cfg.KeyPrefix + "log",
-			snapshot: cfg.KeyPrefix + "snapshot",
-			epoch:    cfg.KeyPrefix + "epoch",
+			stream:   cfg.KeyPrefix + logTag + "log",
+			snapshot: cfg.KeyPrefix + logTag + "snapshot",
+			epoch:    cfg.KeyPrefix + logTag + "epoch",
 		},
 		token:   hex.EncodeToString(raw[:]),
 		life:    life,
@@ -86,15 +94,13 @@ func (l *Log) Close() error {
 // core.ErrUnavailable after the command was sent (a timeout), the entry
 // may be stored all the same.
 func (l *Log) Append(ctx context.Context, op []byte) (string, error) {
-	args := &redis.XAddArgs{
-		Stream: l.keys.stream,
-		ID:     "*",
-		Values: []any{"op", op},
-	}
+	args := []any{"xadd", l.keys.stream}
 	if l.cfg.MaxLen > 0 {
-		args.MaxLen, args.Approx = l.cfg.MaxLen, true
+		args = append(args, "maxlen", "~", l.cfg.MaxLen)
 	}
-	id, err := l.rdb.XAdd(ctx, args).Result()
+	cmd := noRetryStringCmd{redis.NewStringCmd(ctx, append(args, "*", "op", op)...)}
+	_ = l.rdb.Process(ctx, cmd)
+	id, err := cmd.Result()
 	if err != nil {
 		return "", wrapAppend(ctx, err)
 	}

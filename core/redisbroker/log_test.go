@@ -46,7 +46,7 @@ func TestFollowRejectsAMalformedID(t *testing.T) {
 func TestWrongKeyTypeIsNotAnOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	l := newLog(t, srv, fastConfig)
-	if err := rawClient(t, srv).Set(ctxFor(t), prefixFor(t)+"log", "not a stream", 0).Err(); err != nil {
+	if err := rawClient(t, srv).Set(ctxFor(t), prefixFor(t)+"{ctl}:log", "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	_, err := l.Append(ctxFor(t), []byte("x"))

@@ -16,14 +16,14 @@ import (
 
 // xaddFar is an XADD of op with an explicit id to the stream of prefix.
 func xaddFar(prefix, id, op string) *redis.XAddArgs {
-	return &redis.XAddArgs{Stream: prefix + "log", ID: id, Values: []any{"op", op}}
+	return &redis.XAddArgs{Stream: prefix + "{ctl}:log", ID: id, Values: []any{"op", op}}
 }
 
 func TestSaveSnapshotTrimsTheStream(t *testing.T) {
 	srv := redistest.Start(t)
 	l := newLog(t, srv, fastConfig)
 	raw := rawClient(t, srv)
-	stream := prefixFor(t) + "log"
+	stream := prefixFor(t) + "{ctl}:log"
 	var ids []string
 	for i := range 10 {
 		ids = append(ids, mustAppend(t, l, "op-"+strconv.Itoa(i)))
@@ -112,8 +112,8 @@ func TestSaveSnapshotIsAtomic(t *testing.T) {
 			var snap *redis.SliceCmd
 			var first *redis.XMessageSliceCmd
 			_, err := raw.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				snap = p.HMGet(ctx, prefix+"snapshot", "id", "state", "prev")
-				first = p.XRangeN(ctx, prefix+"log", "-", "+", 1)
+				snap = p.HMGet(ctx, prefix+"{ctl}:snapshot", "id", "state", "prev")
+				first = p.XRangeN(ctx, prefix+"{ctl}:log", "-", "+", 1)
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {
@@ -189,7 +189,7 @@ func TestMaxLenCapsTheStream(t *testing.T) {
 	for i := range 1000 {
 		mustAppend(t, l, "op-"+strconv.Itoa(i))
 	}
-	n, err := rawClient(t, srv).XLen(ctxFor(t), prefixFor(t)+"log").Result()
+	n, err := rawClient(t, srv).XLen(ctxFor(t), prefixFor(t)+"{ctl}:log").Result()
 	if err != nil {
 		t.Fatalf("XLEN: %v", err)
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -28,6 +30,31 @@ type Cluster struct {
 // in the cluster), joins them with redis-cli --cluster create, waits until
 // every master says cluster_state:ok, and stops them when the test ends.
 func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	return startCluster(t)
+}
+
+// StartClusterForMain is StartCluster for a TestMain, whose cluster the
+// tests of a package share: it returns the cluster and the function that
+// stops it and removes its files, or nil and a no-op after printing why it
+// could not start. Methods of the cluster's Servers that fail afterwards
+// panic (there is no test to fail).
+func StartClusterForMain() (c *Cluster, stop func()) {
+	r := &mainReporter{}
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(mainFatal); !ok {
+				panic(p)
+			}
+			fmt.Fprintln(os.Stderr, "redistest: start cluster:", p)
+			r.cleanup()
+			c, stop = nil, func() {}
+		}
+	}()
+	return startCluster(r), r.cleanup
+}
+
+func startCluster(t reporter) *Cluster {
 	t.Helper()
 	bin := lookPath(t, "redis-server")
 	cli := lookPath(t, "redis-cli")
@@ -148,4 +175,48 @@ func Command(addr string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s: array replies are not supported", args[0])
 	}
 	return line[1:], nil
+}
+
+// mainReporter is a reporter outside any test (StartClusterForMain).
+type mainReporter struct {
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// mainFatal is the panic value of mainReporter.Fatalf.
+type mainFatal string
+
+func (*mainReporter) Helper() {}
+func (*mainReporter) Fatalf(format string, args ...any) {
+	panic(mainFatal(fmt.Sprintf(format, args...)))
+}
+func (*mainReporter) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "redistest: "+format+"\n", args...)
+}
+func (*mainReporter) Logf(format string, args ...any) {}
+
+func (r *mainReporter) Cleanup(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cleanups = append(r.cleanups, f)
+}
+
+func (r *mainReporter) TempDir() string {
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		r.Fatalf("temp dir: %v", err)
+	}
+	r.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// cleanup runs the cleanups, the last registered first.
+func (r *mainReporter) cleanup() {
+	r.mu.Lock()
+	fs := r.cleanups
+	r.cleanups = nil
+	r.mu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
 }

@@ -38,9 +38,20 @@ const (
 	startTries = 5
 )
 
+// reporter is what a Server needs of a test: testing.TB has it, and so
+// has mainReporter (StartClusterForMain).
+type reporter interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
 // Server is one redis-server process started by Start.
 type Server struct {
-	t     testing.TB
+	t     reporter
 	bin   string
 	dir   string
 	port  int
@@ -70,7 +81,7 @@ func Start(t testing.TB) *Server {
 
 // startServer starts a Server with the extra arguments on a port pick
 // chooses.
-func startServer(t testing.TB, bin string, extra []string, pick func() (int, error)) *Server {
+func startServer(t reporter, bin string, extra []string, pick func() (int, error)) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), extra: extra}
 	t.Cleanup(s.Stop)
@@ -90,7 +101,7 @@ func startServer(t testing.TB, bin string, extra []string, pick func() (int, err
 }
 
 // lookPath finds a Redis program or fails the test.
-func lookPath(t testing.TB, name string) string {
+func lookPath(t reporter, name string) string {
 	t.Helper()
 	bin, err := exec.LookPath(name)
 	if err != nil {
