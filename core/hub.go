@@ -351,6 +351,14 @@ func (h *Hub) Drain() { h.draining.Store(true) }
 // Draining reports whether Drain was called.
 func (h *Hub) Draining() bool { return h.draining.Load() }
 
+// HasUser reports whether the hub holds the user now. Unlike HasConn it
+// does not catch up with a cluster's log: it serves error reports only.
+func (h *Hub) HasUser(name string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[name] != nil
+}
+
 // HasConn reports whether the connection id is known. A clustered hub
 // that does not know it first catches up with the log (for at most a few
 // seconds), so that a connection just made on another node is found.

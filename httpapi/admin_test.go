@@ -78,30 +78,51 @@ func (a *apiT) withCookie(method, path, value string) (int, http.Header, []byte)
 	return a.raw(method, path, "", map[string]string{"Cookie": "auth_tkt=" + value})
 }
 
-// redirectsToSignIn fails unless the answer sends the browser to sign in.
+// redirectsToSignIn fails unless the answer sends the browser to sign in,
+// with an absolute Location (UPSTREAM.md checklist 111).
 func redirectsToSignIn(t *testing.T, what string, code int, h http.Header) {
 	t.Helper()
-	if code != http.StatusFound || h.Get("Location") != "/admin/sign_in" {
-		t.Fatalf("%s: %d Location %q, want 302 to /admin/sign_in", what, code, h.Get("Location"))
+	redirectsTo(t, what, code, h, "/admin/sign_in")
+}
+
+// redirectsTo fails unless the answer is a 302 to path on the test server,
+// as an absolute URL.
+func redirectsTo(t *testing.T, what string, code int, h http.Header, path string) {
+	t.Helper()
+	if code != http.StatusFound || !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+`+regexp.QuoteMeta(path)+`$`).MatchString(h.Get("Location")) {
+		t.Fatalf("%s: %d Location %q, want 302 to http://127.0.0.1:port%s", what, code, h.Get("Location"), path)
 	}
 }
 
 func TestAdminRoutesRedirectToSignInWithoutAuth(t *testing.T) {
 	a := newAdminAPI(t, nil)
-	for _, p := range []string{"/admin", "/admin/admin.json", "/admin/debug", "/admin/nope", "/api-explorer", "/admin/"} {
+	for _, p := range []string{"/admin", "/admin/admin.json", "/admin/debug", "/api-explorer"} {
 		code, h, _ := a.raw("GET", p, "", nil)
 		redirectsToSignIn(t, p, code, h) // 111
 	}
 	code, h, _ := a.raw("POST", "/admin/admin.json", "", nil)
 	redirectsToSignIn(t, "POST admin.json", code, h)
 
-	t.Run("behind a proxy prefix", func(t *testing.T) {
-		code, h, _ := a.raw("GET", "/prefix/admin", "", map[string]string{"X-Script-Name": "/prefix"})
-		if code != http.StatusFound || h.Get("Location") != "/prefix/admin/sign_in" {
-			t.Fatalf("%d Location %q", code, h.Get("Location"))
+	t.Run("an unknown admin path is 404 (111)", func(t *testing.T) {
+		for _, p := range []string{"/admin/nope", "/admin/", "/admin/sign_in/x"} {
+			code, _, b := a.raw("GET", p, "", nil)
+			status(t, code, http.StatusNotFound, b)
 		}
-		code, h, _ = a.raw("GET", "/admin", "", map[string]string{"X-Script-Name": "//evil.example"})
+	})
+	t.Run("behind a trusted proxy's prefix", func(t *testing.T) {
+		proxied := newAdminAPI(t, func(c *Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+		code, h, _ := proxied.raw("GET", "/prefix/admin", "", map[string]string{"X-Script-Name": "/prefix"})
+		redirectsTo(t, "prefixed", code, h, "/prefix/admin/sign_in")
+		code, h, _ = proxied.raw("GET", "/admin", "", map[string]string{"X-Script-Name": "//evil.example"})
 		redirectsToSignIn(t, "bad prefix ignored", code, h)
+		code, h, _ = proxied.raw("GET", "/admin", "", map[string]string{"X-Forwarded-Proto": "https"})
+		if code != http.StatusFound || !strings.HasPrefix(h.Get("Location"), "https://127.0.0.1:") {
+			t.Fatalf("behind an https proxy: %d Location %q", code, h.Get("Location"))
+		}
+	})
+	t.Run("a prefix from anyone else is ignored", func(t *testing.T) {
+		code, h, _ := a.raw("GET", "/admin", "", map[string]string{"X-Script-Name": "/prefix"})
+		redirectsToSignIn(t, "untrusted prefix", code, h)
 	})
 	t.Run("other paths stay plain 404s", func(t *testing.T) {
 		code, _, b := a.raw("GET", "/administrator", "", nil)
@@ -136,11 +157,8 @@ func TestSignInPageIsAForm(t *testing.T) {
 
 func TestSignInSetsTheSessionCookie(t *testing.T) {
 	a := newAdminAPI(t, nil)
-	code, h, b := a.signIn("  boss ", "\thunter2\n", nil) // fields are stripped, as upstream
-	status(t, code, http.StatusFound, b)                  // 113
-	if h.Get("Location") != "/admin" {
-		t.Fatalf("Location %q, want /admin", h.Get("Location"))
-	}
+	code, h, _ := a.signIn("  boss ", "\thunter2\n", nil) // fields are stripped, as upstream
+	redirectsTo(t, "sign-in", code, h, "/admin")          // 113
 	c := authCookie(t, h)
 	if c == nil {
 		t.Fatalf("no auth_tkt cookie: %v", h.Values("Set-Cookie"))
@@ -188,19 +206,26 @@ func TestSignInSetsTheSessionCookie(t *testing.T) {
 
 func TestSignInCookieIsSecureOverHTTPS(t *testing.T) {
 	cases := []struct {
-		name   string
-		scheme string // Config.HTTPScheme
-		header string // X-Scheme
-		secure bool
+		name    string
+		scheme  string // Config.HTTPScheme
+		header  string // X-Scheme
+		trusted bool   // the test client is a trusted proxy
+		secure  bool
 	}{
-		{"X-Scheme https", "", "https", true},
-		{"X-Scheme http", "", "http", false},
-		{"http_scheme https", "https", "", true},
-		{"http_scheme http beats X-Scheme", "http", "https", false},
+		{"X-Scheme https from a trusted proxy", "", "https", true, true},
+		{"X-Scheme https from anyone else", "", "https", false, false},
+		{"X-Scheme http", "", "http", true, false},
+		{"http_scheme https", "https", "", false, true},
+		{"http_scheme http beats X-Scheme", "http", "https", true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newAdminAPI(t, func(c *Config) { c.HTTPScheme = tc.scheme })
+			a := newAdminAPI(t, func(c *Config) {
+				c.HTTPScheme = tc.scheme
+				if tc.trusted {
+					c.TrustedProxies = []string{"127.0.0.1"}
+				}
+			})
 			hdr := map[string]string{}
 			if tc.header != "" {
 				hdr["X-Scheme"] = tc.header
@@ -285,9 +310,7 @@ func TestSignOutExpiresTheCookie(t *testing.T) {
 	c := a.sessionCookie()
 	code, h, b := a.withCookie("GET", "/admin/sign_out", c.Value)
 	status(t, code, http.StatusFound, b) // 114
-	if h.Get("Location") != "/admin/sign_in" {
-		t.Fatalf("Location %q", h.Get("Location"))
-	}
+	redirectsToSignIn(t, "sign-out", code, h)
 	out := authCookie(t, h)
 	if out == nil || out.Value != "" || out.MaxAge >= 0 || out.Path != "/" || !out.Expires.Before(time.Now()) {
 		t.Fatalf("sign-out Set-Cookie %q does not expire auth_tkt", h.Get("Set-Cookie"))

@@ -122,6 +122,13 @@ func NewClientIP(trustedProxies []string) (*ClientIP, error) {
 	return &ClientIP{trusted: s}, nil
 }
 
+// TrustsPeer reports whether r's direct peer (RemoteAddr) is a trusted
+// proxy, whose forwarding headers may be believed.
+func (c *ClientIP) TrustsPeer(r *http.Request) bool {
+	peer, err := parseHostAddr(r.RemoteAddr)
+	return err == nil && c.trusted.contains(peer)
+}
+
 // FromRequest returns the client address of r, unmapped and without zone.
 // X-Forwarded-For is read only when r.RemoteAddr is a trusted proxy; if every
 // entry in it is a trusted proxy the leftmost one is the client. It fails when

@@ -137,8 +137,17 @@ func TestEnforceHTTPS(t *testing.T) {
 	status(t, code, http.StatusNotAcceptable, b) // checklist 15
 	code, _, b = a.raw("GET", "/", "", nil)
 	status(t, code, http.StatusNotAcceptable, b)
-	code, _, b = a.raw("POST", "/connect", `{"username": "a"}`, map[string]string{"X-Channelstream-Secret": a.token(), "X-Scheme": "https"})
-	status(t, code, 200, b)
+	for _, h := range []string{"X-Scheme", "X-Url-Scheme", "X-Forwarded-Proto"} {
+		code, _, b = a.raw("POST", "/connect", `{"username": "a"}`, map[string]string{"X-Channelstream-Secret": a.token(), h: "https"})
+		status(t, code, http.StatusNotAcceptable, b) // not from a trusted proxy: ignored
+	}
+	proxied := newAPI(t, func(c *Config, _ *core.Config) { c.EnforceHTTPS, c.TrustedProxies = true, []string{"127.0.0.1"} })
+	for _, h := range []string{"X-Scheme", "X-Url-Scheme", "X-Forwarded-Proto"} {
+		code, _, b = proxied.raw("POST", "/connect", `{"username": "a"}`, map[string]string{"X-Channelstream-Secret": proxied.token(), h: "https"})
+		status(t, code, 200, b)
+	}
+	code, _, b = proxied.raw("POST", "/connect", `{"username": "a"}`, map[string]string{"X-Channelstream-Secret": proxied.token(), "X-Scheme": "http"})
+	status(t, code, http.StatusNotAcceptable, b)
 }
 
 func TestRouting(t *testing.T) {
@@ -151,10 +160,15 @@ func TestRouting(t *testing.T) {
 			status(t, code, 404, b)
 		})
 	}
-	t.Run("X-Script-Name prefix is stripped (126)", func(t *testing.T) {
-		code, _, b := a.raw("POST", "/prefix/info", "", map[string]string{"X-Script-Name": "/prefix", "X-Channelstream-Secret": a.token()})
+	t.Run("a trusted proxy's X-Script-Name prefix is stripped (126)", func(t *testing.T) {
+		proxied := newAPI(t, func(c *Config, _ *core.Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+		code, _, b := proxied.raw("POST", "/prefix/info", "", map[string]string{"X-Script-Name": "/prefix", "X-Channelstream-Secret": proxied.token()})
 		status(t, code, 200, b)
 		jsonEq(t, b, `{"channels": {}, "users": []}`)
+	})
+	t.Run("anyone else's X-Script-Name is ignored", func(t *testing.T) {
+		code, _, b := a.raw("POST", "/prefix/info", "", map[string]string{"X-Script-Name": "/prefix", "X-Channelstream-Secret": a.token()})
+		status(t, code, 404, b)
 	})
 }
 

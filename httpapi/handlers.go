@@ -80,6 +80,20 @@ func (s *Server) subscription(decode func([]byte, string) (core.SubscribeParams,
 	}
 }
 
+// userState decodes a /user_state body. Upstream validates the user inside
+// the schema, so an unknown user is reported together with the other field
+// errors (an invalid state value, say).
+func (s *Server) userState(_ *http.Request, body []byte) (core.UserStateParams, error) {
+	p, err := decodeUserState(body)
+	var fields FieldErrors
+	if errors.As(err, &fields) {
+		if _, bad := fields["user"]; !bad && !s.hub.HasUser(p.User) {
+			fields["user"] = []string{"Unknown user"}
+		}
+	}
+	return p, err
+}
+
 // messages serves POST (send), PATCH (edit) and DELETE /message: the
 // accepted messages are routed, then echoed. A message the hub refuses
 // (too large) is reported at its position in the body.

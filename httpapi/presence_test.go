@@ -137,6 +137,14 @@ func TestUserState(t *testing.T) {
 		status(t, code, 422, b)
 		jsonEq(t, b, `{"user": ["Unknown user"]}`)
 	})
+	t.Run("unknown user and invalid state value reported together", func(t *testing.T) {
+		code, b := a.call("POST", "/user_state", `{"user": "ghost", "user_state": {"a": [1]}}`)
+		status(t, code, 422, b)
+		jsonEq(t, b, `{"user": ["Unknown user"], "user_state": {"a": {"value": ["Value is not type of string, integer, boolean or float."]}}}`)
+		code, b = a.call("POST", "/user_state", `{"user": "u", "user_state": {"a": [1]}}`)
+		status(t, code, 422, b)
+		jsonEq(t, b, `{"user_state": {"a": {"value": ["Value is not type of string, integer, boolean or float."]}}}`)
+	})
 	t.Run("missing user", func(t *testing.T) {
 		code, b := a.call("POST", "/user_state", `{}`)
 		status(t, code, 422, b)

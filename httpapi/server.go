@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -217,10 +216,19 @@ const (
 	refusedPeriod = 10 * time.Second
 )
 
-// ServeHTTP routes /ws straight to the WebSocket handler and everything
-// else through the API middleware: X-Script-Name, https enforcement, CORS,
-// authentication, then the router.
+// ServeHTTP reads what a trusted proxy says about the request (scheme,
+// X-Script-Name), enforces https on every route (/ws included), routes /ws
+// straight to the WebSocket handler and everything else through the API
+// middleware: CORS, authentication, then the router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := s.readForwarded(r)
+	if s.cfg.EnforceHTTPS && f.scheme != "https" {
+		if r.URL.Path != "/ws" {
+			s.cors.SetHeaders(w.Header(), r.Header.Get("Origin"))
+		}
+		writeStatusError(w, http.StatusNotAcceptable, "SSL is required")
+		return
+	}
 	if r.URL.Path == "/ws" {
 		if s.cfg.WebSocket == nil {
 			http.NotFound(w, r)
@@ -229,12 +237,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cfg.WebSocket.ServeHTTP(w, r)
 		return
 	}
-	stripScriptName(r)
+	r = withForwarded(r, f)
 	s.cors.SetHeaders(w.Header(), r.Header.Get("Origin"))
-	if s.cfg.EnforceHTTPS && requestScheme(r) != "https" {
-		writeStatusError(w, http.StatusNotAcceptable, "SSL is required")
-		return
-	}
 	perm, err := s.authenticate(r)
 	if err != nil {
 		s.log.Debug().Err(err).Str("path", r.URL.Path).Msg("bad signature")
@@ -243,29 +247,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(withPermission(r.Context(), perm))
 	s.router.ServeHTTP(w, r)
-}
-
-// stripScriptName removes an X-Script-Name prefix from the path.
-func stripScriptName(r *http.Request) {
-	prefix := strings.TrimRight(r.Header.Get("X-Script-Name"), "/")
-	if prefix == "" || !strings.HasPrefix(r.URL.Path, prefix+"/") {
-		return
-	}
-	r.URL.Path = strings.TrimPrefix(r.URL.Path, prefix)
-	r.URL.RawPath = ""
-}
-
-// requestScheme is the scheme the client used, as upstream reads it.
-func requestScheme(r *http.Request) string {
-	for _, h := range []string{"X-Scheme", "X-Url-Scheme", "X-Forwarded-Proto"} {
-		if v := r.Header.Get(h); v != "" {
-			return strings.ToLower(v)
-		}
-	}
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
 }
 
 func (s *Server) routes() *httprouter.Router {
@@ -282,7 +263,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.POST("/connect", api(endpoint(s, bodyOnly(decodeConnect), h.Connect)))
 	rt.POST("/subscribe", api(endpoint(s, s.subscription(decodeSubscribe), h.Subscribe)))
 	rt.POST("/unsubscribe", api(endpoint(s, s.subscription(decodeUnsubscribe), h.Unsubscribe)))
-	rt.POST("/user_state", api(endpoint(s, bodyOnly(decodeUserState), h.SetUserState)))
+	rt.POST("/user_state", api(endpoint(s, s.userState, h.SetUserState)))
 	rt.POST("/message", api(s.messages(core.KindSend)))
 	rt.PATCH("/message", api(s.messages(core.KindEdit)))
 	rt.DELETE("/message", api(s.messages(core.KindDelete)))

@@ -191,7 +191,7 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // servePage serves index.html with its <base> under the X-Script-Name
-// prefix the API stripped, so that its relative links work behind a
+// prefix the API stripped (a trusted proxy's only, httpapi.ScriptName), so that its relative links work behind a
 // proxy that mounts the gateway below a path.
 func (d *demo) servePage(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -204,7 +204,7 @@ func (d *demo) servePage(w http.ResponseWriter, r *http.Request) {
 		demoWriteJSON(w, http.StatusNotFound, map[string]string{"error": "the demo page is not built in"})
 		return
 	}
-	if prefix := strings.TrimRight(r.Header.Get("X-Script-Name"), "/"); strings.HasPrefix(prefix, "/") {
+	if prefix := httpapi.ScriptName(r); prefix != "" {
 		page = bytes.Replace(page, []byte(`<base href="/demo/">`), []byte(`<base href="`+htmlAttr(prefix)+`/demo/">`), 1)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -191,10 +191,17 @@ func TestDemoServesThePage(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a proxy prefix moves the base", func(t *testing.T) {
-		code, b, _ := demoDo(t, tg.URL, "GET", "/chat/demo", nil, "X-Script-Name", "/chat")
+	t.Run("a trusted proxy's prefix moves the base", func(t *testing.T) {
+		proxied := startGateway(t, func(c *Config) { c.Demo, c.TrustedProxies = true, []string{"127.0.0.1"} })
+		code, b, _ := demoDo(t, proxied.URL, "GET", "/chat/demo", nil, "X-Script-Name", "/chat")
 		if code != http.StatusOK || !strings.Contains(string(b), `<base href="/chat/demo/">`) {
 			t.Fatalf("GET /chat/demo with X-Script-Name: %d, base %q", code, b[:min(len(b), 300)])
+		}
+	})
+	t.Run("anyone else's prefix does not", func(t *testing.T) {
+		code, b, _ := demoDo(t, tg.URL, "GET", "/demo", nil, "X-Script-Name", "/chat")
+		if code != http.StatusOK || !strings.Contains(string(b), `<base href="/demo/">`) {
+			t.Fatalf("GET /demo with an untrusted X-Script-Name: %d, base %q", code, b[:min(len(b), 300)])
 		}
 	})
 	t.Run("unknown pages and wrong methods are refused", func(t *testing.T) {
