@@ -50,6 +50,7 @@ func TestSoakLedgerCatchesEveryBreach(t *testing.T) {
 		{"a refused message delivered", client(false, msg(1, 1), msg(2, 2), msg(3, 3), msg(4, -1)), false, func(s *soakTally) int { return s.phantom }},
 		{"a misplaced gap", client(true, msg(1, 1), gap(3, 3)), true, func(s *soakTally) int { return s.badGaps }},
 		{"a gap to a client that never stalled", client(false, msg(1, 1), gap(2, 2), msg(3, 3)), false, func(s *soakTally) int { return s.gappedNonStaller }},
+		{"a client that never stalled cut as slow", client(false, msg(1, 1), gap(2, 2), msg(3, 3)), true, func(s *soakTally) int { return s.slowCutNonStaller }},
 		{"a loss beyond what the gap announced", client(true, msg(1, 1), gap(2, 2)), true, func(s *soakTally) int { return s.missing }},
 	} {
 		t.Run(c.name+" is caught", func(t *testing.T) {
@@ -61,6 +62,7 @@ func TestSoakLedgerCatchesEveryBreach(t *testing.T) {
 	}
 	t.Run("a clean delivery passes, and a slow consumer's announced loss is accounted for", func(t *testing.T) {
 		clean := client(false, msg(1, 1), msg(2, 2), msg(3, 3))
+		clean.inc.connID = "clean" // not the one cut
 		slow := client(true, msg(1, 1), gap(2, 2), msg(3, 3))
 		tally := l.verify([]*soakClient{clean, slow}, map[string]bool{"conn": true})
 		if f := tally.failures(); len(f) > 0 || tally.toldLost != 1 || tally.deliveries != 5 {

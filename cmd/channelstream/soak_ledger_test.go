@@ -207,6 +207,7 @@ func (s *soakTally) failures() []string {
 		{s.duplicates, "duplicate deliveries"}, {s.dupSeqs, "repeated seqs"}, {s.holes, "seqs skipped without a gap"},
 		{s.badGaps, "misplaced gap objects"}, {s.phantom, "phantom deliveries"}, {s.missing, "lost messages"},
 		{s.gappedNonStaller, "gaps on connections that never stalled"},
+		{s.slowCutNonStaller, fmt.Sprintf("connections that never stalled cut as slow consumers %v", s.slowCutNonStallerBy)},
 	} {
 		if c.n > 0 {
 			out = append(out, fmt.Sprintf("%d %s", c.n, c.what))

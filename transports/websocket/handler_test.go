@@ -505,3 +505,32 @@ func TestShutdownGivesUpAtDeadline(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 }
+
+func TestOversizedFrameCloseComesAfterAWholeBatch(t *testing.T) {
+	e := newEnv(t, core.Config{MaxMessageBytes: 1 << 20}, Config{MaxMessageSize: 1024}, smallSendBuffers(16<<10))
+	id := e.connect("alice", "c")
+	c, _, err := e.dialErr("conn_id="+id, smallReceiveBuffer(16<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := strings.Repeat("x", 512<<10) // far more than both buffers: the batch waits half sent
+	e.publish("c", payload)
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	kind, r, err := c.NextReader() // the batch's header is here: it is under way
+	if err != nil || kind != gws.TextMessage {
+		t.Fatalf("waiting for the batch: %v (frame kind %d)", err, kind)
+	}
+	// gorilla's read side answers the oversized frame with a close frame
+	// while the batch is still being sent.
+	if err := c.WriteMessage(gws.TextMessage, make([]byte, 2048)); err != nil {
+		t.Fatal(err)
+	}
+	var list []frame
+	if err := json.NewDecoder(r).Decode(&list); err != nil {
+		t.Fatalf("reading the batch: %v", err)
+	}
+	if len(list) != 1 || list[0].Message != payload {
+		t.Fatalf("got %d objects, want the one message whole", len(list))
+	}
+	expectClose(t, c, gws.CloseMessageTooBig, wait)
+}

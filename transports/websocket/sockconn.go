@@ -47,6 +47,31 @@ type sockConn struct {
 	// w writes the frames (set up by newSocket, under the socket's write
 	// lock).
 	w writer.Conn
+	// stream, set by newSocket before the socket's goroutines start, is
+	// the socket's write path, whose lock Write takes (nil: a refused
+	// socket, which has no other writer).
+	stream *writer.Stream
+}
+
+// Write is how gorilla writes: the control frames it sends for us (pongs,
+// close echoes, close frames) and those of its read side (the close frame
+// of a protocol error or an oversized frame). On an attached socket it
+// takes the socket's write lock, so that such a frame is never written
+// inside a batch the pump sent in part (the rest goes first), and never
+// while the pump writes: a frame written outside the lock could hold the
+// connection's own write lock for as long as its deadline on a client
+// that stopped reading, and the pump, which takes that lock for every
+// send, would wait on it and hold up every other socket.
+func (s *sockConn) Write(p []byte) (int, error) {
+	if s.stream == nil {
+		return s.Conn.Write(p)
+	}
+	err := s.stream.Lock()
+	defer s.stream.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return s.Conn.Write(p)
 }
 
 func newSockConn(c net.Conn) *sockConn {

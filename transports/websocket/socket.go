@@ -49,8 +49,8 @@ type socket struct {
 	nextBeat, closeAt int64
 
 	// w is the socket's write path, shared by the writer and the
-	// handler's pump; its lock also serialises the control frames the
-	// reader answers (see control).
+	// handler's pump; every frame gorilla writes takes its lock too (see
+	// sockConn.Write).
 	w writer.Stream
 
 	prev, next *socket // in Handler.sockets; guarded by its mutex
@@ -68,6 +68,7 @@ func newSocket(h *Handler, ws *gws.Conn, sess *core.Session) *socket {
 		now = &out.w
 	}
 	s.w.Init(sess, s, &out.w, now)
+	out.stream = &s.w
 	s.heard.Store(clock(time.Now()))
 	out.pinged.Store(s.heard.Load())
 	out.heard = &s.heard
@@ -242,12 +243,8 @@ func (s *socket) close(d core.Disconnect) {
 	}
 	log.Str("conn_id", s.sess.ConnID()).Int("code", d.Code).Str("reason", d.Reason).
 		Stringer("remote", s.ws.RemoteAddr()).Msg("websocket closed by server")
-	err := s.w.Lock() // never a close frame inside a data frame
-	if err == nil {
-		err = writeClose(s.ws, d, s.h.cfg.WriteWait)
-	}
-	s.w.Unlock()
-	if err != nil {
+	// Under the write lock, after any rest of a batch (sockConn.Write).
+	if err := writeClose(s.ws, d, s.h.cfg.WriteWait); err != nil {
 		return
 	}
 	t := time.NewTimer(closeGrace)
@@ -302,9 +299,10 @@ func (s *socket) readLoop() {
 }
 
 // answerPing answers a client's ping with a pong, as gorilla's default
-// handler does, but under the write lock (see control).
+// handler does, but under the write lock (see sockConn.Write), ignoring
+// the errors of a socket that is ending.
 func (s *socket) answerPing(data string) error {
-	err := s.control(gws.PongMessage, []byte(data))
+	err := s.ws.WriteControl(gws.PongMessage, []byte(data), time.Now().Add(controlWait))
 	var ne net.Error
 	if errors.Is(err, gws.ErrCloseSent) || errors.As(err, &ne) {
 		return nil
@@ -313,25 +311,10 @@ func (s *socket) answerPing(data string) error {
 }
 
 // answerClose echoes a client's close frame, as gorilla's default handler
-// does, but under the write lock (see control).
+// does (under the write lock, see sockConn.Write).
 func (s *socket) answerClose(code int, _ string) error {
-	_ = s.control(gws.CloseMessage, gws.FormatCloseMessage(code, ""))
+	_ = s.ws.WriteControl(gws.CloseMessage, gws.FormatCloseMessage(code, ""), time.Now().Add(controlWait))
 	return nil
-}
-
-// control writes a control frame for the reader, under the write lock:
-// after the rest of a batch the pump could not send (never inside a data
-// frame), and never while the pump writes. Outside the lock, gorilla's
-// own handlers held the connection's write lock for up to a second on a
-// client that stopped reading, and the pump, blocked on it, held up every
-// other socket.
-func (s *socket) control(kind int, data []byte) error {
-	err := s.w.Lock()
-	defer s.w.Unlock()
-	if err != nil {
-		return err
-	}
-	return s.ws.WriteControl(kind, data, time.Now().Add(controlWait))
 }
 
 // pong notes a pong from the client.
