@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 const body403 = `{"message": "Access was denied to this resource.\n\n\n\n\n", "code": "403 Forbidden", "title": "Forbidden"}`
@@ -23,19 +24,19 @@ func TestAuthentication(t *testing.T) {
 	}{
 		{name: "no token is forbidden (checklist 1)", path: "/connect", code: 403, body: body403},
 		{name: "other secret is a bad signature (2)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("nope", "channelstream", time.Now())}, code: 401, body: `{"request": "Bad Signature"}`},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("nope", "channelstream", time.Now())}, code: 401, body: `{"request": "Bad Signature"}`},
 		{name: "61 s old token is rejected (3)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("test-secret", "channelstream", time.Now().Add(-61*time.Second))}, code: 401, body: `{"request": "Bad Signature"}`},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("test-secret", "channelstream", time.Now().Add(-61*time.Second))}, code: 401, body: `{"request": "Bad Signature"}`},
 		{name: "55 s old token is accepted (3)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("test-secret", "channelstream", time.Now().Add(-55*time.Second))}, code: 200, anyVal: true},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("test-secret", "channelstream", time.Now().Add(-55*time.Second))}, code: 200, anyVal: true},
 		{name: "token 30 s in the future is accepted (5)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("test-secret", "channelstream", time.Now().Add(30*time.Second))}, code: 200, anyVal: true},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("test-secret", "channelstream", time.Now().Add(30*time.Second))}, code: 200, anyVal: true},
 		{name: "token 1 h in the future is a bad signature (PROTOCOL §2 #17)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("test-secret", "channelstream", time.Now().Add(time.Hour))}, code: 401, body: `{"request": "Bad Signature"}`},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("test-secret", "channelstream", time.Now().Add(time.Hour))}, code: 401, body: `{"request": "Bad Signature"}`},
 		{name: "token with the largest timestamp is a bad signature", path: "/connect",
 			hdr: map[string]string{"X-Channelstream-Secret": signWith("test-secret", "channelstream", rawURL([]byte{255, 255, 255, 255, 255, 255, 255, 255}), rawURL)}, code: 401, body: `{"request": "Bad Signature"}`},
 		{name: "any signed value is accepted (6)", path: "/connect",
-			hdr: map[string]string{"X-Channelstream-Secret": Sign("test-secret", "xyz", time.Now())}, code: 200, anyVal: true},
+			hdr: map[string]string{"X-Channelstream-Secret": client.Sign("test-secret", "xyz", time.Now())}, code: 200, anyVal: true},
 		{name: "garbage token is a bad signature", path: "/connect",
 			hdr: map[string]string{"X-Channelstream-Secret": "not-a-token"}, code: 401, body: `{"request": "Bad Signature"}`},
 	} {
@@ -64,7 +65,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestSignatureMaxAgeOff(t *testing.T) {
 	a := newAPI(t, func(c *Config, _ *core.Config) { c.NoSignatureMaxAge = true })
-	tok := Sign(a.secret, "channelstream", time.Now().Add(-time.Hour))
+	tok := client.Sign(a.secret, "channelstream", time.Now().Add(-time.Hour))
 	code, _, b := a.raw("POST", "/connect", `{"username": "a"}`, map[string]string{"X-Channelstream-Secret": tok})
 	status(t, code, 200, b) // checklist 4
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // apiT is a real API server on a loopback port with its hub.
@@ -41,7 +42,7 @@ func newAPI(t *testing.T, mutate func(*Config, *core.Config)) *apiT {
 }
 
 // token signs "channelstream" now with the server's secret.
-func (a *apiT) token() string { return Sign(a.secret, "channelstream", time.Now()) }
+func (a *apiT) token() string { return client.Sign(a.secret, "channelstream", time.Now()) }
 
 // raw sends a request with an optional raw body and headers.
 func (a *apiT) raw(method, path, body string, hdr map[string]string) (int, http.Header, []byte) {

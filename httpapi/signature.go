@@ -123,20 +123,6 @@ func (v *Verifier) Verify(token string) error {
 	return nil
 }
 
-// Sign returns an itsdangerous TimestampSigner token for value, signed with
-// secret at time ts (whole seconds; times before 1970 are signed as 0).
-func Sign(secret, value string, ts time.Time) string {
-	sec := uint64(max(ts.Unix(), 0))
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], sec)
-	i := 0
-	for i < len(buf) && buf[i] == 0 {
-		i++
-	}
-	signed := value + tokenSep + base64.RawURLEncoding.EncodeToString(buf[i:])
-	return signed + tokenSep + base64.RawURLEncoding.EncodeToString(mac(deriveKey(secret), signed))
-}
-
 func deriveKey(secret string) []byte {
 	sum := sha1.Sum([]byte(signerSalt + signerKeySep + secret))
 	return sum[:]

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 func FuzzVerify(f *testing.F) {
@@ -15,12 +17,12 @@ func FuzzVerify(f *testing.F) {
 		// Arbitrary input never panics.
 		_ = NewVerifier(secret, time.Minute, fixedNow(ts)).Verify(token)
 
-		signed := Sign(secret, value, time.Unix(ts, 0))
+		signed := client.Sign(secret, value, time.Unix(ts, 0))
 		if err := NewVerifier(secret, 0, nil).Verify(signed); err != nil {
-			t.Fatalf("Verify(Sign(%q, %q, %d)) = %v", secret, value, ts, err)
+			t.Fatalf("Verify(client.Sign(%q, %q, %d)) = %v", secret, value, ts, err)
 		}
 		if err := NewVerifier(secret, time.Minute, fixedNow(ts)).Verify(signed); err != nil {
-			t.Fatalf("Verify(Sign(%q, %q, %d)) at signing time = %v", secret, value, ts, err)
+			t.Fatalf("Verify(client.Sign(%q, %q, %d)) at signing time = %v", secret, value, ts, err)
 		}
 		if err := NewVerifier(secret+"x", 0, nil).Verify(signed); !errors.Is(err, ErrBadSignature) {
 			t.Fatalf("Verify with another secret = %v, want %v", err, ErrBadSignature)

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	gws "github.com/gorilla/websocket"
-
-	"github.com/channelstream-go/channelstream-go/httpapi"
 )
 
 // The admin browser test: headless Chromium signs in to a whole node with
@@ -163,19 +161,11 @@ func adminBrowserGrow(ctx context.Context, tg *testGateway) error {
 // adminBrowserPost makes a signed API call from a server goroutine: it
 // returns what went wrong instead of failing the test.
 func adminBrowserPost(ctx context.Context, tg *testGateway, path string, body []byte) (int, []byte) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.URL+path, bytes.NewReader(body))
+	code, b, err := tg.nodeAPI().Call(ctx, http.MethodPost, path, body)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return code, b
 }
 
 // adminBrowserCall makes a signed API call and requires 200.

@@ -1,16 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // promptly is how long a scenario waits for something that should happen
@@ -29,30 +28,16 @@ func behaviourConfig(c *Config) {
 	c.LongpollGather = 20 * time.Millisecond
 }
 
-// post makes a signed API request through client (nil: the default one)
+// post makes a signed API request through hc (nil: a default client)
 // and returns the status and body. Unlike Call it does not touch the test,
 // so any goroutine may use it.
-func (tg *testGateway) post(client *http.Client, method, path string, body any) (int, []byte, error) {
+func (tg *testGateway) post(hc *http.Client, method, path string, body any) (int, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("marshal: %w", err)
 	}
-	req, err := http.NewRequest(method, tg.apiURL()+path, strings.NewReader(string(b)))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
+	api := client.New(client.Config{BaseURL: tg.apiURL(), Secret: tg.Secret, HTTPClient: hc})
+	return api.Call(context.Background(), method, path, b)
 }
 
 // behaviourEnv is one scenario's node and the transport under test.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // browserControl serves the blank test page (another origin than the
@@ -136,26 +135,9 @@ func (c *browserControl) published(transport string) map[int]string {
 // browserPublish posts one message through the signed REST API. It returns
 // errors instead of failing the test: it runs on a server goroutine.
 func browserPublish(ctx context.Context, tg *testGateway, channel string, n int, text string) error {
-	body, err := json.Marshal([]map[string]any{{
-		"user": "browser-test", "channel": channel, "message": map[string]any{"n": n, "text": text},
-	}})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.URL+"/message", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	msg := client.Message{User: "browser-test", Channel: channel, Message: map[string]any{"n": n, "text": text}}
+	if _, err := tg.nodeAPI().Send(ctx, msg); err != nil {
 		return fmt.Errorf("publish %d: %w", n, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("publish %d: %d %s", n, resp.StatusCode, b)
 	}
 	return nil
 }

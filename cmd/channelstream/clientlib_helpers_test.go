@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // The client library tests drive web/static/channelstream.js in headless
@@ -317,22 +318,14 @@ func (a *clientlibApp) forward(w http.ResponseWriter, r *http.Request) {
 			body, _ = json.Marshal([]any{obj})
 		}
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, a.tg.URL+r.URL.Path, bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(a.tg.Secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	code, answer, err := a.tg.nodeAPI().Call(r.Context(), r.Method, r.URL.Path, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	defer resp.Body.Close()
-	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(answer)
 }
 
 // bufferedSSE is a proxy in front of the node's /sse that buffers: it
@@ -399,22 +392,9 @@ func (a *clientlibApp) flakyListen(w http.ResponseWriter, r *http.Request) {
 // publish posts one message {"n": n} to channel through the signed API. It
 // may run on any goroutine: errors are reported with Errorf.
 func (a *clientlibApp) publish(channel string, n int) {
-	body, _ := json.Marshal([]map[string]any{{"user": "app", "channel": channel, "message": map[string]any{"n": n, "text": fmt.Sprintf("%s #%d", channel, n)}}})
-	req, err := http.NewRequest(http.MethodPost, a.tg.URL+"/message", bytes.NewReader(body))
-	if err != nil {
-		a.t.Errorf("publish: %v", err)
-		return
-	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(a.tg.Secret, "channelstream", time.Now()))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	msg := client.Message{User: "app", Channel: channel, Message: map[string]any{"n": n, "text": fmt.Sprintf("%s #%d", channel, n)}}
+	if _, err := a.tg.nodeAPI().Send(context.Background(), msg); err != nil {
 		a.t.Errorf("publish %s %d: %v", channel, n, err)
-		return
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		a.t.Errorf("publish %s %d: %d %s", channel, n, resp.StatusCode, b)
 	}
 }
 

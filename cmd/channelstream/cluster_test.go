@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/channelstream-go/channelstream-go/httpapi"
 
 	"github.com/channelstream-go/channelstream-go/core/redisbroker/redistest"
 )
@@ -121,14 +118,10 @@ func TestClusterInfoAndAdminAreClusterWide(t *testing.T) {
 	var first []byte
 	for i, nd := range nodes {
 		// Call spreads; ask each node directly.
-		req, _ := http.NewRequest("POST", nd.URL+"/info", strings.NewReader(`{"info": {}}`))
-		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(nd.Secret, "channelstream", time.Now()))
-		resp, err := http.DefaultClient.Do(req)
+		_, b, err := nd.nodeAPI().Call(t.Context(), "POST", "/info", []byte(`{"info": {}}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		if i == 0 {
 			first = b
 		} else if string(b) != string(first) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 	"github.com/channelstream-go/channelstream-go/web"
 )
 
@@ -252,7 +253,7 @@ func (d *demo) call(ctx context.Context, method, path string, body any) (int, []
 	}
 	req.RemoteAddr = demoAPIAddr
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(d.secret, "channelstream", d.now()))
+	req.Header.Set(client.Header, client.Sign(d.secret, client.SignedValue, d.now()))
 	rec := httptest.NewRecorder()
 	d.api.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes(), nil

@@ -13,7 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // testGateway is a whole node (API and transports) on a free loopback port.
@@ -31,6 +31,16 @@ type testGateway struct {
 }
 
 // apiURL is the base URL of the node the next API call goes to.
+// api returns a client of the API on the next node (see apiURL).
+func (tg *testGateway) api() *client.Client {
+	return client.New(client.Config{BaseURL: tg.apiURL(), Secret: tg.Secret})
+}
+
+// nodeAPI returns a client of this node's own API.
+func (tg *testGateway) nodeAPI() *client.Client {
+	return client.New(client.Config{BaseURL: tg.URL, Secret: tg.Secret})
+}
+
 func (tg *testGateway) apiURL() string {
 	if len(tg.spread) == 0 {
 		return tg.URL
@@ -82,34 +92,23 @@ func (tg *testGateway) Stop() {
 // is, anything else is marshalled) and returns the status and body.
 func (tg *testGateway) Call(method, path string, body any) (int, []byte) {
 	tg.t.Helper()
-	var s string
+	var in []byte
 	switch v := body.(type) {
 	case nil:
 	case string:
-		s = v
+		in = []byte(v)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
 			tg.t.Fatalf("marshal: %v", err)
 		}
-		s = string(b)
+		in = b
 	}
-	req, err := http.NewRequest(method, tg.apiURL()+path, strings.NewReader(s))
+	code, b, err := tg.api().Call(context.Background(), method, path, in)
 	if err != nil {
-		tg.t.Fatalf("request: %v", err)
+		tg.t.Fatal(err)
 	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tg.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tg.t.Fatalf("read: %v", err)
-	}
-	return resp.StatusCode, b
+	return code, b
 }
 
 // Connect creates a connection of user in channels and returns its id.

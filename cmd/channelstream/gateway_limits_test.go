@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // TestGatewayLimitsFromConfig checks that every limit key reaches the hub.
@@ -74,7 +74,7 @@ func TestGatewayClockSkewFromConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(tg.Secret, "channelstream", time.Now().Add(c.ahead)))
+		req.Header.Set("X-Channelstream-Secret", client.Sign(tg.Secret, "channelstream", time.Now().Add(c.ahead)))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // Distinctive secrets that must never be printed.
@@ -262,7 +262,7 @@ func testLogsShowNoSecrets(t *testing.T, bin string) {
 	req.Header.Set("X-Channelstream-Secret", "not.a.token")
 	do(req)
 	req, _ = http.NewRequest("POST", base+"/connect", strings.NewReader(`{"username":"alice"}`))
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(apiSecret, "channelstream", time.Now()))
+	req.Header.Set("X-Channelstream-Secret", client.Sign(apiSecret, "channelstream", time.Now()))
 	do(req)
 	for _, pass := range []string{"wrong", "wrong", "wrong", "wrong", "wrong", "wrong", adminSecret} {
 		form := url.Values{"username": {"admin"}, "password": {pass}}.Encode()

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptrace"
 	"sort"
@@ -15,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // soakAPI makes the signed API calls of the soak's app side. A valid
@@ -40,20 +38,9 @@ func (a *soakAPI) call(method, path string, body any) (int, []byte, error) {
 	// keep-alive connection from one on a fresh one.
 	var conn httptrace.GotConnInfo
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i }})
-	req, err := http.NewRequestWithContext(ctx, method, a.node.URL+path, bytes.NewReader(b))
-	if err != nil {
-		panic(err)
-	}
-	req.Header.Set("X-Channelstream-Secret", httpapi.Sign(a.node.secret, "channelstream", time.Now()))
-	req.Header.Set("Content-Type", "application/json")
-	code, answer := 0, []byte(nil)
+	api := client.New(client.Config{BaseURL: a.node.URL, Secret: a.node.secret, HTTPClient: a.client})
 	sent := time.Now()
-	resp, err := a.client.Do(req)
-	if err == nil {
-		code = resp.StatusCode
-		answer, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-	}
+	code, answer, err := api.Call(ctx, method, path, b)
 	switch {
 	case a.draining.Load():
 	case err == nil && code == http.StatusServiceUnavailable && a.node.outages.explains(method+" "+path, sent, time.Now(), answer):

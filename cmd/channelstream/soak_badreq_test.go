@@ -15,7 +15,7 @@ import (
 
 	gws "github.com/gorilla/websocket"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // soakMaxBody is the node's max_body_bytes in the soak: oversized bodies
@@ -205,13 +205,13 @@ func (b *badInjector) send(c badRequest) {
 	}
 	switch c.auth {
 	case "":
-		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(b.secret, "channelstream", time.Now()))
+		req.Header.Set("X-Channelstream-Secret", client.Sign(b.secret, "channelstream", time.Now()))
 	case "garbage":
 		req.Header.Set("X-Channelstream-Secret", "not.a.token")
 	case "wrong":
-		req.Header.Set("X-Channelstream-Secret", httpapi.Sign("not-the-secret", "channelstream", time.Now()))
+		req.Header.Set("X-Channelstream-Secret", client.Sign("not-the-secret", "channelstream", time.Now()))
 	case "expired":
-		req.Header.Set("X-Channelstream-Secret", httpapi.Sign(b.secret, "channelstream", time.Now().Add(-5*time.Minute)))
+		req.Header.Set("X-Channelstream-Secret", client.Sign(b.secret, "channelstream", time.Now().Add(-5*time.Minute)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")

@@ -1,25 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/channelstream-go/channelstream-go/httpapi"
+	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
 
 // restTimeout bounds every REST call.
 const restTimeout = 30 * time.Second
-
-// tokenRefresh is how often the API token is re-signed (tokens expire
-// after 60 s on the server).
-const tokenRefresh = 10 * time.Second
 
 // channelstreamTransports are the transports of channelstream-go (Python
 // channelstream 0.7 has ws and longpoll only).
@@ -30,11 +23,8 @@ var channelstreamTransports = []string{"ws", "sse", "longpoll"}
 type channelstream struct {
 	cfg  AdapterConfig
 	dial *dialer
-	api  *http.Client // REST calls, a small keep-alive pool
-
-	tokMu  sync.Mutex
-	tok    string
-	tokAge time.Time
+	api  *client.Client // signed REST calls over pool
+	pool *http.Client   // a small keep-alive pool
 }
 
 func newChannelstream(cfg AdapterConfig) (*channelstream, error) {
@@ -43,44 +33,21 @@ func newChannelstream(cfg AdapterConfig) (*channelstream, error) {
 	}
 	dl := newDialer(cfg.SourceIPs)
 	a := &channelstream{cfg: cfg, dial: dl}
-	a.api = &http.Client{Timeout: restTimeout, Transport: &http.Transport{
+	a.pool = &http.Client{Timeout: restTimeout, Transport: &http.Transport{
 		DialContext:         dl.DialContext,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 	}}
+	a.api = client.New(client.Config{BaseURL: cfg.BaseURL, Secret: cfg.Secret, HTTPClient: a.pool})
 	return a, nil
-}
-
-// token returns a fresh itsdangerous TimestampSigner token of "channelstream".
-func (a *channelstream) token() string {
-	a.tokMu.Lock()
-	defer a.tokMu.Unlock()
-	if now := time.Now(); a.tok == "" || now.Sub(a.tokAge) > tokenRefresh {
-		a.tok, a.tokAge = httpapi.Sign(a.cfg.Secret, "channelstream", now), now
-	}
-	return a.tok
 }
 
 // call POSTs body to path with the signature and returns the answer.
 func (a *channelstream) call(ctx context.Context, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.BaseURL+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-channelstream-secret", a.token())
-	resp, err := a.api.Do(req)
-	if err != nil {
+	var out json.RawMessage
+	if err := a.api.Do(ctx, http.MethodPost, path, json.RawMessage(body), &out); err != nil {
 		return nil, classifyDialErr(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("POST %s: read answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %s: %.200s", path, resp.Status, out)
 	}
 	return out, nil
 }
@@ -143,5 +110,5 @@ func (a *channelstream) Publish(ctx context.Context, channel string, message []b
 
 // Close implements Adapter.
 func (a *channelstream) Close() {
-	a.api.CloseIdleConnections()
+	a.pool.CloseIdleConnections()
 }
