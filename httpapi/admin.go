@@ -58,12 +58,14 @@ func (s *Server) signInPage(w http.ResponseWriter, _ *http.Request, _ httprouter
 }
 
 // signIn checks the form's username and password. Right: a session cookie
-// and 302 to /admin. Wrong: the form again after SignInDelay. An address
-// with too many recent failures (SignInFailures per SignInWindow) gets 429
-// and Retry-After, and its credentials are not checked.
+// and 302 to /admin. Wrong: the form again after SignInDelay. Every attempt
+// is admitted and counted before its body is read; an address with too many
+// recent attempts that did not succeed (SignInFailures per SignInWindow)
+// gets 429 and Retry-After, and its credentials are not checked.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	ip, _ := s.clientIP.FromRequest(r)
-	if wait := s.signIns.wait(ip); wait > 0 {
+	ip, _ := s.clientIP.FromRequest(r) // an unknown client is counted under the invalid address
+	wait, last := s.signIns.admit(ip)
+	if wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeSignInStatus(w, http.StatusTooManyRequests, "",
@@ -81,7 +83,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	s.log.Warn().Str("ip", ip.String()).Msg("admin sign-in refused")
-	if s.signIns.fail(ip) {
+	if last {
 		s.log.Warn().Str("ip", ip.String()).Dur("for", s.cfg.SignInWindow).Msg("admin sign-in blocked for this address: too many failures")
 	}
 	if d := s.cfg.SignInDelay; d > 0 {

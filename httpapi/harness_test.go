@@ -20,6 +20,7 @@ type apiT struct {
 	hub    *core.Hub
 	srv    *httptest.Server
 	secret string
+	api    *Server // the handler srv serves
 }
 
 // newAPI starts a server; mutate adjusts the API config before New.
@@ -38,7 +39,7 @@ func newAPI(t *testing.T, mutate func(*Config, *core.Config)) *apiT {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &apiT{t: t, hub: hub, srv: srv, secret: cfg.Secret}
+	return &apiT{t: t, hub: hub, srv: srv, secret: cfg.Secret, api: s}
 }
 
 // token signs "channelstream" now with the server's secret.

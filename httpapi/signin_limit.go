@@ -7,22 +7,25 @@ import (
 )
 
 // signInLimiterEntries bounds the addresses the sign-in limiter remembers.
-// Past it, new addresses share one overflow record, so a flood from many
-// addresses is still limited (together) and memory stays bounded.
+// When it is full, a new address takes the place of the record whose
+// window started first (ended windows go first): an address is only ever
+// refused for failures of its own.
 const signInLimiterEntries = 10_000
 
-// signInLimiter counts failed admin sign-ins per client address (IPv6 by
-// its /64 network) in fixed windows: after max failures within window of
-// the first one, the address is refused until that window ends. It is safe
-// for concurrent use.
+// signInLimiter counts admin sign-in attempts per client address (IPv6 by
+// its /64 network) in fixed windows: an attempt is admitted and counted in
+// one step, and counts as a failure until succeed forgets the address; after
+// max attempts within window of the first one, the address is refused until
+// that window ends. Requests whose client address is unknown (an unparsable
+// X-Forwarded-For) share one record of their own. It is safe for concurrent
+// use.
 type signInLimiter struct {
 	max    int
 	window time.Duration
 	now    func() time.Time
 
-	mu        sync.Mutex
-	failures  map[netip.Addr]*signInFailures
-	lastPrune time.Time
+	mu       sync.Mutex
+	failures map[netip.Addr]*signInFailures
 }
 
 // signInFailures is one address's window.
@@ -36,7 +39,8 @@ func newSignInLimiter(max int, window time.Duration, now func() time.Time) *sign
 }
 
 // signInKey is the address an attempt is counted under: IPv4 addresses
-// as they are, IPv6 ones by their /64 (one host usually owns a whole /64).
+// as they are, IPv6 ones by their /64 (one host usually owns a whole /64),
+// the invalid address (unknown client) as itself.
 func signInKey(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
 	if ip.Is6() {
@@ -46,66 +50,59 @@ func signInKey(ip netip.Addr) netip.Addr {
 	return ip
 }
 
-// wait reports how long ip must wait before it may try again; 0 means now.
-func (l *signInLimiter) wait(ip netip.Addr) time.Duration {
+// admit counts an attempt from ip, unless ip has used up its allowance.
+// It returns how long ip must wait (0: the attempt is admitted and counted)
+// and whether this attempt was the last the window allows.
+func (l *signInLimiter) admit(ip netip.Addr) (wait time.Duration, last bool) {
 	if l.max <= 0 {
-		return 0
+		return 0, false
 	}
 	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.failures[signInKey(ip)]
-	if f == nil {
-		f = l.failures[netip.Addr{}] // this address may be counted in the overflow
-	}
-	if f == nil || f.count < l.max {
-		return 0
-	}
-	return f.start.Add(l.window).Sub(now)
-}
-
-// fail records a failed attempt from ip and reports whether that attempt
-// used up the address's allowance (it is refused from now on).
-func (l *signInLimiter) fail(ip netip.Addr) bool {
-	if l.max <= 0 {
-		return false
-	}
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pruneLocked(now)
 	k := signInKey(ip)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	f := l.failures[k]
-	if f == nil && len(l.failures) >= signInLimiterEntries {
-		k = netip.Addr{}
-		f = l.failures[k]
+	if f != nil && !now.Before(f.start.Add(l.window)) {
+		f = nil // its window ended: start a new one in place
 	}
-	if f == nil || !now.Before(f.start.Add(l.window)) {
+	if f == nil {
+		if _, ok := l.failures[k]; !ok && len(l.failures) >= signInLimiterEntries {
+			l.makeRoomLocked(now)
+		}
 		f = &signInFailures{start: now}
 		l.failures[k] = f
 	}
+	if f.count >= l.max {
+		return f.start.Add(l.window).Sub(now), false
+	}
 	f.count++
-	return f.count == l.max
+	return 0, f.count == l.max
 }
 
-// succeed forgets ip's failures.
+// succeed forgets ip's attempts.
 func (l *signInLimiter) succeed(ip netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.failures, signInKey(ip))
 }
 
-// pruneLocked drops the windows that have ended, at most once per window
-// unless the table is full.
-func (l *signInLimiter) pruneLocked(now time.Time) {
-	if now.Sub(l.lastPrune) < l.window && len(l.failures) < signInLimiterEntries {
-		return
-	}
-	l.lastPrune = now
+// makeRoomLocked removes every record whose window has ended, or, when
+// none has, the one whose window started first.
+func (l *signInLimiter) makeRoomLocked(now time.Time) {
+	var oldest netip.Addr
+	var oldestStart time.Time
+	found := false
 	for k, f := range l.failures {
 		if !now.Before(f.start.Add(l.window)) {
 			delete(l.failures, k)
+			continue
 		}
+		if !found || f.start.Before(oldestStart) {
+			oldest, oldestStart, found = k, f.start, true
+		}
+	}
+	if len(l.failures) >= signInLimiterEntries && found {
+		delete(l.failures, oldest)
 	}
 }
 
