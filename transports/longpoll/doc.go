@@ -20,9 +20,17 @@
 //
 // # Concurrency
 //
-// A Handler is safe for concurrent use. Each request runs on its own
-// goroutine and is the only writer of its ResponseWriter; it holds no lock
-// while waiting or writing. A newer poll for the same connection replaces
+// A Handler is safe for concurrent use. An HTTP/1.x poll's connection is
+// taken over from net/http once the poll is attached (held.go): while it
+// waits it holds no net/http goroutine, buffers or request state, only a
+// waiter goroutine (the select on the session, the timers and Shutdown)
+// and a watcher parked in the poller's read, which notices a client that
+// leaves. The waiter writes the answer (head and body in one write) and
+// hands the connection back to the http.Server that read the poll
+// (handback.go), which reads the client's next request on it as on any
+// kept-alive connection. HTTP/2 polls, and ResponseWriters that cannot be
+// hijacked, wait on the request's goroutine instead. Either way one
+// goroutine writes the answer, holding no lock while waiting or writing. A newer poll for the same connection replaces
 // the older one in the hub, which ends the older session: the older request
 // answers at once (usually "[]") and the newer one gets the frames. Shutdown
 // makes every waiting poll answer at once and refuses new ones with 503.

@@ -28,6 +28,9 @@ type Handler struct {
 	mu       sync.Mutex
 	stopping bool          // Shutdown was called
 	stop     chan struct{} // closed by Shutdown
+	// backs hands answered connections back to the servers they came
+	// from (see handBack).
+	backs map[*http.Server]*backListener
 }
 
 // New returns a handler with cfg's defaults filled in. It panics when
@@ -85,20 +88,54 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	h.pending.Add(1)
-	end := h.wait(r.Context(), s)
+	if r.ProtoMajor == 1 && h.takeOver(w, r, s, req) {
+		return
+	}
+	end := h.wait(r.Context().Done(), s)
 	h.pending.Add(-1)
 	if end == endClientGone {
-		// Nothing was taken from the queue: it all waits for the next poll.
-		s.Detach()
-		h.log.Debug().Str("conn_id", req.connID).Msg("longpoll client gone")
+		h.clientGone(s)
 		return
 	}
 	h.answer(w, s, req, end)
 }
 
+// clientGone ends a poll whose client left before the answer. Nothing was
+// taken from the queue: it all waits for the next poll.
+func (h *Handler) clientGone(s *core.Session) {
+	s.Detach()
+	h.log.Debug().Str("conn_id", s.ConnID()).Msg("longpoll client gone")
+}
+
 // answer takes the waiting frames, detaches, writes them and acknowledges
 // them when the client has no cursor of its own.
 func (h *Handler) answer(w http.ResponseWriter, s *core.Session, req pollRequest, end ending) {
+	a := h.take(s, req)
+	setAnswerHeaders(w.Header(), req, len(a.body))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(a.body)
+	if err == nil {
+		err = http.NewResponseController(w).Flush()
+		if errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
+	}
+	h.finish(s, req, end, a, err)
+}
+
+// taken is an answer's body and what it took from the session.
+type taken struct {
+	bp   *[]byte // the pooled buffer of body
+	body []byte
+	from uint64 // the session's position before
+	n    int    // frames (and gap objects) in body
+	last uint64 // seq of the last one
+}
+
+// take takes the waiting frames as the answer's body (wrapped in the JSONP
+// callback when there is one) and detaches: frames queued from now on are
+// catchup for the next poll.
+func (h *Handler) take(s *core.Session, req pollRequest) taken {
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	if req.callback != "" {
@@ -107,45 +144,46 @@ func (h *Handler) answer(w http.ResponseWriter, s *core.Session, req pollRequest
 	}
 	from := s.Position()
 	buf, n, last := s.Next(buf, h.cfg.MaxFrames)
-	// Detach before writing: frames queued from now on are catchup for the
-	// next poll.
 	s.Detach()
 	if n == 0 {
 		buf = append(buf, "[]"...)
 	}
-	hdr := w.Header()
 	if req.callback != "" {
 		buf = append(buf, ')')
+	}
+	return taken{bp: bp, body: buf, from: from, n: n, last: last}
+}
+
+// setAnswerHeaders sets the headers of an answer of n body bytes.
+func setAnswerHeaders(hdr http.Header, req pollRequest, n int) {
+	if req.callback != "" {
 		hdr.Set("Content-Type", "application/javascript")
 	} else {
 		hdr.Set("Content-Type", "application/json")
 	}
-	hdr.Set("Content-Length", strconv.Itoa(len(buf)))
+	hdr.Set("Content-Length", strconv.Itoa(n))
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(buf)
-	if err == nil {
-		err = http.NewResponseController(w).Flush()
-		if errors.Is(err, http.ErrNotSupported) {
-			err = nil
-		}
-	}
+}
+
+// finish settles an answer once written (err: the write's error):
+// delivered frames count as written and, without last_seq, acknowledged;
+// frames whose answer failed are handed to the next poll again.
+func (h *Handler) finish(s *core.Session, req pollRequest, end ending, a taken, err error) {
 	if err == nil {
 		s.Written()
 	}
 	switch {
 	case err != nil:
-		// Not delivered: the next poll gets these frames again.
-		s.Rewind(from)
-		h.log.Debug().Err(err).Str("conn_id", s.ConnID()).Int("frames", n).Msg("longpoll write failed")
-	case !req.resume && n > 0:
-		s.Ack(last)
+		s.Rewind(a.from)
+		h.log.Debug().Err(err).Str("conn_id", s.ConnID()).Int("frames", a.n).Msg("longpoll write failed")
+	case !req.resume && a.n > 0:
+		s.Ack(a.last)
 	}
 	s.Touch()
-	h.log.Debug().Str("conn_id", s.ConnID()).Int("frames", n).Uint64("last_seq", last).
+	h.log.Debug().Str("conn_id", s.ConnID()).Int("frames", a.n).Uint64("last_seq", a.last).
 		Str("end", end.String()).Msg("longpoll answered")
-	putBuf(bp, buf)
+	putBuf(a.bp, a.body)
 }
 
 // maxPooledBuf keeps one unusually large response from pinning its buffer.

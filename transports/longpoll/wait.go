@@ -1,7 +1,6 @@
 package longpoll
 
 import (
-	"context"
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
@@ -42,8 +41,8 @@ func (e ending) String() string {
 // frame, then until Gather passes with no new frame, the gathering itself
 // capped at maxGatherRounds × Gather (and at Timeout), so that a steady
 // stream of frames cannot hold every answer back for the whole Timeout. The hub ending the session, Shutdown and the client
-// going away end the wait at once.
-func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
+// going away (gone closed) end the wait at once.
+func (h *Handler) wait(gone <-chan struct{}, s *core.Session) ending {
 	t := time.NewTimer(h.cfg.Timeout)
 	defer t.Stop()
 	select {
@@ -54,7 +53,7 @@ func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
 		return endSession
 	case <-h.stop:
 		return endShutdown
-	case <-ctx.Done():
+	case <-gone:
 		return endClientGone
 	}
 	if h.cfg.Gather < 0 {
@@ -75,7 +74,7 @@ func (h *Handler) wait(ctx context.Context, s *core.Session) ending {
 			return endSession
 		case <-h.stop:
 			return endShutdown
-		case <-ctx.Done():
+		case <-gone:
 			return endClientGone
 		}
 	}
