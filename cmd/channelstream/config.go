@@ -169,6 +169,9 @@ const (
 	cmdVersion                   // -v: print the version
 	cmdHelp                      // -h: print the flags
 	cmdMakeConfig                // make_config: print or write an ini file
+	cmdSign                      // sign: print a token
+	cmdAPI                       // api: make a signed call
+	cmdTail                      // tail: print a connection's frames
 )
 
 // invocation is what the command line asks for besides the settings.
@@ -177,6 +180,24 @@ type invocation struct {
 	output   string   // make_config -o FILE; "" means standard output
 	iniPath  string   // the ini file read; "" when none
 	warnings []string // settings that were accepted but ignored
+	tool     command  // the tool whose -h was asked (cmdHelp), else cmd
+
+	// The command-line tools' arguments (see toolFlags).
+	args      []string // positional arguments
+	url       string   // api, tail: --url
+	channels  []string // tail: --channel
+	user      string   // tail: --user
+	transport string   // tail: --transport
+}
+
+// toolName returns the first argument that selected inv's tool.
+func (inv invocation) toolName() string {
+	for name, cmd := range toolCommands {
+		if cmd == inv.tool {
+			return name
+		}
+	}
+	return ""
 }
 
 // setting is one raw value for a key, with where it came from for errors.
@@ -209,13 +230,21 @@ func loadConfig(args []string, getenv func(string) string) (Config, invocation, 
 	if len(args) > 0 && args[0] == "make_config" {
 		inv.cmd, args = cmdMakeConfig, args[1:]
 	}
+	if len(args) > 0 && toolCommands[args[0]] != 0 {
+		inv.cmd, args = toolCommands[args[0]], args[1:]
+		inv.tool = inv.cmd
+	}
 	keys := configKeys()
 	var fromFlags []setting
 	fs := newFlagSet(keys, &inv, &fromFlags)
-	if err := fs.Parse(args); err != nil {
+	if inv.tool != cmdRun {
+		var err error
+		if inv.args, err = parseInterspersed(fs, args); err != nil {
+			return Config{}, inv, err
+		}
+	} else if err := fs.Parse(args); err != nil {
 		return Config{}, inv, err
-	}
-	if fs.NArg() > 0 {
+	} else if fs.NArg() > 0 {
 		return Config{}, inv, unexpectedArg(fs.Arg(0))
 	}
 	cfg := defaultConfig()

@@ -26,6 +26,10 @@ func main() {
 // success, 2 for a configuration error, 1 when the server fails.
 func realMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, inv, err := loadConfig(args, getenv)
+	if err != nil && inv.tool != cmdRun {
+		fmt.Fprintf(stderr, "channelstream %s: %v\nRun 'channelstream %[1]s -h' for its usage.\n", inv.toolName(), err)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "channelstream: %v\nRun 'channelstream -h' for the list of settings.\n", err)
 		return 2
@@ -35,8 +39,16 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "channelstream-go %s\n", readBuild())
 		return 0
 	case cmdHelp:
+		if inv.tool != cmdRun {
+			writeToolHelp(stdout, inv.tool)
+			return 0
+		}
 		writeHelp(stdout)
 		return 0
+	case cmdSign, cmdAPI, cmdTail:
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runTool(ctx, cfg, inv, os.Stdin, stdout, stderr)
 	case cmdMakeConfig:
 		if err := writeIni(cfg, inv.output, stdout); err != nil {
 			fmt.Fprintf(stderr, "channelstream: %v\n", err)
@@ -162,6 +174,7 @@ func newFlagSet(keys []key, inv *invocation, dst *[]setting) *flag.FlagSet {
 			fs.StringVar(&inv.output, name, "", "output file")
 		}
 	}
+	toolFlags(fs, inv)
 	return fs
 }
 
@@ -185,6 +198,10 @@ func writeHelp(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   channelstream [flags]                        run the server
   channelstream make_config [-o FILE] [flags]  print an ini file with every setting
+  channelstream sign [VALUE]                   print a signed token (see sign -h)
+  channelstream api METHOD PATH [JSON | @FILE] make a signed API call (see api -h)
+  channelstream tail --channel C [--user U] [--transport ws|sse|longpoll]
+                                               print a channel's frames as they come (see tail -h)
   channelstream -v                             print the version
 
 Every setting KEY comes, by precedence, from the flag --KEY, the environment
