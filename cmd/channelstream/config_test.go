@@ -86,6 +86,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"max_state_keys":        {"91", "92", "93", "91", "92", "93"},
 	"max_state_value_bytes": {"101", "102", "103", "101", "102", "103"},
 	"insecure_defaults":     {"yes", "off", "1", "true", "false", "true"},
+	"clock_skew":            {"0", "5", "2m", "0s", "5s", "2m0s"},
 }
 
 func TestPrecedenceKeyByKey(t *testing.T) {
