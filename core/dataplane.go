@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -137,9 +139,8 @@ type ReadResult struct {
 //     order); there is no atomicity or order across partitions. On error,
 //     the Pos of an entry not known to be stored is the zero Pos: it may
 //     or may not have been stored, unless the error wraps ErrNotStored
-//     (then none of those was). A publication with a history effect on a
-//     UserStream, or an Append without an ID or with a Limit below 1, is
-//     refused before anything is stored.
+//     (then none of those was). Publications CheckPublications refuses
+//     are refused before anything is stored.
 //   - Heads returns, for each stream, its partition's head: the Pos of the
 //     newest entry of the partition (N 0 when there is none), with the
 //     partition's current Epoch. Every entry published after Heads
@@ -224,4 +225,26 @@ func (s Stream) String() string {
 		return "user " + strconv.Quote(s.Name)
 	}
 	return "channel " + strconv.Quote(s.Name)
+}
+
+// CheckPublications returns an error for the first publication a DataPlane
+// must refuse: a history effect on a UserStream, a history effect without
+// an ID (or with a newline in it), an Append with a Limit below 1, an
+// unknown HistoryKind. Implementations call it before storing anything.
+func CheckPublications(pubs []Publication) error {
+	for i, p := range pubs {
+		h := p.History
+		switch {
+		case h.Kind == HistoryNone:
+		case p.Stream.Kind != ChannelStream:
+			return fmt.Errorf("publication %d: history effect on %v", i, p.Stream)
+		case h.ID == "" || strings.Contains(h.ID, "\n"):
+			return fmt.Errorf("publication %d to %v: history effect without a message id (or with a newline in it)", i, p.Stream)
+		case h.Kind == HistoryAppend && h.Limit < 1:
+			return fmt.Errorf("publication %d to %v: history limit %d below 1", i, p.Stream, h.Limit)
+		case h.Kind > HistoryDelete:
+			return fmt.Errorf("publication %d to %v: unknown history kind %d", i, p.Stream, h.Kind)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,7 +123,7 @@ func errDown(what string) error { return fmt.Errorf("memory data plane %s: %w", 
 
 // Publish implements DataPlane.
 func (d *MemoryDataPlane) Publish(_ context.Context, pubs []Publication) ([]Pos, error) {
-	if err := checkPublications(pubs); err != nil {
+	if err := CheckPublications(pubs); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
@@ -173,25 +174,6 @@ func (d *MemoryDataPlane) appendLocked(e StreamEntry, now time.Time) {
 		st.trimmed = st.entries[cut-1].Pos.N
 		st.entries = slices.Delete(st.entries, 0, cut)
 	}
-}
-
-// checkPublications refuses publications that Publish must not store.
-func checkPublications(pubs []Publication) error {
-	for i, p := range pubs {
-		h := p.History
-		switch {
-		case h.Kind == HistoryNone:
-		case p.Stream.Kind != ChannelStream:
-			return fmt.Errorf("publication %d: history effect on a user stream %q", i, p.Stream.Name)
-		case h.ID == "":
-			return fmt.Errorf("publication %d to %q: history effect without a message id", i, p.Stream.Name)
-		case h.Kind == HistoryAppend && h.Limit < 1:
-			return fmt.Errorf("publication %d to %q: history limit %d below 1", i, p.Stream.Name, h.Limit)
-		case h.Kind > HistoryDelete:
-			return fmt.Errorf("publication %d to %q: unknown history kind %d", i, p.Stream.Name, h.Kind)
-		}
-	}
-	return nil
 }
 
 // applyHistory returns list with op applied; it copies what it keeps.
@@ -264,7 +246,7 @@ func (d *MemoryDataPlane) Read(_ context.Context, s Stream, after Pos, limit int
 	}
 	res.Trimmed = st.trimmed > from
 	i, _ := slices.BinarySearchFunc(st.entries, from, func(e StreamEntry, n uint64) int {
-		return cmpUint(e.Pos.N, n+1)
+		return cmp.Compare(e.Pos.N, n+1)
 	})
 	rest := st.entries[i:]
 	if limit > 0 && len(rest) > limit {
@@ -272,16 +254,6 @@ func (d *MemoryDataPlane) Read(_ context.Context, s Stream, after Pos, limit int
 	}
 	res.Entries = slices.Clone(rest)
 	return res, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // History implements DataPlane.

@@ -364,19 +364,41 @@ func testDPPing(t *testing.T, s DataPlaneSuite) {
 }
 
 func testDPHeal(t *testing.T, s DataPlaneSuite) {
+	const rounds = 60
 	d := s.New(t, DataPlaneOptions{})
-	streams := append(samePartition(d, 2), otherPartitions(d, min(3, d.Partitions()))...)
+	streams := append(samePartition(d, 3), otherPartitions(d, min(3, d.Partitions()))...)
 	_, c := subscribe(t, d, streams...)
 	var want []string
-	for round := range 6 {
-		tag := strconv.Itoa(round)
-		publish(t, d, tag, streams...)
+	for round := range rounds {
 		for _, st := range streams {
-			want = append(want, st.Name+"#"+tag)
+			want = append(want, st.Name+"#"+strconv.Itoa(round))
 		}
-		if round%2 == 0 {
-			s.Disconnect(t, d)
+	}
+	// Publish while connections break: entries published before, during
+	// and after each break, of several streams of one partition.
+	done := make(chan error, 1)
+	go func() {
+		for round := range rounds {
+			pubs := make([]core.Publication, len(streams))
+			for i, st := range streams {
+				pubs[i] = core.Publication{Stream: st, Data: []byte(st.Name + "#" + strconv.Itoa(round))}
+			}
+			if _, err := d.Publish(ctxFor(t), pubs); err != nil {
+				done <- err
+				return
+			}
 		}
+		done <- nil
+	}()
+	for i := 1; i <= 3; i++ {
+		deadline := time.Now().Add(waitTimeout)
+		for len(c.got()) < i*len(want)/4 && time.Now().Before(deadline) {
+			time.Sleep(pollEvery)
+		}
+		s.Disconnect(t, d)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Publish: %v", err)
 	}
 	deadline := time.Now().Add(waitTimeout)
 	for len(c.got()) < len(want) && time.Now().Before(deadline) {
@@ -388,7 +410,7 @@ func testDPHeal(t *testing.T, s DataPlaneSuite) {
 	slices.Sort(gotData)
 	slices.Sort(want)
 	if !slices.Equal(gotData, want) {
-		t.Fatalf("after broken connections the subscriber got %s, want %s", shorten(gotData), shorten(want))
+		t.Fatalf("after broken connections the subscriber got %d entries %s, want %d %s", len(gotData), shorten(gotData), len(want), shorten(want))
 	}
 	for _, e := range got {
 		if e.Gap {

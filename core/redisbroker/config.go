@@ -51,6 +51,21 @@ type Config struct {
 	// ReadCount is the most entries one XREAD of Follow returns.
 	// Default 1000.
 	ReadCount int64
+	// Partitions is how many partitions the DataPlane spreads its streams
+	// over (core.PartitionOf); every node must use the same number, and
+	// changing it makes the positions nodes and clients hold meaningless.
+	// Default 16.
+	Partitions int
+	// StreamMaxLen is how many entries each DataPlane stream keeps at
+	// least: once it holds an eighth more, a publish trims it back to this
+	// many. Default 10 000.
+	StreamMaxLen int
+	// StreamMaxAge is how long a DataPlane stream keeps an entry: a
+	// publish trims older ones, and a stream not published to for this
+	// long disappears (then Read can no longer tell whether entries were
+	// trimmed: keep it above the longest a client may stay away and
+	// resume, the hub's connection timeout). Default 1 min.
+	StreamMaxAge time.Duration
 }
 
 const defaultURL = "redis://127.0.0.1:6379/0"
@@ -81,11 +96,23 @@ func (c Config) withDefaults() Config {
 	if c.ReadCount <= 0 {
 		c.ReadCount = 1000
 	}
+	if c.Partitions <= 0 {
+		c.Partitions = 16
+	}
+	if c.StreamMaxLen <= 0 {
+		c.StreamMaxLen = 10_000
+	}
+	if c.StreamMaxAge <= 0 {
+		c.StreamMaxAge = time.Minute
+	}
 	return c
 }
 
 // check refuses a configuration the keys cannot be built from.
 func (c Config) check() error {
+	if c.Partitions > maxPartitions {
+		return fmt.Errorf("%d partitions: at most %d", c.Partitions, maxPartitions)
+	}
 	if strings.ContainsAny(c.KeyPrefix, "{}") {
 		return fmt.Errorf("key prefix %q contains '{' or '}': the keys carry their own hash tags", c.KeyPrefix)
 	}

@@ -1,7 +1,8 @@
-// Package redisbroker keeps channelstream's cluster log (core.Log) in Redis,
-// so that many nodes share one ordered record of every change: Log appends
-// to one Redis stream, follows it with XREAD BLOCK, and keeps the newest
-// snapshot next to it. It needs Redis 7.0 or later (SET NX GET); the tests
+// Package redisbroker keeps channelstream's cluster log (core.Log) and data
+// plane (core.DataPlane) in Redis, one server or a Redis Cluster (URL
+// redis+cluster://h1:p1,h2:p2,…). Log appends to one Redis stream, follows
+// it with XREAD BLOCK, and keeps the newest snapshot next to it; DataPlane
+// spreads messages over partitioned streams (see "Data plane" below). It needs Redis 7.0 or later (SET NX GET); the tests
 // run Debian's 7.0.
 //
 // # Key layout
@@ -76,6 +77,46 @@
 // blocked in XREAD may make it deliver new entries both before and after it
 // notices the new epoch (a restart cannot do that: it breaks the
 // connection).
+//
+// # Data plane
+//
+// DataPlane's keys belong to partitions (Config.Partitions, default 16;
+// core.PartitionOf picks a stream's). Partition k's keys carry the hash tag
+// of k, the first "p<k>-<j>" whose slot falls in the k-th of Partitions
+// equal slot ranges, so with a cluster's default slot ranges the partitions
+// spread evenly over the masters; every key of one partition lives in one
+// slot:
+//
+//	<prefix>{tag}:ctr        hash: n (the partition's counter), ep (its epoch)
+//	<prefix>{tag}:c:<name>   stream of a channel: field d = the entry's data,
+//	                         id "<n>-<ms>"
+//	<prefix>{tag}:u:<name>   stream of a user (private messages without channel)
+//	<prefix>{tag}:h:<name>   list: a channel's history, "<uuid>\n<fields>"
+//	<prefix>{tag}:p          shard channel every subscription of the
+//	                         partition holds (it routes the connection)
+//
+// Publish runs one Lua script per partition it touches (EVALSHA, never
+// retried after a network error or timeout): per entry HINCRBY n, XADD with
+// id "<n>-<ms>" (the server's clock), trimming by count and age with the
+// newest trimmed id kept as the stream's max-deleted-entry-id (XSETID),
+// PEXPIRE of the stream to the age limit, the history effect (RPUSH+LTRIM,
+// or an edit or delete found by uuid), and SPUBLISH "<n>:<epoch>:<ms>:<data>"
+// on the shard channel named like the stream. The work per publish is the
+// same whatever the number of subscribers: Redis sends one message per
+// subscribed connection, and a node has one per partition. A partition's
+// epoch is a random number the first script to find none sets: a Redis that
+// came back empty has new epochs, which positions carry.
+//
+// A Subscriber holds one sharded pub/sub connection (go-redis PubSub) per
+// partition it has streams of, opened with SSUBSCRIBE of the anchor first
+// (a ClusterClient opens the connection to the master of the first
+// channel's slot). After a broken connection it opens a new one, waits for
+// the SSUBSCRIBE's first reply (the command then took effect for every
+// channel), reads each referenced stream after the last entry delivered up
+// to the head the first read saw, delivers in N order, then goes on with
+// live entries, dropping those not after the last delivered. After
+// Config.BlockTimeout of silence it sends PING and gives the connection up
+// when nothing answers within another BlockTimeout.
 //
 // # Errors
 //

@@ -141,21 +141,10 @@ func (f *follower) run(ctx context.Context) {
 		}
 		ev.Err(err).Int("failures", failures).Str("stream", f.log.keys.stream).
 			Msg("redis log: follow failed; retrying")
-		if !sleep(ctx, f.backoff(failures)) {
+		if !sleep(ctx, backoff(f.log.cfg.MaxBackoff, failures)) {
 			return
 		}
 	}
-}
-
-// backoff is the wait after the given number of consecutive failures:
-// MaxBackoff/20, doubling, capped at MaxBackoff.
-func (f *follower) backoff(failures int) time.Duration {
-	limit := f.log.cfg.MaxBackoff
-	d := limit / 20
-	for i := 1; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
 }
 
 // step reads once and delivers what it read. The read is a pipeline of

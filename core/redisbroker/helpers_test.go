@@ -29,9 +29,33 @@ var fastConfig = redisbroker.Config{
 	MaxBackoff:     100 * time.Millisecond,
 }
 
+// prefixes holds each test's key prefix: its name and a number, so that a
+// test run again (-count) on the shared cluster starts with no keys.
+var prefixes struct {
+	sync.Mutex
+	of   map[testing.TB]string
+	next int
+}
+
 // prefixFor is a key prefix of the test's own.
 func prefixFor(t testing.TB) string {
-	return "test:" + t.Name() + ":"
+	prefixes.Lock()
+	defer prefixes.Unlock()
+	if p, ok := prefixes.of[t]; ok {
+		return p
+	}
+	if prefixes.of == nil {
+		prefixes.of = map[testing.TB]string{}
+	}
+	prefixes.next++
+	p := fmt.Sprintf("test:%s:%d:", t.Name(), prefixes.next)
+	prefixes.of[t] = p
+	t.Cleanup(func() {
+		prefixes.Lock()
+		defer prefixes.Unlock()
+		delete(prefixes.of, t)
+	})
+	return p
 }
 
 // newLog returns a Log on srv under the test's own key prefix, closed at

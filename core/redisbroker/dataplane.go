@@ -1,0 +1,367 @@
+package redisbroker
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+var _ core.DataPlane = (*DataPlane)(nil)
+
+// DataPlane is a core.DataPlane kept in Redis (one server or a Redis
+// Cluster): see the package doc for the key layout and the scripts. Every
+// method is safe for concurrent use.
+type DataPlane struct {
+	cfg   Config
+	rdb   redis.UniversalClient // publish, read, history, ping; each Subscriber has its own
+	parts []partKeys
+
+	life    context.Context // ends when Close is called
+	endLife context.CancelFunc
+}
+
+// partKeys are the names of one partition's keys.
+type partKeys struct {
+	prefix string // <KeyPrefix>{<tag>}:
+	ctr    string // hash: n (the counter), ep (the epoch)
+	anchor string // shard channel each partition's subscription keeps
+}
+
+func (k partKeys) stream(s core.Stream) string {
+	if s.Kind == core.UserStream {
+		return k.prefix + "u:" + s.Name
+	}
+	return k.prefix + "c:" + s.Name
+}
+
+func (k partKeys) history(channel string) string { return k.prefix + "h:" + channel }
+
+// NewDataPlane returns a DataPlane that talks to the Redis at cfg.URL. It
+// does not connect: the first call does, and Ping tells whether Redis
+// answers. It fails only on a malformed configuration.
+func NewDataPlane(cfg Config) (*DataPlane, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("new redis data plane: %w", err)
+	}
+	rdb, err := cfg.newClient(clientConfig{readTimeout: cfg.CommandTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("new redis data plane: %w", err)
+	}
+	d := &DataPlane{cfg: cfg, rdb: rdb}
+	for _, tag := range partitionTags(cfg.Partitions) {
+		prefix := cfg.KeyPrefix + "{" + tag + "}:"
+		d.parts = append(d.parts, partKeys{prefix: prefix, ctr: prefix + "ctr", anchor: prefix + "p"})
+	}
+	d.life, d.endLife = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Close closes the connections and every Subscriber (without waiting for
+// them); calls made afterwards fail. Calling it again does nothing.
+func (d *DataPlane) Close() error {
+	d.endLife()
+	err := d.rdb.Close()
+	if errors.Is(err, redis.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Partitions implements core.DataPlane.
+func (d *DataPlane) Partitions() int { return len(d.parts) }
+
+// Partition implements core.DataPlane.
+func (d *DataPlane) Partition(s core.Stream) int { return core.PartitionOf(s, len(d.parts)) }
+
+// script is a Lua script run with EVALSHA, falling back to EVAL when the
+// server does not have it, never retried after the command was sent.
+type script struct {
+	src, sha string
+}
+
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+var (
+	publishLua = newScript(publishScript)
+	headLua    = newScript(headScript)
+	readLua    = newScript(readScript)
+)
+
+// run runs s with keys and args and returns its reply.
+func (s script) run(ctx context.Context, rdb redis.UniversalClient, keys []string, args ...any) (any, error) {
+	call := func(cmd, body string) (any, error) {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, cmd, body, len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		c := noRetryCmd{redis.NewCmd(ctx, append(a, args...)...)}
+		_ = rdb.Process(ctx, c)
+		return c.Result()
+	}
+	v, err := call("evalsha", s.sha)
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		v, err = call("eval", s.src) // NOSCRIPT: nothing was run
+	}
+	return v, err
+}
+
+// epochCandidate is a random epoch (1 … 2^32-1) offered to a partition
+// that has none yet.
+func epochCandidate() string { return strconv.FormatUint(uint64(rand.Uint32N(1<<32-1))+1, 10) }
+
+// Publish implements core.DataPlane: one publish script call per partition
+// touched, partition after partition in the order of their first
+// publication.
+func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]core.Pos, error) {
+	if err := core.CheckPublications(pubs); err != nil {
+		return nil, err
+	}
+	out := make([]core.Pos, len(pubs))
+	var order []int
+	groups := map[int][]int{}
+	for i, p := range pubs {
+		k := d.Partition(p.Stream)
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	stored := 0 // publications known to be stored
+	for _, k := range order {
+		if err := d.publishPartition(ctx, k, pubs, groups[k], out); err != nil {
+			if stored == 0 && notStored(err) {
+				err = fmt.Errorf("%w: %w", core.ErrNotStored, err)
+			}
+			return out, wrap(ctx, "publish", err)
+		}
+		stored += len(groups[k])
+	}
+	return out, nil
+}
+
+// publishPartition stores pubs[idx…], all of partition k, with one script
+// call, and fills their positions in out.
+func (d *DataPlane) publishPartition(ctx context.Context, k int, pubs []core.Publication, idx []int, out []core.Pos) error {
+	pk := d.parts[k]
+	keys := make([]string, 0, 1+2*len(idx))
+	args := make([]any, 0, 3+5*len(idx))
+	keys = append(keys, pk.ctr)
+	args = append(args, epochCandidate(), d.cfg.StreamMaxLen, d.cfg.StreamMaxAge.Milliseconds())
+	for _, i := range idx {
+		p := pubs[i]
+		sk, hk := pk.stream(p.Stream), pk.stream(p.Stream)
+		if p.History.Kind != core.HistoryNone {
+			hk = pk.history(p.Stream.Name)
+		}
+		keys = append(keys, sk, hk)
+		args = append(args, p.Data, int(p.History.Kind), p.History.ID, encodeFields(p.History.Fields), p.History.Limit)
+	}
+	v, err := publishLua.run(ctx, d.rdb, keys, args...)
+	if err != nil {
+		return err
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) != 2+len(idx) {
+		return fmt.Errorf("publish script answered %v", v)
+	}
+	ep, err := parseEpoch(r[0])
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		n, _ := r[2+j].(int64)
+		out[i] = core.Pos{Partition: k, N: uint64(n), Epoch: ep}
+	}
+	return nil
+}
+
+func parseEpoch(v any) (uint32, error) {
+	s, _ := v.(string)
+	ep, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || ep == 0 {
+		return 0, fmt.Errorf("bad partition epoch %v", v)
+	}
+	return uint32(ep), nil
+}
+
+// Heads implements core.DataPlane: one head script call per partition.
+func (d *DataPlane) Heads(ctx context.Context, streams []core.Stream) ([]core.Pos, error) {
+	out := make([]core.Pos, len(streams))
+	done := map[int]core.Pos{}
+	for i, s := range streams {
+		k := d.Partition(s)
+		if p, ok := done[k]; ok {
+			out[i] = p
+			continue
+		}
+		p, err := d.head(ctx, k)
+		if err != nil {
+			return nil, wrap(ctx, "heads", err)
+		}
+		done[k], out[i] = p, p
+	}
+	return out, nil
+}
+
+func (d *DataPlane) head(ctx context.Context, k int) (core.Pos, error) {
+	v, err := headLua.run(ctx, d.rdb, []string{d.parts[k].ctr}, epochCandidate())
+	if err != nil {
+		return core.Pos{}, err
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) != 2 {
+		return core.Pos{}, fmt.Errorf("head script answered %v", v)
+	}
+	ep, err := parseEpoch(r[0])
+	if err != nil {
+		return core.Pos{}, err
+	}
+	n, _ := r[1].(int64)
+	return core.Pos{Partition: k, N: uint64(n), Epoch: ep}, nil
+}
+
+// Read implements core.DataPlane: one read script call (XINFO STREAM for
+// the trimmed mark, XRANGE for the entries).
+func (d *DataPlane) Read(ctx context.Context, s core.Stream, after core.Pos, limit int) (core.ReadResult, error) {
+	k := d.Partition(s)
+	pk := d.parts[k]
+	v, err := readLua.run(ctx, d.rdb, []string{pk.ctr, pk.stream(s)},
+		after.N, after.Epoch, max(limit, 0), epochCandidate())
+	if err != nil {
+		return core.ReadResult{}, wrap(ctx, "read "+s.String(), err)
+	}
+	res, err := parseRead(s, k, v)
+	if err != nil {
+		return core.ReadResult{}, fmt.Errorf("read %v: %w", s, err)
+	}
+	return res, nil
+}
+
+// parseRead decodes the read script's reply.
+func parseRead(s core.Stream, k int, v any) (core.ReadResult, error) {
+	r, ok := v.([]any)
+	if !ok || len(r) < 5 || len(r)%2 != 1 {
+		return core.ReadResult{}, fmt.Errorf("read script answered %v", v)
+	}
+	ep, err := parseEpoch(r[0])
+	if err != nil {
+		return core.ReadResult{}, err
+	}
+	head, _ := r[1].(int64)
+	flag := func(v any) bool { n, _ := v.(int64); return n == 1 }
+	res := core.ReadResult{
+		Head:    core.Pos{Partition: k, N: uint64(head), Epoch: ep},
+		Reset:   flag(r[2]),
+		Trimmed: flag(r[3]),
+		More:    flag(r[4]),
+	}
+	for i := 5; i < len(r); i += 2 {
+		id, _ := r[i].(string)
+		data, _ := r[i+1].(string)
+		sid, err := parseID(id)
+		if err != nil {
+			return core.ReadResult{}, err
+		}
+		res.Entries = append(res.Entries, core.StreamEntry{
+			Stream: s,
+			Pos:    core.Pos{Partition: k, N: sid.ms, Epoch: ep},
+			Time:   time.UnixMilli(int64(sid.seq)),
+			Data:   []byte(data),
+		})
+	}
+	return res, nil
+}
+
+// History implements core.DataPlane: one LRANGE.
+func (d *DataPlane) History(ctx context.Context, channel string) ([]core.HistoryEntry, error) {
+	s := core.Stream{Kind: core.ChannelStream, Name: channel}
+	list, err := d.rdb.LRange(ctx, d.parts[d.Partition(s)].history(channel), 0, -1).Result()
+	if err != nil {
+		return nil, wrap(ctx, "history of "+s.String(), err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]core.HistoryEntry, 0, len(list))
+	for _, el := range list {
+		id, enc, ok := strings.Cut(el, "\n")
+		if !ok {
+			return nil, fmt.Errorf("history of %v: malformed entry %q", s, el)
+		}
+		f, err := decodeFields(enc)
+		if err != nil {
+			return nil, fmt.Errorf("history of %v: %w", s, err)
+		}
+		out = append(out, core.HistoryEntry{ID: id, Fields: f})
+	}
+	return out, nil
+}
+
+// Ping implements core.DataPlane: PING on one server, or on every master
+// of a cluster.
+func (d *DataPlane) Ping(ctx context.Context) error {
+	if c, ok := d.rdb.(*redis.ClusterClient); ok {
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			return m.Ping(ctx).Err()
+		})
+		return wrap(ctx, "ping redis cluster", err)
+	}
+	return wrap(ctx, "ping redis", d.rdb.Ping(ctx).Err())
+}
+
+// encodeFields encodes history fields as the scripts read them: per
+// field "<len>:<key><len>:<value>".
+func encodeFields(f map[string]json.RawMessage) string {
+	var b strings.Builder
+	for k, v := range f {
+		b.WriteString(strconv.Itoa(len(k)))
+		b.WriteByte(':')
+		b.WriteString(k)
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	return b.String()
+}
+
+// decodeFields is the inverse of encodeFields.
+func decodeFields(s string) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	next := func() (string, error) {
+		n, rest, ok := strings.Cut(s, ":")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size < 0 || size > len(rest) {
+			return "", fmt.Errorf("malformed history fields at %q", s)
+		}
+		s = rest[size:]
+		return rest[:size], nil
+	}
+	for s != "" {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		out[k] = json.RawMessage(v)
+	}
+	return out, nil
+}
