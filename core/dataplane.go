@@ -179,7 +179,7 @@ type DataPlane interface {
 // Contract:
 //   - Add takes a reference to s. When it returns nil, fn is called with
 //     every entry of s published after Add returned (and possibly some
-//     published a little before: callers skip by N what they have), for as
+//     published while Add ran: callers skip by N what they have), for as
 //     long as s keeps a reference: each entry exactly once, and the entries
 //     of one partition in increasing N (within an epoch). On error (wrapping
 //     ErrUnavailable when the backend cannot be reached) no reference was

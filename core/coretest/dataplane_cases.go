@@ -419,6 +419,22 @@ func testDPHeal(t *testing.T, s DataPlaneSuite) {
 	}
 }
 
+func testDPHealSkipsUnreferenced(t *testing.T, s DataPlaneSuite) {
+	d := s.New(t, DataPlaneOptions{})
+	ch := channel("dropped")
+	sub, c := subscribe(t, d, ch)
+	publish(t, d, "1", ch)
+	c.waitData(t, "dropped#1")
+	sub.Remove(ch)
+	publish(t, d, "2", ch) // while nobody holds a reference
+	if err := sub.Add(ctxFor(t), ch); err != nil {
+		t.Fatalf("Add again: %v", err)
+	}
+	s.Disconnect(t, d) // the catch-up must not bring #2 back
+	publish(t, d, "3", ch)
+	c.waitData(t, "dropped#1", "dropped#3")
+}
+
 func testDPReset(t *testing.T, s DataPlaneSuite) {
 	d := s.New(t, DataPlaneOptions{})
 	ch := channel("reborn")

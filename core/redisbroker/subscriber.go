@@ -56,6 +56,7 @@ type subRef struct {
 	count     int
 	confirmed chan struct{} // closed once SSUBSCRIBE took effect
 	gap       bool          // mark the next entry delivered Gap
+	floor     core.Pos      // the partition's head before the first Add
 }
 
 // NewSubscriber implements core.DataPlane.
@@ -87,12 +88,23 @@ func (s *subscriber) Add(ctx context.Context, st core.Stream) error {
 	p.mu.Lock()
 	r := p.refs[key]
 	if r == nil {
-		r = &subRef{stream: st, confirmed: make(chan struct{})}
-		p.refs[key] = r
-		if p.ps != nil {
-			// A failed write shows up in the goroutine's Receive, which
-			// reconnects with every referenced stream.
-			_ = p.ps.SSubscribe(s.ctx, key)
+		// The partition's head before subscribing bounds what a catch-up
+		// may deliver of the stream: entries up to it were published
+		// before Add.
+		p.mu.Unlock()
+		head, err := s.d.head(ctx, k)
+		if err != nil {
+			return wrap(ctx, "subscribe "+st.String(), err)
+		}
+		p.mu.Lock()
+		if r = p.refs[key]; r == nil {
+			r = &subRef{stream: st, confirmed: make(chan struct{}), floor: head}
+			p.refs[key] = r
+			if p.ps != nil {
+				// A failed write shows up in the goroutine's Receive,
+				// which reconnects with every referenced stream.
+				_ = p.ps.SSubscribe(s.ctx, key)
+			}
 		}
 	}
 	r.count++
@@ -433,7 +445,7 @@ func (s *subscriber) catchUp(p *subPart) error {
 		r := p.refs[p.keys.stream(e.Stream)]
 		var out core.StreamEntry
 		ok := false
-		if r != nil {
+		if r != nil && (r.floor.Epoch != e.Pos.Epoch || e.Pos.N > r.floor.N) {
 			if lost[e.Stream] {
 				r.gap, lost[e.Stream] = true, false
 			}
