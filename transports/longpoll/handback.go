@@ -1,8 +1,6 @@
 package longpoll
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -22,7 +20,7 @@ func (h *Handler) handBack(srv *http.Server, conn net.Conn, early []byte) {
 			_ = conn.Close() // a wrapper would hide the TLS state from srv
 			return
 		}
-		conn = &earlyConn{Conn: conn, r: bufio.NewReader(bytes.NewReader(early))}
+		conn = &earlyConn{Conn: conn, early: early}
 	}
 	ln := h.backListener(srv, conn.LocalAddr())
 	select {

@@ -1,7 +1,6 @@
 package longpoll
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"net"
@@ -35,12 +34,13 @@ type held struct {
 	conn net.Conn
 	hdr  http.Header // what middleware set (CORS): it goes out too
 	srv  *http.Server
-	keep bool // the connection may serve another request
+	keep bool // the connection may serve another request (set once)
 
 	// early holds the bytes read past the request: by net/http before
 	// the take-over, then by the watcher. The watcher owns it until
 	// watched is closed.
 	early    []byte
+	left     bool          // the client left or sent too much (the watcher's)
 	gone     chan struct{} // closed by the watcher when the client left
 	watched  chan struct{} // closed when the watcher returned
 	stopping atomic.Bool   // the waiter stops the watcher (not the client)
@@ -103,10 +103,11 @@ func (p *held) watch() {
 	p.ended()
 }
 
-// ended closes gone, unless the waiter stopped the watcher.
+// ended notes that reading ended and, unless the waiter stopped the
+// watcher, closes gone.
 func (p *held) ended() {
-	if !p.stopping.Load() {
-		p.keep = false
+	p.left = !p.stopping.Load()
+	if p.left {
 		close(p.gone)
 	}
 }
@@ -123,15 +124,15 @@ func (p *held) run() {
 		_ = p.conn.Close()
 		return
 	}
-	// Stop the watcher before writing: the connection is the server's
-	// again once answered.
-	p.stopping.Store(true)
-	_ = p.conn.SetReadDeadline(time.Unix(1, 0))
-	<-p.watched
 	a := h.take(p.sess, p.req)
 	err := p.write(a.body)
 	h.finish(p.sess, p.req, end, a, err)
-	if err != nil || !p.keep {
+	// The watcher reads on while the answer goes out; stop it before the
+	// connection is the server's again.
+	p.stopping.Store(true)
+	_ = p.conn.SetReadDeadline(time.Unix(1, 0))
+	<-p.watched
+	if err != nil || !p.keep || p.left {
 		_ = p.conn.Close()
 		return
 	}
@@ -169,15 +170,14 @@ func (p *held) write(body []byte) error {
 // they are read first.
 type earlyConn struct {
 	net.Conn
-	r *bufio.Reader
+	early []byte
 }
 
 func (c *earlyConn) Read(b []byte) (int, error) {
-	if c.r != nil {
-		if c.r.Buffered() > 0 {
-			return c.r.Read(b)
-		}
-		c.r = nil
+	if len(c.early) > 0 {
+		n := copy(b, c.early)
+		c.early = c.early[n:]
+		return n, nil
 	}
 	return c.Conn.Read(b)
 }

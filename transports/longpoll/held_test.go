@@ -1,7 +1,11 @@
 package longpoll
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"testing"
@@ -51,5 +55,47 @@ func TestHeldPollAnswersOnShutdown(t *testing.T) {
 	}
 	if r := await(t, pending, 5*time.Second); r.status != http.StatusOK || string(r.body) != "[]" {
 		t.Fatalf("answered %d %s, want 200 []", r.status, r.body)
+	}
+}
+
+// TestPipelinedPollIsServedAfterTheAnswer: what the client sends while its
+// poll waits (here its next poll, pipelined) is kept and served once the
+// connection is handed back.
+func TestPipelinedPollIsServedAfterTheAnswer(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 5 * time.Second, Gather: NoGather})
+	id := e.connect(t, "alice", "c")
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	get := fmt.Sprintf("GET /listen?conn_id=%s HTTP/1.1\r\nHost: test\r\n\r\n", id)
+	if _, err := io.WriteString(c, get); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the poll to wait", func() bool { return e.h.Pending() == 1 })
+	if _, err := io.WriteString(c, get); err != nil { // the next poll, before the answer
+		t.Fatal(err)
+	}
+	first, second := e.publish("c", "one"), ""
+	br := bufio.NewReader(c)
+	for i, want := range []*string{&first, &second} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if fs := decodeList(t, body); len(fs) != 1 || fs[0].UUID != *want {
+			t.Fatalf("answer %d: %s, want [%s]", i, body, *want)
+		}
+		if i == 0 {
+			waitFor(t, 5*time.Second, "the pipelined poll to wait", func() bool { return e.h.Pending() == 1 })
+			second = e.publish("c", "two")
+		}
 	}
 }
