@@ -311,6 +311,23 @@ func (s *Session) Detach() {
 	c.activity(s.hub.cfg.Now())
 }
 
+// Leave removes the connection at once, as Hub.Disconnect does, because
+// its client said it is gone for good (a WebSocket close frame with 1000 or
+// 1001): presence "parted" goes out where it applies. It does nothing, and
+// reports false, when another transport attached to the connection since
+// this session (the client came back). Call it after Detach. It fails only
+// when a Log is set and cannot be reached (ErrUnavailable).
+func (s *Session) Leave(ctx context.Context) (bool, error) {
+	c := s.conn
+	c.mu.Lock()
+	other := c.session != nil && c.session != s
+	c.mu.Unlock()
+	if other {
+		return false, nil
+	}
+	return s.hub.Disconnect(ctx, c.id)
+}
+
 // Position is the seq of the last frame handed to this session.
 func (s *Session) Position() uint64 {
 	s.conn.mu.Lock()

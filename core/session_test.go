@@ -482,3 +482,30 @@ func TestAttachToFullQueue(t *testing.T) {
 		}
 	})
 }
+
+func TestLeaveRemovesTheConnectionUnlessAnotherTransportAttached(t *testing.T) {
+	h, _ := newHub(t, core.Config{})
+	t.Run("detached session: removed", func(t *testing.T) {
+		c := connect(t, h, "alice", "room")
+		s := c.attach(t, core.AttachOptions{})
+		s.Detach()
+		if removed, err := s.Leave(context.Background()); !removed || err != nil {
+			t.Fatalf("Leave = %v, %v; want true, nil", removed, err)
+		}
+		if h.HasConn(c.ID) {
+			t.Fatal("connection still known after Leave")
+		}
+	})
+	t.Run("a newer session attached: kept", func(t *testing.T) {
+		c := connect(t, h, "bob", "room")
+		old := c.attach(t, core.AttachOptions{})
+		c.attach(t, core.AttachOptions{})
+		old.Detach()
+		if removed, err := old.Leave(context.Background()); removed || err != nil {
+			t.Fatalf("Leave = %v, %v; want false, nil", removed, err)
+		}
+		if !h.HasConn(c.ID) {
+			t.Fatal("the old session's Leave removed a connection another transport holds")
+		}
+	})
+}

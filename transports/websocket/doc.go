@@ -27,6 +27,14 @@
 //     activity; so does every successful server write. A client not heard
 //     from (no pong, no data frame) for longer than Config.PongWait is cut
 //     at the next heartbeat.
+//   - A client that closes first with 1000, 1001 or a close frame without a
+//     code has left: once its socket ends the connection is removed at once
+//     (core.Session.Leave, as /disconnect does), so the others see "parted"
+//     within a second, as upstream. Any other code (4000-4999 in particular;
+//     channelstream.js sends 4001 when it reconnects or switches transport),
+//     a close frame answering the server's, and a socket that drops without
+//     a close frame keep the connection for resume until the collector's
+//     conn_timeout.
 //   - When the hub ends the session, the socket is closed with the reason's
 //     code: 1000 for a connection removed by /disconnect or the collector,
 //     4000 when a newer socket replaced this one (the connection survives and

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -24,7 +25,20 @@ const (
 	// maxBatchFrames caps the frames of one text frame; the rest follow in
 	// the next one (Session.Next wakes the writer again).
 	maxBatchFrames = 256
+	// leaveWait bounds the removal of a connection whose client closed
+	// with a code that means it left (see leaving).
+	leaveWait = 5 * time.Second
 )
+
+// leaving reports whether a close code the client sent means that it left
+// for good: 1000 (normal closure, e.g. ws.close()), 1001 (going away: a
+// closed tab) or no code at all (1005). Every other code, 4000-4999 in
+// particular (channelstream.js closes with 4001 when it reconnects or
+// switches transport), keeps the connection for resume, as a socket that
+// drops without a close frame does.
+func leaving(code int) bool {
+	return code == gws.CloseNormalClosure || code == gws.CloseGoingAway || code == gws.CloseNoStatusReceived
+}
 
 // socket is one attached WebSocket.
 type socket struct {
@@ -39,6 +53,10 @@ type socket struct {
 	// sockConn takes out of the stream counts at the time of the last
 	// ping (sockConn.pongs), never later than it arrived.
 	heard atomic.Int64
+	// closeSent is set before the server's close frame is written: a
+	// client close frame after it is an echo, not a leave. left is set by
+	// the reader when the client closed first with a leaving code.
+	closeSent, left atomic.Bool
 
 	// beat is the writer's timer: it fires for the next heartbeat, for
 	// the socket's moment to close once Shutdown began, and when the
@@ -244,6 +262,7 @@ func (s *socket) close(d core.Disconnect) {
 	log.Str("conn_id", s.sess.ConnID()).Int("code", d.Code).Str("reason", d.Reason).
 		Stringer("remote", s.ws.RemoteAddr()).Msg("websocket closed by server")
 	// Under the write lock, after any rest of a batch (sockConn.Write).
+	s.closeSent.Store(true)
 	if err := writeClose(s.ws, d, s.h.cfg.WriteWait); err != nil {
 		return
 	}
@@ -275,8 +294,11 @@ func writeClose(ws *gws.Conn, d core.Disconnect, wait time.Duration) error {
 // fails, gorilla has already answered a client's close frame, or sent 1009
 // or 1002 for an oversized or malformed frame. It sets no read deadline (a
 // runtime timer to move on every pong): the writer cuts a silent client at
-// its heartbeat, which ends this read.
+// its heartbeat, which ends this read. When the client closed first with a
+// code that means it left (see leaving), the connection is removed at once
+// after the detach (Session.Leave), unless another socket attached since.
 func (s *socket) readLoop() {
+	defer s.leave()
 	defer s.sess.Detach() // wakes the writer through Session.Done
 	defer close(s.readDone)
 	defer s.ws.Close()
@@ -313,8 +335,27 @@ func (s *socket) answerPing(data string) error {
 // answerClose echoes a client's close frame, as gorilla's default handler
 // does (under the write lock, see sockConn.Write).
 func (s *socket) answerClose(code int, _ string) error {
+	if leaving(code) && !s.closeSent.Load() {
+		s.left.Store(true)
+	}
 	_ = s.ws.WriteControl(gws.CloseMessage, gws.FormatCloseMessage(code, ""), time.Now().Add(controlWait))
 	return nil
+}
+
+// leave removes the connection of a client that closed with a leaving
+// code; it runs on the reader after the session's detach.
+func (s *socket) leave() {
+	if !s.left.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
+	defer cancel()
+	removed, err := s.sess.Leave(ctx)
+	ev := s.h.log.Debug()
+	if err != nil {
+		ev = s.h.log.Warn().Err(err)
+	}
+	ev.Str("conn_id", s.sess.ConnID()).Bool("removed", removed).Msg("websocket client left")
 }
 
 // pong notes a pong from the client.
