@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ var behaviourScenarios = []behaviourScenario{
 	{name: "catchup_before_attach", run: catchupBeforeAttach},
 	{name: "heartbeat", config: func(c *Config) { c.HeartbeatInterval = 100 * time.Millisecond }, run: scenarioHeartbeat},
 	{name: "gc_after_inactivity", config: func(c *Config) { c.ConnTimeout = time.Second }, run: gcAfterInactivity},
+	{name: "goodbye_leaves_at_once", config: func(c *Config) { c.ConnTimeout = time.Hour }, run: goodbyeLeavesAtOnce},
 	{name: "disconnect_closes_transport", run: disconnectClosesTransport},
 	{name: "resume_without_loss", run: resumeWithoutLoss},
 	{name: "gap_when_resume_too_old", config: func(c *Config) { c.ConnQueueFrames = 5 }, run: gapWhenResumeTooOld},
@@ -250,9 +253,9 @@ func scenarioHeartbeat(e *behaviourEnv) {
 	wantFrame(e.t, takeFrame(e.t, alice), map[string]any{"seq": 1, "message": msgText("after")})
 }
 
-// gcAfterInactivity: a subscriber that leaves and never comes back is
-// collected after conn_timeout, and the others hear it parted; an attached
-// one is kept alive by its transport.
+// gcAfterInactivity: a subscriber whose network path drops (no goodbye)
+// and never comes back is collected after conn_timeout, and the others hear
+// it parted; an attached one is kept alive by its transport.
 func gcAfterInactivity(e *behaviourEnv) {
 	configs := map[string]any{"gc": map[string]any{"notify_presence": true}}
 	aliceID := e.connect(map[string]any{"username": "alice", "channels": []string{"gc"}, "channel_configs": configs})
@@ -260,7 +263,7 @@ func gcAfterInactivity(e *behaviourEnv) {
 	bobID, bob := e.attach("bob", "gc")
 	wantFrame(e.t, takeFrame(e.t, alice), map[string]any{"type": "presence", "user": "bob", "message": map[string]any{"action": "joined"}})
 
-	bob.Close()
+	bob.Drop()
 	closed := time.Now()
 	f := takeFrame(e.t, alice)
 	took := time.Since(closed)
@@ -275,6 +278,39 @@ func gcAfterInactivity(e *behaviourEnv) {
 		e.t.Error("alice's attached connection was collected")
 	}
 	e.t.Logf("parted %v after bob left (conn_timeout 1s, collector every 1s)", took.Round(time.Millisecond))
+}
+
+// goodbyeLeavesAtOnce: a client that says goodbye the way its transport
+// has (WebSocket: a close frame with 1000, as ws.close() and a closed tab
+// send; SSE and long-poll: the client library's unsigned beacon to
+// /disconnect on pagehide) leaves at once: the others hear it parted
+// within a second, long before conn_timeout.
+func goodbyeLeavesAtOnce(e *behaviourEnv) {
+	configs := map[string]any{"bye": map[string]any{"notify_presence": true}}
+	aliceID := e.connect(map[string]any{"username": "alice", "channels": []string{"bye"}, "channel_configs": configs})
+	alice := e.open(aliceID)
+	bobID, bob := e.attach("bob", "bye")
+	wantFrame(e.t, takeFrame(e.t, alice), map[string]any{"type": "presence", "user": "bob", "message": map[string]any{"action": "joined"}})
+
+	left := time.Now()
+	bob.Close()
+	if e.transport != "websocket" {
+		// What navigator.sendBeacon(url, string) sends.
+		body := strings.NewReader(`{"conn_id": "` + bobID + `"}`)
+		resp, err := http.Post(e.tg.URL+"/disconnect", "text/plain;charset=UTF-8", body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	f := takeFrame(e.t, alice)
+	wantFrame(e.t, f, map[string]any{"type": "presence", "user": "bob", "channel": "bye", "message": map[string]any{"action": "parted"}})
+	if took := time.Since(left); took > time.Second {
+		e.t.Errorf("parted %v after bob said goodbye, want within 1s", took)
+	}
+	if e.hasConn(bobID) {
+		e.t.Error("bob's connection is still there after parted")
+	}
 }
 
 // disconnectClosesTransport: /disconnect ends the attached transport the

@@ -97,6 +97,25 @@
  *                     closeConnection() only leave the group; the leader's
  *                     disconnect() posts /disconnect only when no other tab
  *                     waits to take over.
+ *   leaveOnPageHide   true (default): when the page goes away (pagehide: a
+ *                     closed tab, a navigation) the connection ends on the
+ *                     server at once, so the others see the user part
+ *                     within a second: an open WebSocket is closed with
+ *                     1000; otherwise navigator.sendBeacon posts
+ *                     {"conn_id"} to the gateway's unsigned /disconnect
+ *                     (beaconUrl). A shared leader with other tabs waiting
+ *                     hands over instead. Coming back from the
+ *                     back/forward cache connects anew.
+ *   beaconUrl         the gateway's /disconnect for that beacon. Empty:
+ *                     derived from longPollUrl (.../listen), sseUrl
+ *                     (.../sse) or websocketUrl (ws[s]://.../ws).
+ *   CLOSE CODES       reconnecting, switching transport and closeConnection()
+ *                     close a WebSocket with 4001 "coming back": the server
+ *                     keeps the connection for resume (as for a dropped
+ *                     network); so does disconnect(), whose request ends
+ *                     the connection. 1000 (pagehide), 1001 (what a
+ *                     closing tab sends) and a close without a code mean
+ *                     "gone": the server removes the connection at once.
  *   ChannelStreamSigner(secret).signRequest([value[, timestamp]]) returns a
  *                     Promise of the itsdangerous TimestampSigner token (value
  *                     "channelstream" by default), computed with WebCrypto
@@ -123,6 +142,7 @@
   var STABLE_MS = 1000; // an open WebSocket counts as working after this (or a frame)
   var LONGPOLL_OPEN_MS = 1000; // a first poll still waiting after this counts as open
   var TRANSPORTS = ['websocket', 'sse', 'longpoll'];
+  var CLOSE_COMING_BACK = 4001; // our WebSocket close code for "keep my connection"
 
   /** Appends query parameters to url (which may already have a query). */
   function withParams(url, params) {
@@ -395,6 +415,10 @@
       this.sharedKey = '';
       /** 'leader' | 'follower' | null (added). */
       this.sharedRole = null;
+      /** End the connection at once when the page goes away (added). */
+      this.leaveOnPageHide = true;
+      /** The gateway's /disconnect for the pagehide beacon; '' derives it (added). */
+      this.beaconUrl = '';
 
       /**
        * Mutators hold functions that you can set locally to change the data
@@ -429,6 +453,9 @@
       this._preferred = null; // the name of the last one that opened
       this._group = null; // shared mode state
       this._connectData = null; // the last /connect answer (shared with followers)
+      this._tab = Math.random().toString(36).slice(2); // this tab in a shared group
+      this._pageHooked = false; // pagehide/pageshow listeners added
+      this._leftOnHide = false; // pagehide ended the connection
     }
 
     // ---- upstream REST methods ---------------------------------------------
@@ -587,6 +614,8 @@
         });
         return;
       }
+      // The socket closes with 4001: the request ends the connection (a
+      // close with 1000 could end it first and the request answer false).
       this._disconnectRequest(this.connectionId);
       this.closeConnection();
     }
@@ -653,6 +682,7 @@
      */
     startListening(request, data) {
       this._closed = false;
+      this._hookPage();
       this.beforeListeningCallback(request, data);
       this._order = this._candidates();
       if (!this._order.length) {
@@ -1004,7 +1034,12 @@
       this._connectRequest();
     }
 
-    /** Closes the listening transport without reconnecting. */
+    /**
+     * Closes the listening transport without reconnecting. The connection
+     * stays on the server (a WebSocket closes with 4001 "coming back") until
+     * startListening() resumes it or the server collects it after its
+     * conn_timeout; disconnect() ends it at once.
+     */
     closeConnection() {
       this._closed = true;
       this._clearRetry();
@@ -1016,6 +1051,80 @@
       this.connected = false;
       this.currentTransport = null;
       this.connectionClosedCallback();
+    }
+
+    /** Listens for the page going away (once per instance). */
+    _hookPage() {
+      if (this._pageHooked || !root || typeof root.addEventListener !== 'function') {
+        return;
+      }
+      this._pageHooked = true;
+      root.addEventListener('pagehide', this._pageHide.bind(this));
+      root.addEventListener('pageshow', this._pageShow.bind(this));
+    }
+
+    /**
+     * The page goes away: end the connection at once (see leaveOnPageHide),
+     * or, as a shared leader with other tabs waiting, hand it over.
+     */
+    _pageHide() {
+      if (!this.leaveOnPageHide || this._closed || !this.connectionId) {
+        return;
+      }
+      var g = this._group;
+      if (g && this.sharedRole === 'follower') {
+        this._post({ t: 'bye', tab: this._tab });
+        return;
+      }
+      if (g && this.sharedRole === 'leader' && Object.keys(g.peers).length) {
+        this._teardown(false); // a waiting tab takes the connection over
+        return;
+      }
+      var ws = this.websocket;
+      var socketOpen = !!ws && ws.readyState === WebSocket.OPEN;
+      var id = this.connectionId;
+      this._closed = true;
+      this._leftOnHide = true;
+      this._clearRetry();
+      this._teardown(true);
+      var url = this._beaconUrl();
+      if (!socketOpen && url && typeof navigator !== 'undefined' && navigator.sendBeacon) {
+        try {
+          navigator.sendBeacon(url, JSON.stringify({ conn_id: id }));
+        } catch (e) {
+          // the page is going anyway
+        }
+      }
+    }
+
+    /** Back from the back/forward cache after pagehide ended the connection: connect anew. */
+    _pageShow(event) {
+      if (!event || !event.persisted || !this._leftOnHide) {
+        return;
+      }
+      this._leftOnHide = false;
+      this._connGone = true;
+      this.connect();
+    }
+
+    /** beaconUrl, or the gateway's /disconnect derived from the transport URLs. */
+    _beaconUrl() {
+      if (this.beaconUrl) {
+        return this.beaconUrl;
+      }
+      var urls = [this.longPollUrl, this.sseUrl];
+      var m;
+      for (var i = 0; i < urls.length; i++) {
+        m = /^([^?#]*\/)(?:listen|sse)\/?(?:[?#].*)?$/.exec(urls[i] || '');
+        if (m) {
+          return m[1] + 'disconnect';
+        }
+      }
+      m = /^ws(s?):(\/\/[^?#]*\/)ws\/?(?:[?#].*)?$/i.exec(this.websocketUrl || '');
+      if (m) {
+        return 'http' + m[1] + ':' + m[2] + 'disconnect';
+      }
+      return '';
     }
 
     /** Starts sending heartbeats over the open WebSocket. */
@@ -1045,8 +1154,12 @@
       return this._gen;
     }
 
-    /** Closes the transport; its late events are ignored from now on. */
-    _teardown() {
+    /**
+     * Closes the transport; its late events are ignored from now on. A
+     * WebSocket is closed with 1000 when leaving (the server removes the
+     * connection at once), else with CLOSE_COMING_BACK (it keeps it).
+     */
+    _teardown(leaving) {
       this._gen++;
       clearTimeout(this._openTimer);
       clearTimeout(this._idleTimer);
@@ -1060,7 +1173,11 @@
         ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
         if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
           try {
-            ws.close(1000);
+            if (leaving) {
+              ws.close(1000);
+            } else {
+              ws.close(CLOSE_COMING_BACK, 'coming back');
+            }
           } catch (e) {
             // already closing
           }
@@ -1226,7 +1343,7 @@
         if (this.sharedRole === 'leader') {
           this._connectRequest();
         } else {
-          this._post({ t: 'hello' });
+          this._post({ t: 'hello', tab: this._tab });
         }
         return;
       }
@@ -1237,7 +1354,8 @@
         abort: typeof AbortController !== 'undefined' ? new AbortController() : null,
         release: null,
         wanted: (this.channels || []).slice(),
-        joined: false
+        joined: false,
+        peers: {} // the leader's view of the other tabs waiting (by tab id)
       };
       this._group = g;
       var self = this;
@@ -1263,7 +1381,7 @@
           return null;
         }
         self.sharedRole = 'follower';
-        self._post({ t: 'hello' });
+        self._post({ t: 'hello', tab: self._tab });
         var opts = g.abort ? { signal: g.abort.signal } : {};
         navigator.locks.request(g.lockName, opts, lead).catch(function () {});
         return null;
@@ -1273,6 +1391,8 @@
     /** This tab holds the lock: it owns the transport. */
     _lead(g) {
       this.sharedRole = 'leader';
+      g.peers = {};
+      this._post({ t: 'who' }); // the followers answer hello
       if (this._closed) {
         return;
       }
@@ -1325,7 +1445,20 @@
       switch (msg.t) {
         case 'hello':
           if (leader) {
+            if (msg.tab && this._group) {
+              this._group.peers[msg.tab] = true;
+            }
             this._shareState();
+          }
+          break;
+        case 'bye':
+          if (leader && msg.tab && this._group) {
+            delete this._group.peers[msg.tab];
+          }
+          break;
+        case 'who':
+          if (!leader) {
+            this._post({ t: 'hello', tab: this._tab });
           }
           break;
         case 'state':
@@ -1393,6 +1526,9 @@
     }
 
     _leaveGroup(g) {
+      if (this.sharedRole === 'follower') {
+        this._post({ t: 'bye', tab: this._tab });
+      }
       this._group = null;
       if (g.abort) {
         g.abort.abort();

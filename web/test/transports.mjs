@@ -185,8 +185,9 @@ async function runInPage(cfg) {
       start: connect,
       ready: () => open,
       // The browser dispatches nothing more once close() is called: frames
-      // already on the wire are dropped and must come again on resume.
-      clientCut: () => ws.close(1000, 'page cut'),
+      // already on the wire are dropped and must come again on resume. 4001
+      // says "coming back" (1000 would end the connection on the server).
+      clientCut: () => ws.close(4001, 'page cut'),
       stop: () => {
         stopped = true;
         ws.close(1000, 'done');

@@ -355,15 +355,10 @@
     $('#login-join').disabled = false;
   }
 
-  // A closing page tells the gateway at once, so others see it leave now
-  // rather than when the connection times out.
-  window.addEventListener('pagehide', () => {
-    const c = S.conn;
-    if (c && c.connectionId && navigator.sendBeacon) {
-      const body = new Blob([JSON.stringify({ conn_id: c.connectionId })], { type: 'application/json' });
-      navigator.sendBeacon(c.disconnectUrl, body);
-    }
-  });
+  // A closing page ends its connection at once: the client library's
+  // leaveOnPageHide (on by default) closes the socket with 1000 or sends a
+  // beacon to /disconnect, so others see it leave now rather than when the
+  // connection times out.
 
   // ---------------------------------------------------------------- actions
 
