@@ -35,6 +35,15 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 
+	eventually(t, waitTimeout, "the entry before the outage arrives", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+
 	srv.Stop()
 	_, err = d.Publish(ctxFor(t), []core.Publication{{Stream: ch, Data: []byte("lost")}})
 	if !errors.Is(err, core.ErrUnavailable) || !errors.Is(err, core.ErrNotStored) {
