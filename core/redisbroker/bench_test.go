@@ -2,10 +2,13 @@ package redisbroker_test
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/core/coretest"
 	"github.com/channelstream-go/channelstream-go/core/redisbroker"
 	"github.com/channelstream-go/channelstream-go/core/redisbroker/redistest"
 )
@@ -56,4 +59,85 @@ func BenchmarkAppend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDataPlanePublish measures one publish (one script call: the
+// entry stored, trimmed, published) of a 200-byte entry to one channel,
+// from parallel goroutines, on a local redis-server.
+func BenchmarkDataPlanePublish(b *testing.B) {
+	srv := redistest.Start(b)
+	d := newDataPlaneAt(b, srv.URL(), coretest.DataPlaneOptions{})
+	pub := []core.Publication{{Stream: core.Stream{Name: "bench"}, Data: make([]byte, 200)}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.Publish(context.Background(), pub); err != nil {
+				b.Errorf("Publish: %v", err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkDataPlaneDelivery measures the round trip of one entry: Publish,
+// then the entry reaching a Subscriber of its stream (on a local
+// redis-server; add the network's round trips in production).
+func BenchmarkDataPlaneDelivery(b *testing.B) {
+	srv := redistest.Start(b)
+	d := newDataPlaneAt(b, srv.URL(), coretest.DataPlaneOptions{})
+	st := core.Stream{Name: "bench"}
+	got := make(chan struct{}, 1)
+	sub := d.NewSubscriber(func(core.StreamEntry) { got <- struct{}{} }, nil)
+	b.Cleanup(func() { _ = sub.Close() })
+	if err := sub.Add(context.Background(), st); err != nil {
+		b.Fatalf("Add: %v", err)
+	}
+	pub := []core.Publication{{Stream: st, Data: make([]byte, 200)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Publish(context.Background(), pub); err != nil {
+			b.Fatalf("Publish: %v", err)
+		}
+		select {
+		case <-got:
+		case <-time.After(waitTimeout):
+			b.Fatal("the subscriber did not get the entry")
+		}
+	}
+}
+
+// BenchmarkDataPlaneThroughput measures deliveries per second: parallel
+// publishers to 64 channels of every partition, one Subscriber of all of
+// them; each iteration is one entry published and delivered.
+func BenchmarkDataPlaneThroughput(b *testing.B) {
+	srv := redistest.Start(b)
+	d := newDataPlaneAt(b, srv.URL(), coretest.DataPlaneOptions{})
+	var delivered atomic.Int64
+	sub := d.NewSubscriber(func(core.StreamEntry) { delivered.Add(1) }, nil)
+	b.Cleanup(func() { _ = sub.Close() })
+	streams := make([]core.Stream, 64)
+	for i := range streams {
+		streams[i] = core.Stream{Name: "bench-" + strconv.Itoa(i)}
+		if err := sub.Add(context.Background(), streams[i]); err != nil {
+			b.Fatalf("Add: %v", err)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			st := streams[next.Add(1)%int64(len(streams))]
+			if _, err := d.Publish(context.Background(), []core.Publication{{Stream: st, Data: make([]byte, 200)}}); err != nil {
+				b.Errorf("Publish: %v", err)
+				return
+			}
+		}
+	})
+	deadline := time.Now().Add(waitTimeout)
+	for delivered.Load() < int64(b.N) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := delivered.Load(); n != int64(b.N) {
+		b.Fatalf("delivered %d of %d", n, b.N)
+	}
 }
