@@ -17,12 +17,14 @@ import (
 
 // A clustered hub (Config.Log set) is one replica of a state machine: every
 // change (connect, subscribe, unsubscribe, user state, publish, channel
-// config, disconnect, collection, transport activity) is appended to the
-// log as an op, and every node applies every op, its own included, in log
-// order on one goroutine. The node that appended an op answers its caller
-// with what applying it returned. Applying is deterministic: the op carries
-// the origin's clock, ids made while applying derive from the entry id, and
-// everything that iterates a map to queue frames does it in a fixed order.
+// config, disconnect, collection, transport activity) is submitted to the
+// log as an op by the public method (see doc.go), and every node applies
+// every op, its own included, in log order on one goroutine, through the
+// same apply functions a single hub calls. The node that appended an op
+// answers its caller with what applying it returned. Applying is
+// deterministic: the op carries the origin's clock, ids made while
+// applying derive from the entry id, and everything that iterates a map to
+// queue frames does it in a fixed order.
 // So every node holds the same users, connections (with the same per-
 // connection seq numbers), channels, presence, history and statistics, and
 // a client may attach to any node. What stays local: which transport is
@@ -184,34 +186,9 @@ func (g *syncGroup) run(h *Hub) {
 	}
 }
 
-type applyKey struct{}
-
-// replicated reports whether a call must go through the log: the hub is
-// clustered and the call does not come from applying an entry.
-func (h *Hub) replicated(ctx context.Context) bool {
-	return h.repl != nil && ctx.Value(applyKey{}) == nil
-}
-
-// now is the time of the change being made: the entry's time while
-// applying, the clock otherwise.
-func (h *Hub) now(ctx context.Context) time.Time {
-	if t, ok := ctx.Value(applyKey{}).(time.Time); ok {
-		return t
-	}
-	return h.cfg.Now()
-}
-
-// newID returns a new UUID: derived from the entry while applying, random
-// otherwise.
-func (h *Hub) newID() string {
-	if h.ids != nil {
-		return h.ids.next()
-	}
-	return NewUUID()
-}
-
 // idSource derives version-4-shaped UUIDs from an entry, so that every
-// node names the users, channels and frames an entry creates alike.
+// node names the users, channels and frames an entry creates alike. A nil
+// *idSource (a single hub) makes random ones.
 type idSource struct {
 	seed [32]byte
 	n    uint64
@@ -222,6 +199,9 @@ func newIDSource(entryID, token string) *idSource {
 }
 
 func (s *idSource) next() string {
+	if s == nil {
+		return NewUUID()
+	}
 	var buf [40]byte
 	copy(buf[:], s.seed[:])
 	binary.BigEndian.PutUint64(buf[32:], s.n)
@@ -233,9 +213,10 @@ func (s *idSource) next() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// replicate appends o to the log and waits until this node applied it,
-// returning what applying returned.
-func replicate[R any](ctx context.Context, h *Hub, o op) (R, error) {
+// submit appends o to the log and waits until this node applied it,
+// returning what applying returned: a clustered hub's public methods
+// validate what they can without the state, then submit.
+func submit[R any](ctx context.Context, h *Hub, o op) (R, error) {
 	var zero R
 	res, err := h.repl.call(ctx, h, o)
 	if err != nil {
@@ -426,7 +407,6 @@ func (h *Hub) apply(e Entry) {
 		return
 	}
 	at := time.Unix(0, o.Time)
-	ctx := context.WithValue(context.Background(), applyKey{}, at)
 	var res any
 	var err error
 	if _, void := h.repl.voided[o.Token]; void && o.Token != "" {
@@ -434,9 +414,7 @@ func (h *Hub) apply(e Entry) {
 		err = errVoided
 		h.log.Warn().Str("entry", e.ID).Str("op", o.Kind).Msg("skipping an entry withdrawn by its node")
 	} else {
-		h.ids = newIDSource(e.ID, o.Token)
-		res, err = h.applyOp(ctx, &o, at)
-		h.ids = nil
+		res, err = h.applyOp(&o, at, newIDSource(e.ID, o.Token))
 	}
 	if o.Kind == opSnapshot && o.Node == h.repl.node {
 		h.saveSnapshotAt(e.ID)
@@ -455,32 +433,36 @@ func (h *Hub) apply(e Entry) {
 	}
 }
 
-func (h *Hub) applyOp(ctx context.Context, o *op, at time.Time) (any, error) {
+// applyOp applies one decoded entry with its time and id source, through
+// the same apply functions a single hub calls (apply.go).
+func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 	switch o.Kind {
 	case opConnect:
 		if o.Connect != nil {
-			return h.Connect(ctx, *o.Connect)
+			return h.applyConnect(at, ids, *o.Connect)
 		}
 	case opSubscribe:
 		if o.Subscribe != nil {
-			return h.Subscribe(ctx, *o.Subscribe)
+			return h.applySubscribe(at, ids, *o.Subscribe)
 		}
 	case opUnsubscribe:
 		if o.Subscribe != nil {
-			return h.Unsubscribe(ctx, *o.Subscribe)
+			return h.applyUnsubscribe(at, ids, *o.Subscribe)
 		}
 	case opUserState:
 		if o.UserState != nil {
-			return h.SetUserState(ctx, *o.UserState)
+			return h.applyUserState(at, ids, *o.UserState)
 		}
 	case opPublish:
-		return struct{}{}, h.Publish(ctx, o.Messages)
+		// Validated by the origin (Publish) before it submitted them.
+		h.applyPublish(at, o.Messages)
+		return struct{}{}, nil
 	case opConfigure:
-		return h.ConfigureChannels(ctx, o.Configs)
+		return h.applyConfigure(at, ids, o.Configs), nil
 	case opDisconnect:
-		return h.Disconnect(ctx, o.ConnID)
+		return h.applyDisconnect(at, ids, o.ConnID), nil
 	case opCollect:
-		return h.collectAt(at), nil
+		return h.applyCollect(at, ids), nil
 	case opTouch:
 		h.applyTouches(o.Touches, o.Node)
 		return nil, nil

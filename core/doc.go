@@ -17,6 +17,24 @@
 // ending it). A client that asks for frames older than what is retained
 // first gets a gap object naming the lost range.
 //
+// # Submitting and applying a change
+//
+// Every change (Connect, Subscribe, Unsubscribe, SetUserState,
+// ConfigureChannels, Publish, Disconnect, Collect) has one public method
+// that validates and submits it, and one private apply function (apply.go,
+// applyPublish in route.go, applyCollect in gc.go) that holds the only copy
+// of its logic. The apply function takes what it needs explicitly: the
+// time of the change and the source of the ids it makes (nil: random). It
+// never calls the public methods.
+//
+// One node (no Config.Log): the public method calls the apply function
+// directly, with the clock's time and random ids; nothing else is in the
+// way. Many nodes (Config.Log set): the public method appends an op to the
+// log and waits until its own node applied it; every node applies every
+// entry, on one goroutine, with the entry's time and ids derived from the
+// entry (cluster.go), and the origin answers with what its applying
+// returned.
+//
 // # Statistics and latency
 //
 // Hub.Stats holds the counters (atomics that only ever grow, read without a

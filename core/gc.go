@@ -36,10 +36,10 @@ func (h *Hub) Collect() int {
 	if h.repl != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 		defer cancel()
-		n, _ := replicate[int](ctx, h, op{Kind: opCollect})
+		n, _ := submit[int](ctx, h, op{Kind: opCollect})
 		return n
 	}
-	return h.collectAt(h.cfg.Now())
+	return h.applyCollect(h.cfg.Now(), nil)
 }
 
 // stale reports whether the collector would remove something at now.
@@ -59,9 +59,9 @@ func (h *Hub) stale(now time.Time) bool {
 	return false
 }
 
-// collectAt removes what is inactive at now, in connection id order (so
-// that every node of a cluster does it alike).
-func (h *Hub) collectAt(now time.Time) int {
+// applyCollect is Collect's change: it removes what is inactive at now, in
+// connection id order (so that every node of a cluster does it alike).
+func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 	if !h.stale(now) {
 		return 0
 	}
@@ -75,7 +75,7 @@ func (h *Hub) collectAt(now time.Time) int {
 	slices.SortFunc(stale, func(a, b *Conn) int { return strings.Compare(a.id, b.id) })
 	var events []routed
 	for _, c := range stale {
-		events = append(events, h.removeConnLocked(c, now)...)
+		events = append(events, h.removeConnLocked(c, now, ids)...)
 	}
 	forgotten := 0
 	for name, u := range h.users {

@@ -16,7 +16,7 @@ type routed struct {
 }
 
 // presenceLocked builds a presence frame for u in ch. Caller holds h.mu.
-func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time) routed {
+func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time, ids *idSource) routed {
 	users := []presenceUser{}
 	if ch.cfg.BroadcastPresenceWithUserLists {
 		for _, name := range sortedKeys(ch.members) {
@@ -30,7 +30,7 @@ func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time)
 		state = u.publicState()
 	}
 	f := newObjectFrame(presencePayload{
-		UUID: h.newID(), Type: "presence", User: u.name, Users: users,
+		UUID: ids.next(), Type: "presence", User: u.name, Users: users,
 		Timestamp: FormatTime(now), Channel: ch.name,
 		Message: map[string]string{"action": action}, State: state,
 	}, h.since(now))
@@ -67,7 +67,7 @@ type stateChangePayload struct {
 
 // stateChangeLocked builds user_state_change frames for every notify_state
 // channel u has a connection in. Caller holds h.mu.
-func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time) []routed {
+func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time, ids *idSource) []routed {
 	seen := map[*Channel]bool{}
 	var chans []*Channel
 	for c := range u.conns {
@@ -95,7 +95,7 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time) [
 	}
 	events := make([]routed, 0, len(chans))
 	for _, ch := range chans {
-		p := stateChangePayload{UUID: h.newID(), Type: "user_state_change", User: u.name,
+		p := stateChangePayload{UUID: ids.next(), Type: "user_state_change", User: u.name,
 			Timestamp: FormatTime(now), Channel: ch.name}
 		p.Message.State = u.publicState()
 		p.Message.Changed = public
@@ -168,15 +168,19 @@ func (h *Hub) Publish(ctx context.Context, msgs []Message) error {
 	if err := h.checkMessages(msgs); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if h.replicated(ctx) {
-		_, err := replicate[struct{}](ctx, h, op{Kind: opPublish, Messages: msgs})
+	if h.repl != nil {
+		_, err := submit[struct{}](ctx, h, op{Kind: opPublish, Messages: msgs})
 		return err
 	}
-	now := h.now(ctx)
+	h.applyPublish(h.cfg.Now(), msgs)
+	return nil
+}
+
+// applyPublish is Publish's change (see apply.go).
+func (h *Hub) applyPublish(now time.Time, msgs []Message) {
 	for i := range msgs {
 		h.publish(msgs[i].clone(), now)
 	}
-	return nil
 }
 
 func (h *Hub) publish(m *Message, now time.Time) {

@@ -1,0 +1,248 @@
+package core
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The apply functions below hold the only copy of each change's logic. A
+// single hub calls them from its public methods with its clock and random
+// ids (ids == nil); a clustered hub calls them only while applying a log
+// entry (cluster.go), with the entry's time and ids derived from the
+// entry, so that every node makes the same change. They never call the
+// public methods and never touch the log.
+
+// applyConnect is Connect's change.
+func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams) (ConnectResult, error) {
+	h.mu.Lock()
+	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
+		h.mu.Unlock()
+		return ConnectResult{}, fmt.Errorf("connect %q as %q: %w", p.ConnID, p.Username, ErrConnOwned)
+	}
+	if err := h.checkConnectLocked(p); err != nil {
+		h.mu.Unlock()
+		return ConnectResult{}, fmt.Errorf("connect %q: %w", p.Username, err)
+	}
+	u := h.users[p.Username]
+	if u == nil {
+		u = newUser(p.Username, ids.next(), now)
+		h.users[p.Username] = u
+		u.mergeState(p.FreshUserState)
+	}
+	u.publicKeys = slices.Clone(p.StatePublicKeys)
+	u.mergeState(p.UserState)
+	u.lastActive = now
+
+	c := h.conns[p.ConnID]
+	if c == nil {
+		id := p.ConnID
+		if id == "" {
+			id = NewUUID()
+		}
+		c = newConn(id, u, h.queueLimits(), now, h.repl != nil)
+		h.conns[id] = c
+		u.conns[c] = struct{}{}
+	}
+	c.touch(now)
+
+	names := append([]string{}, p.Channels...)
+	slices.Sort(names)
+	var events []routed
+	for _, name := range names {
+		ch := h.channelLocked(name, p.ChannelConfigs, now, ids)
+		if _, first := ch.add(c); first && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, u, "joined", now, ids))
+		}
+	}
+	opts := p.Info
+	opts.Channels = names
+	res := ConnectResult{
+		ConnID:       c.id,
+		State:        u.state.clone(),
+		Username:     u.name,
+		PublicState:  u.publicState(),
+		Channels:     names,
+		ChannelsInfo: h.infoLocked(opts),
+	}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// channelLocked returns the channel name, creating it with its config from
+// configs (or the default). Caller holds h.mu for writing.
+func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now time.Time, ids *idSource) *Channel {
+	ch := h.channels[name]
+	if ch == nil {
+		cfg, ok := configs[name]
+		if !ok {
+			cfg = DefaultChannelConfig()
+		}
+		ch = newChannel(name, ids.next(), cfg, now)
+		h.channels[name] = ch
+	}
+	return ch
+}
+
+// applySubscribe is Subscribe's change.
+func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams) (SubscribeResult, error) {
+	h.mu.Lock()
+	c := h.conns[p.ConnID]
+	if c == nil {
+		h.mu.Unlock()
+		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, ErrUnknownConn)
+	}
+	if err := h.checkChannelsLocked(c, p.Channels); err != nil {
+		h.mu.Unlock()
+		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
+	}
+	var events []routed
+	added := []string{}
+	for _, name := range p.Channels {
+		ch := h.channelLocked(name, p.ChannelConfigs, now, ids)
+		ok, first := ch.add(c)
+		if ok {
+			added = append(added, name)
+		}
+		if first && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "joined", now, ids))
+		}
+	}
+	c.touch(now)
+	slices.Sort(added)
+	names := c.channelNames()
+	opts := p.Info
+	opts.Channels = names
+	res := SubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), SubscribedTo: slices.Compact(added)}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// applyUnsubscribe is Unsubscribe's change.
+func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) (UnsubscribeResult, error) {
+	h.mu.Lock()
+	c := h.conns[p.ConnID]
+	if c == nil {
+		h.mu.Unlock()
+		return UnsubscribeResult{}, fmt.Errorf("unsubscribe %q: %w", p.ConnID, ErrUnknownConn)
+	}
+	var events []routed
+	removed := []string{}
+	for _, name := range p.Channels {
+		ch := h.channels[name]
+		if ch == nil {
+			continue
+		}
+		ok, last := ch.remove(c)
+		if ok {
+			removed = append(removed, name)
+		}
+		if last && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "parted", now, ids))
+		}
+	}
+	c.touch(now)
+	slices.Sort(removed)
+	names := c.channelNames()
+	opts := p.Info
+	opts.Channels = names
+	res := UnsubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), UnsubscribedFrom: removed}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// channelNames lists the connection's channels, sorted. Caller holds Hub.mu.
+func (c *Conn) channelNames() []string {
+	names := make([]string, 0, len(c.channels))
+	for ch := range c.channels {
+		names = append(names, ch.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// applyUserState is SetUserState's change.
+func (h *Hub) applyUserState(now time.Time, ids *idSource, p UserStateParams) (UserStateResult, error) {
+	h.mu.Lock()
+	u := h.users[p.User]
+	if u == nil {
+		h.mu.Unlock()
+		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, ErrUnknownUser)
+	}
+	if err := h.checkStateLocked(u, stateUpdate{"user_state", p.State}); err != nil {
+		h.mu.Unlock()
+		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, err)
+	}
+	if p.SetPublicKeys {
+		u.publicKeys = slices.Clone(p.PublicKeys)
+	}
+	changed := u.mergeState(p.State)
+	u.lastActive = now
+	var events []routed
+	if len(changed) > 0 {
+		events = h.stateChangeLocked(u, changed, now, ids)
+	}
+	res := UserStateResult{UserState: u.state.clone(), ChangedState: changed, PublicKeys: slices.Clone(u.publicKeys)}
+	if res.ChangedState == nil {
+		res.ChangedState = []StateChange{}
+	}
+	if res.PublicKeys == nil {
+		res.PublicKeys = []string{}
+	}
+	h.mu.Unlock()
+	h.routeAll(events)
+	return res, nil
+}
+
+// applyConfigure is ConfigureChannels' change.
+func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]ChannelConfig) ChannelsInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := sortedKeys(configs)
+	for _, name := range names {
+		ch := h.channelLocked(name, configs, now, ids)
+		ch.cfg = configs[name]
+	}
+	return h.infoLocked(InfoOptions{Channels: names})
+}
+
+// applyDisconnect is Disconnect's change.
+func (h *Hub) applyDisconnect(now time.Time, ids *idSource, connID string) bool {
+	h.mu.Lock()
+	c := h.conns[connID]
+	if c == nil {
+		h.mu.Unlock()
+		return false
+	}
+	events := h.removeConnLocked(c, now, ids)
+	h.mu.Unlock()
+	c.close(DisconnectGone)
+	h.routeAll(events)
+	return true
+}
+
+// removeConnLocked takes c out of every map and returns the parted events.
+// Caller holds h.mu for writing and closes c after unlocking.
+func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
+	var events []routed
+	// In name order, so that every node of a cluster queues the parted
+	// frames alike.
+	chans := make([]*Channel, 0, len(c.channels))
+	for ch := range c.channels {
+		chans = append(chans, ch)
+	}
+	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
+	for _, ch := range chans {
+		if _, last := ch.remove(c); last && ch.cfg.NotifyPresence {
+			events = append(events, h.presenceLocked(ch, c.user, "parted", now, ids))
+		}
+	}
+	delete(h.conns, c.id)
+	delete(c.user.conns, c)
+	c.user.lastActive = now
+	return events
+}
