@@ -123,6 +123,20 @@ type Config struct {
 	// MaxStateValueBytes bounds each state key and value, in bytes; larger
 	// ones get 422 (key max_state_value_bytes). Default 4096.
 	MaxStateValueBytes int
+	// MaxClientSockets caps the client sockets this node holds open; at
+	// the cap a new socket replaces the one that waited longest without a
+	// whole request, or gets 503 when every socket is serving one (key
+	// max_client_sockets). Default 0: the file limit less 64.
+	MaxClientSockets int
+	// HeaderTimeout is how long a client may take to send a request's
+	// headers (key header_timeout). Default 10 s.
+	HeaderTimeout time.Duration
+	// BodyTimeout is how long a client may take to send a request's body
+	// once its headers arrived (key body_timeout). Default 30 s.
+	BodyTimeout time.Duration
+	// IdleTimeout is how long a keep-alive socket may wait for its next
+	// request (key idle_timeout). Default 120 s.
+	IdleTimeout time.Duration
 	// InsecureDefaults lets the server listen on a non-loopback address
 	// although secret or admin_secret is still the default (key
 	// insecure_defaults, flag --insecure-defaults). Default false: protected
@@ -158,6 +172,9 @@ func defaultConfig() Config {
 		MaxMessageBytes:    64 << 10,
 		MaxStateKeys:       100,
 		MaxStateValueBytes: 4 << 10,
+		HeaderTimeout:      10 * time.Second,
+		BodyTimeout:        30 * time.Second,
+		IdleTimeout:        120 * time.Second,
 	}
 }
 
@@ -423,6 +440,10 @@ func configKeys() []key {
 		intKey("max_message_bytes", "BYTES", "largest encoded message; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxMessageBytes }),
 		intKey("max_state_keys", "N", "state keys one user may have; more get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateKeys }),
 		intKey("max_state_value_bytes", "BYTES", "largest state key or value; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateValueBytes }),
+		intKey("max_client_sockets", "N", "client sockets this node holds open; 0 = the file limit less 64", 0, math.MaxInt32, func(c *Config) *int { return &c.MaxClientSockets }),
+		durationKey("header_timeout", "longest a client may take to send a request's headers", 1, func(c *Config) *time.Duration { return &c.HeaderTimeout }),
+		durationKey("body_timeout", "longest a client may take to send a request's body", 1, func(c *Config) *time.Duration { return &c.BodyTimeout }),
+		durationKey("idle_timeout", "longest a keep-alive socket may wait for its next request", 1, func(c *Config) *time.Duration { return &c.IdleTimeout }),
 		boolKey("insecure_defaults", "listen beyond loopback even with the default secret or admin_secret", func(c *Config) *bool { return &c.InsecureDefaults }).alias("insecure-defaults"),
 	}
 }

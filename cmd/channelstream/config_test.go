@@ -87,6 +87,10 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"max_state_value_bytes": {"101", "102", "103", "101", "102", "103"},
 	"insecure_defaults":     {"yes", "off", "1", "true", "false", "true"},
 	"clock_skew":            {"0", "5", "2m", "0s", "5s", "2m0s"},
+	"max_client_sockets":    {"0", "200", "300", "0", "200", "300"},
+	"header_timeout":        {"1", "2s", "3s", "1s", "2s", "3s"},
+	"body_timeout":          {"4", "5s", "6s", "4s", "5s", "6s"},
+	"idle_timeout":          {"7", "8s", "9s", "7s", "8s", "9s"},
 }
 
 func TestPrecedenceKeyByKey(t *testing.T) {

@@ -35,6 +35,8 @@ type gateway struct {
 	longpoll *longpoll.Handler
 	// shared is the Redis log of a cluster node (nil on one node).
 	shared *redisbroker.Log
+	// sockets caps and counts the client sockets (max_client_sockets).
+	sockets *sockets
 }
 
 // newGateway wires the hub, the transports and the REST API from cfg.
@@ -81,7 +83,11 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if clockSkew == 0 {
 		clockSkew = -1 // clock_skew = 0: no allowance (httpapi's 0 is its default)
 	}
-	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared}
+	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared,
+		sockets: newSockets(cfg.MaxClientSockets, log.With().Str("component", "http").Logger())}
+	if err := g.sockets.register(registry); err != nil {
+		return nil, fmt.Errorf("socket metrics: %w", err)
+	}
 	g.ws = websocket.New(websocket.Config{
 		Hub:               hub,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -164,11 +170,18 @@ func (g *gateway) listen() (net.Listener, error) {
 // reconnect (WebSocket close 1012), and the server waits up to
 // shutdown_grace for requests to finish.
 func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
+	// The header and body deadlines, the idle timeout and the socket cap
+	// bound what a slow or silent client holds; none of them applies to
+	// a transport's socket once its handler has the request.
 	srv := &http.Server{
-		Handler:           g.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           g.sockets.serveHTTP(g.handler, g.cfg.BodyTimeout),
+		ReadHeaderTimeout: g.cfg.HeaderTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       connContext,
+		ConnState:         g.sockets.connState,
 	}
+	ln = g.sockets.listener(ln)
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	defer func() {
@@ -187,7 +200,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	g.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+	g.log.Info().Str("addr", ln.Addr().String()).Int("max_client_sockets", g.sockets.Max()).Msg("listening")
 
 	select {
 	case err := <-errc:
