@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ const adminPageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; i
 func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if !hasPermission(r.Context()) {
-			if err := s.sessions.fromRequest(r); err != nil {
+			if _, err := s.sessions.fromRequest(r); err != nil {
 				if !errors.Is(err, http.ErrNoCookie) {
 					s.log.Debug().Err(err).Str("path", r.URL.Path).Msg("admin session refused")
 				}
@@ -78,13 +79,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	pass := strings.TrimSpace(r.PostForm.Get("password"))
 	if s.credentialsMatch(user, pass) {
 		s.signIns.succeed(ip)
-		http.SetCookie(w, sessionCookieFor(s.sessions.issue(s.cfg.AdminUser), s.scheme(r) == "https"))
+		s.log.Info().Str("ip", ip.String()).Str("user", s.cfg.AdminUser).Msg("admin signed in")
+		http.SetCookie(w, sessionCookieFor(s.sessions.issue(s.cfg.AdminUser), s.cfg.SessionLifetime, s.scheme(r) == "https"))
 		http.Redirect(w, r, s.url(r, "/admin"), http.StatusFound)
 		return
 	}
-	s.log.Warn().Str("ip", ip.String()).Msg("admin sign-in refused")
+	s.refusedLog.Warn().Str("ip", ip.String()).Msg("admin sign-in refused")
 	if last {
-		s.log.Warn().Str("ip", ip.String()).Dur("for", s.cfg.SignInWindow).Msg("admin sign-in blocked for this address: too many failures")
+		s.refusedLog.Warn().Str("ip", ip.String()).Dur("for", s.cfg.SignInWindow).Msg("admin sign-in blocked for this address: too many failures")
 	}
 	if d := s.cfg.SignInDelay; d > 0 {
 		t := time.NewTimer(d)
@@ -107,10 +109,57 @@ func (s *Server) credentialsMatch(user, pass string) bool {
 	return subtle.ConstantTimeCompare(u[:], wantU[:])&subtle.ConstantTimeCompare(p[:], wantP[:]) == 1
 }
 
-// signOut expires the session cookie and sends the browser to sign in.
+// signOutPage serves a form that posts the sign-out (GET must not sign
+// out: a cross-site link or image could).
+func (s *Server) signOutPage(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	writeSignOut(w, http.StatusOK, "")
+}
+
+// signOut revokes the request's admin session (on every node sharing
+// Config.Revocations), expires the cookie and sends the browser to sign
+// in. It must come from a page of this server (sameOrigin): 403 otherwise,
+// and nothing is revoked.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	http.SetCookie(w, sessionCookieFor("", s.scheme(r) == "https"))
+	if err := sameOrigin(r); err != nil {
+		s.log.Debug().Err(err).Msg("admin sign-out refused")
+		writeSignOut(w, http.StatusForbidden, "Sign-out refused: "+err.Error()+". Use the button below.")
+		return
+	}
+	ip, _ := s.clientIP.FromRequest(r)
+	if sess, err := s.sessions.fromRequest(r); err == nil {
+		if err := s.sessions.revoked.Revoke(r.Context(), sess.id, sess.expiry); err != nil {
+			s.log.Error().Err(err).Str("ip", ip.String()).Msg("admin sign-out could not be recorded")
+			http.SetCookie(w, sessionCookieFor("", 0, s.scheme(r) == "https"))
+			writeSignOut(w, http.StatusServiceUnavailable, "The sign-out could not be recorded on every node; try again.")
+			return
+		}
+		s.log.Info().Str("ip", ip.String()).Str("user", s.cfg.AdminUser).Msg("admin signed out")
+	}
+	http.SetCookie(w, sessionCookieFor("", 0, s.scheme(r) == "https"))
 	http.Redirect(w, r, s.url(r, "/admin/sign_in"), http.StatusFound)
+}
+
+// sameOrigin is the CSRF check of a state-changing admin form: the browser
+// says the request comes from this origin (Sec-Fetch-Site: same-origin),
+// or, from a browser that does not send Sec-Fetch-Site, its Origin names
+// this Host. A request with neither is refused. The session cookie is
+// SameSite=Strict as well.
+func sameOrigin(r *http.Request) error {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		if site != "same-origin" {
+			return fmt.Errorf("the request came from another site (Sec-Fetch-Site %q)", site)
+		}
+		return nil
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return errors.New("the request names no origin (no Origin or Sec-Fetch-Site header)")
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host != r.Host {
+		return fmt.Errorf("the request came from another origin (%q)", origin)
+	}
+	return nil
 }
 
 // adminPage serves index.html of Config.AdminFiles.

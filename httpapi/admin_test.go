@@ -164,7 +164,7 @@ func TestSignInSetsTheSessionCookie(t *testing.T) {
 		t.Fatalf("no auth_tkt cookie: %v", h.Values("Set-Cookie"))
 	}
 	line := h.Get("Set-Cookie")
-	for _, want := range []string{"Path=/", "Max-Age=2592000", "HttpOnly", "SameSite=Strict"} {
+	for _, want := range []string{"Path=/", "Max-Age=43200", "HttpOnly", "SameSite=Strict"} {
 		if !strings.Contains(line, want) {
 			t.Fatalf("Set-Cookie %q lacks %s", line, want)
 		}
@@ -172,8 +172,8 @@ func TestSignInSetsTheSessionCookie(t *testing.T) {
 	if c.Secure {
 		t.Fatalf("Set-Cookie %q is Secure over plain http", line)
 	}
-	if !regexp.MustCompile(`^[A-Za-z0-9_-]+\.[0-9]+\.[A-Za-z0-9_-]{43}$`).MatchString(c.Value) {
-		t.Fatalf("cookie value %q is not user.expiry.hmac", c.Value)
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]+\.[0-9]+\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$`).MatchString(c.Value) {
+		t.Fatalf("cookie value %q is not user.expiry.id.hmac", c.Value)
 	}
 
 	t.Run("the cookie opens every admin route", func(t *testing.T) {
@@ -234,7 +234,8 @@ func TestSignInCookieIsSecureOverHTTPS(t *testing.T) {
 			if c := authCookie(t, h); c == nil || c.Secure != tc.secure {
 				t.Fatalf("Set-Cookie %q, want Secure=%v", h.Get("Set-Cookie"), tc.secure)
 			}
-			_, h, _ = a.raw("GET", "/admin/sign_out", "", hdr)
+			hdr["Sec-Fetch-Site"] = "same-origin"
+			_, h, _ = a.raw("POST", "/admin/sign_out", "", hdr)
 			if c := authCookie(t, h); c == nil || c.Secure != tc.secure {
 				t.Fatalf("sign-out Set-Cookie %q, want Secure=%v", h.Get("Set-Cookie"), tc.secure)
 			}
@@ -305,19 +306,92 @@ func TestSignInRefusalWaitsHalfASecond(t *testing.T) {
 	}
 }
 
-func TestSignOutExpiresTheCookie(t *testing.T) {
+func TestSignOutExpiresAndRevokesTheSession(t *testing.T) {
 	a := newAdminAPI(t, nil)
 	c := a.sessionCookie()
-	code, h, b := a.withCookie("GET", "/admin/sign_out", c.Value)
-	status(t, code, http.StatusFound, b) // 114
-	redirectsToSignIn(t, "sign-out", code, h)
-	out := authCookie(t, h)
-	if out == nil || out.Value != "" || out.MaxAge >= 0 || out.Path != "/" || !out.Expires.Before(time.Now()) {
-		t.Fatalf("sign-out Set-Cookie %q does not expire auth_tkt", h.Get("Set-Cookie"))
+	t.Run("GET shows a form and signs nobody out", func(t *testing.T) {
+		code, h, b := a.withCookie("GET", "/admin/sign_out", c.Value)
+		status(t, code, http.StatusOK, b)
+		if !strings.Contains(string(b), `<form method="post" action="sign_out">`) || authCookie(t, h) != nil ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "form-action 'self'") {
+			t.Fatalf("GET sign_out: %v %s", h, b)
+		}
+		code, _, b = a.withCookie("GET", "/admin/admin.json", c.Value)
+		status(t, code, http.StatusOK, b)
+	})
+	t.Run("a POST from another site is refused", func(t *testing.T) {
+		for _, hdr := range []map[string]string{
+			{"Sec-Fetch-Site": "cross-site"},
+			{"Origin": "http://evil.example"},
+			{},
+		} {
+			hdr["Cookie"] = "auth_tkt=" + c.Value
+			code, h, b := a.raw("POST", "/admin/sign_out", "", hdr)
+			status(t, code, http.StatusForbidden, b)
+			if authCookie(t, h) != nil {
+				t.Fatalf("refused sign-out touched the cookie: %v", h)
+			}
+		}
+		code, _, b := a.withCookie("GET", "/admin/admin.json", c.Value)
+		status(t, code, http.StatusOK, b)
+	})
+	copied := c.Value
+	t.Run("a POST from the page signs out", func(t *testing.T) {
+		code, h, b := a.raw("POST", "/admin/sign_out", "", map[string]string{"Cookie": "auth_tkt=" + c.Value, "Origin": a.srv.URL})
+		redirectsToSignIn(t, "sign-out", code, h) // 114, as a POST
+		_ = b
+		out := authCookie(t, h)
+		if out == nil || out.Value != "" || out.MaxAge >= 0 || out.Path != "/" || !out.Expires.Before(time.Now()) {
+			t.Fatalf("sign-out Set-Cookie %q does not expire auth_tkt", h.Get("Set-Cookie"))
+		}
+		if line := h.Get("Set-Cookie"); !strings.Contains(line, "Max-Age=0") || !strings.Contains(line, "HttpOnly") {
+			t.Fatalf("sign-out Set-Cookie %q", line)
+		}
+	})
+	t.Run("a copy of the signed-out cookie is refused", func(t *testing.T) {
+		code, h, _ := a.withCookie("GET", "/admin/admin.json", copied)
+		redirectsToSignIn(t, "revoked cookie", code, h)
+	})
+	t.Run("another session stays signed in", func(t *testing.T) {
+		other := a.sessionCookie()
+		code, _, b := a.withCookie("GET", "/admin/admin.json", other.Value)
+		status(t, code, http.StatusOK, b)
+	})
+}
+
+// TestSignOutRevokesOnEveryNode: two servers sharing one revocation store
+// and cookie_secret (a cluster): a session signed out on one is refused by
+// the other.
+func TestSignOutRevokesOnEveryNode(t *testing.T) {
+	shared := core.NewMemoryRevocations(nil)
+	a := newAdminAPI(t, func(c *Config) { c.Revocations = shared })
+	b := newAdminAPI(t, func(c *Config) { c.Revocations = shared })
+	c := a.sessionCookie()
+	code, _, body := b.withCookie("GET", "/admin/admin.json", c.Value)
+	status(t, code, http.StatusOK, body)
+	code, _, body = a.raw("POST", "/admin/sign_out", "", map[string]string{"Cookie": "auth_tkt=" + c.Value, "Sec-Fetch-Site": "same-origin"})
+	status(t, code, http.StatusFound, body)
+	code, h, _ := b.withCookie("GET", "/admin/admin.json", c.Value)
+	redirectsToSignIn(t, "signed out on the other node", code, h)
+}
+
+func TestAdminSessionLifetime(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	clock := func() time.Time { return time.Unix(now.Load(), 0) }
+	a := newAdminAPI(t, func(c *Config) { c.Now, c.SessionLifetime = clock, 2*time.Hour })
+	code, h, _ := a.signIn("boss", "hunter2", nil)
+	status(t, code, http.StatusFound, nil)
+	if line := h.Get("Set-Cookie"); !strings.Contains(line, "Max-Age=7200") {
+		t.Fatalf("Set-Cookie %q, want Max-Age=7200", line)
 	}
-	if line := h.Get("Set-Cookie"); !strings.Contains(line, "Max-Age=0") || !strings.Contains(line, "HttpOnly") {
-		t.Fatalf("sign-out Set-Cookie %q", line)
-	}
+	c := authCookie(t, h)
+	now.Add(7199)
+	code, _, b := a.withCookie("GET", "/admin/admin.json", c.Value)
+	status(t, code, http.StatusOK, b)
+	now.Add(1)
+	code, h, _ = a.withCookie("GET", "/admin/admin.json", c.Value)
+	redirectsToSignIn(t, "after the lifetime", code, h)
 }
 
 func TestAdminRefusesBadCookies(t *testing.T) {
@@ -352,7 +426,7 @@ func TestAdminRefusesBadCookies(t *testing.T) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		now.Add(int64(sessionMaxAge/time.Second) - 1)
+		now.Add(int64(12*time.Hour/time.Second) - 1)
 		accepted(t, good)
 		now.Add(1)
 		refused(t, good)
@@ -382,10 +456,10 @@ func TestAdminRefusesBadCookies(t *testing.T) {
 func splitToken(t *testing.T, token string) (user, expiry, sig string) {
 	t.Helper()
 	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	if len(parts) != 4 {
 		t.Fatalf("token %q has %d parts", token, len(parts))
 	}
-	return parts[0], parts[1], parts[2]
+	return parts[0], parts[1] + "." + parts[2], parts[3]
 }
 
 func TestAdminAcceptsTheAPIKey(t *testing.T) {

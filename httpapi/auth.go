@@ -30,10 +30,7 @@ func (s *Server) authenticate(r *http.Request) (bool, error) {
 	}
 	ip, err := s.clientIP.FromRequest(r)
 	if err != nil || !s.allow.Allows(ip) {
-		if err == nil {
-			s.refusedLog.Warn().Str("ip", ip.String()).Msg("IP is not whitelisted (at most 10 such lines per 10 s)")
-		}
-		return false, nil
+		return false, nil // logged by protected, on the routes that need permission
 	}
 	if token == "" {
 		return false, nil
@@ -44,10 +41,17 @@ func (s *Server) authenticate(r *http.Request) (bool, error) {
 	return true, nil
 }
 
-// protected answers 403 unless the request was authenticated.
+// protected answers 403 unless the request was authenticated. A refused
+// address is logged as a warning (at most refusedBurst lines per
+// refusedPeriod); public routes (static files, /healthz, the transports)
+// never log a refused address above debug, so that an outsider cannot
+// flood the warning log.
 func (s *Server) protected(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if !hasPermission(r.Context()) {
+			if ip, err := s.clientIP.FromRequest(r); err == nil && !s.allow.Allows(ip) {
+				s.refusedLog.Warn().Str("ip", ip.String()).Str("path", r.URL.Path).Msg("IP is not whitelisted (at most 10 such lines per 10 s)")
+			}
 			writeForbidden(w)
 			return
 		}

@@ -50,6 +50,30 @@ func TestRefusedAddressesDoNotFloodTheLog(t *testing.T) {
 	}
 }
 
+// TestPublicRoutesDoNotWarn: requests a refused address makes to public
+// routes (static files, /healthz, the transports, sign-in page) log
+// nothing above debug (issue 12, item 7).
+func TestPublicRoutesDoNotWarn(t *testing.T) {
+	var logs lockedBuffer
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	a := newAPI(t, func(c *Config, _ *core.Config) {
+		c.AllowPostingFrom = []string{"10.9.9.9"} // the test client (127.0.0.1) is refused
+		c.Logger = zerolog.New(&logs).Level(zerolog.InfoLevel)
+		c.Static, c.LongPoll, c.SSE, c.WebSocket = ok, ok, ok, ok
+	})
+	for _, p := range []string{"/healthz", "/readyz", "/static/x.js", "/listen?conn_id=x", "/sse", "/ws", "/admin/sign_in", "/nothing"} {
+		for range 3 {
+			code, _, b := a.raw("GET", p, "", nil)
+			if code >= 500 {
+				t.Fatalf("GET %s: %d %s", p, code, b)
+			}
+		}
+	}
+	if s := logs.String(); s != "" {
+		t.Fatalf("public routes logged at info or above:\n%s", s)
+	}
+}
+
 // ambiguousLog is a MemoryLog whose appends fail without saying whether
 // the entry was stored, as a network backend's do when the connection
 // breaks after a command was written.

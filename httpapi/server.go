@@ -56,6 +56,13 @@ type Config struct {
 	// (upstream cookie_secret). Default "": New picks a random key, so
 	// admin sessions end with the process.
 	CookieSecret string
+	// SessionLifetime is how long an admin stays signed in (the cookie's
+	// Max-Age and the token's expiry). Default 12 h.
+	SessionLifetime time.Duration
+	// Revocations records the admin sessions signed out until they expire;
+	// a cluster's nodes share one so that signing out on one node signs
+	// out everywhere. Default: core.NewMemoryRevocations (this node only).
+	Revocations core.Revocations
 	// HTTPScheme forces the scheme requests are taken to arrive over,
 	// "http" or "https" (upstream http_scheme); the admin cookie is Secure
 	// under https. Default "": the request's own scheme (X-Scheme,
@@ -105,7 +112,8 @@ type Config struct {
 	Static http.Handler
 	// Mount serves extra pages: each key is a path ("/demo") served with its
 	// subtree ("/demo/*") by every method, behind CORS and https enforcement
-	// but without API authentication. Default: none.
+	// but without API authentication. Their answers carry mountCSP unless
+	// they set a Content-Security-Policy of their own. Default: none.
 	Mount map[string]http.Handler
 	// Logger receives request errors. Default: disabled.
 	Logger zerolog.Logger
@@ -166,6 +174,12 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("httpapi: http_scheme %q: want http, https or empty", cfg.HTTPScheme)
 	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 12 * time.Hour
+	}
+	if cfg.Revocations == nil {
+		cfg.Revocations = core.NewMemoryRevocations(cfg.Now)
+	}
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = DefaultClockSkew
 	}
@@ -191,14 +205,15 @@ func New(cfg Config) (*Server, error) {
 		maxAge = 0
 	}
 	s := &Server{
-		cfg:        cfg,
-		hub:        cfg.Hub,
-		log:        cfg.Logger,
-		verifier:   NewVerifier(cfg.Secret, maxAge, cfg.Now).WithClockSkew(cfg.ClockSkew),
-		allow:      allow,
-		clientIP:   clientIP,
-		cors:       NewCORS(cfg.AllowCORS),
-		sessions:   &sessions{key: cookieKey, user: cfg.AdminUser, now: cfg.Now},
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		log:      cfg.Logger,
+		verifier: NewVerifier(cfg.Secret, maxAge, cfg.Now).WithClockSkew(cfg.ClockSkew),
+		allow:    allow,
+		clientIP: clientIP,
+		cors:     NewCORS(cfg.AllowCORS),
+		sessions: &sessions{key: cookieKey, user: cfg.AdminUser, lifetime: cfg.SessionLifetime,
+			now: cfg.Now, revoked: cfg.Revocations},
 		signIns:    newSignInLimiter(cfg.SignInFailures, cfg.SignInWindow, cfg.Now),
 		refusedLog: cfg.Logger.Sample(&zerolog.BurstSampler{Burst: refusedBurst, Period: refusedPeriod}),
 	}
@@ -279,7 +294,9 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/admin/sign_in", s.signInPage)
 	rt.HEAD("/admin/sign_in", s.signInPage)
 	rt.POST("/admin/sign_in", s.signIn)
-	rt.GET("/admin/sign_out", s.signOut)
+	rt.GET("/admin/sign_out", s.signOutPage)
+	rt.HEAD("/admin/sign_out", s.signOutPage)
+	rt.POST("/admin/sign_out", s.signOut)
 	rt.GET("/healthz", s.healthz)
 	rt.GET("/readyz", s.readyz)
 	rt.GET("/metrics", s.metrics)
@@ -293,12 +310,27 @@ func (s *Server) routes() *httprouter.Router {
 	mount("/sse", s.cfg.SSE)
 	mount("/static/*filepath", s.cfg.Static)
 	for path, h := range s.cfg.Mount {
+		h := withCSP(h, mountCSP)
 		for _, m := range anyMethod {
 			rt.Handler(m, path, h)
 			rt.Handler(m, path+"/*rest", h)
 		}
 	}
 	return rt
+}
+
+// mountCSP lets a mounted page (the demo chat) load its own scripts,
+// styles, images and data (WebSocket, SSE and fetch to this origin) and
+// nothing else; its <base href> must name this origin.
+const mountCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'"
+
+// withCSP sets csp on h's answers unless h sets a policy itself.
+func withCSP(h http.Handler, csp string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		h.ServeHTTP(w, r)
+	})
 }
 
 var anyMethod = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead}

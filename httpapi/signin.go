@@ -34,27 +34,34 @@ button { width: 100%; margin-top: .5rem; padding: .6rem; font: inherit; font-wei
 `
 
 var (
-	signInTemplate = template.Must(template.New("sign_in").Parse(`<!doctype html>
+	// formPage is the sign-in page, or with .SignOut the sign-out page.
+	formPage = template.Must(template.New("form").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · channelstream admin</title>
+<title>{{if .SignOut}}Sign out{{else}}Sign in{{end}} · channelstream admin</title>
 <link rel="icon" href="data:,">
 <style>{{.Style}}</style>
 </head>
 <body>
 <main>
   <h1>channelstream</h1>
-  <p class="sub">Sign in to the admin dashboard</p>
+  <p class="sub">{{if .SignOut}}Sign out of{{else}}Sign in to{{end}} the admin dashboard</p>
   {{- if .Error}}
   <p class="error" role="alert">{{.Error}}</p>
   {{- end}}
+  {{- if .SignOut}}
+  <form method="post" action="sign_out">
+    <button type="submit" autofocus>Sign out</button>
+  </form>
+  {{- else}}
   <form method="post" action="sign_in">
     <label>Username <input name="username" value="{{.Username}}" autocomplete="username" autocapitalize="none" required{{if not .Username}} autofocus{{end}}></label>
     <label>Password <input name="password" type="password" autocomplete="current-password" required{{if .Username}} autofocus{{end}}></label>
     <button type="submit">Sign in</button>
   </form>
+  {{- end}}
 </main>
 </body>
 </html>
@@ -76,12 +83,24 @@ func writeSignIn(w http.ResponseWriter, username, errMsg string) {
 
 // writeSignInStatus renders the sign-in form with the given status.
 func writeSignInStatus(w http.ResponseWriter, status int, username, errMsg string) {
+	writeFormPage(w, false, status, username, errMsg)
+}
+
+// writeSignOut renders the sign-out form with the given status and an
+// error message when errMsg is not empty.
+func writeSignOut(w http.ResponseWriter, status int, errMsg string) {
+	writeFormPage(w, true, status, "", errMsg)
+}
+
+// writeFormPage renders the sign-in or sign-out page.
+func writeFormPage(w http.ResponseWriter, signOut bool, status int, username, errMsg string) {
 	var buf bytes.Buffer
-	err := signInTemplate.Execute(&buf, struct {
+	err := formPage.Execute(&buf, struct {
 		Style    template.CSS
+		SignOut  bool
 		Username string
 		Error    string
-	}{template.CSS(signInStyle), username, errMsg})
+	}{template.CSS(signInStyle), signOut, username, errMsg})
 	if err != nil {
 		http.Error(w, "render sign-in page", http.StatusInternalServerError)
 		return

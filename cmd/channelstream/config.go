@@ -38,6 +38,9 @@ type Config struct {
 	// CookieSecret signs the admin cookie (key cookie_secret). Default "":
 	// loadConfig replaces it with a random uuid4, so a restart logs admins out.
 	CookieSecret string
+	// AdminSession is how long an admin stays signed in (key
+	// admin_session). Default 12 h.
+	AdminSession time.Duration
 	// AllowPostingFrom lists the client addresses (or CIDR ranges) allowed to
 	// call the signed API; "0.0.0.0" allows everyone (key allow_posting_from,
 	// comma separated, may span ini lines). Default ["127.0.0.1"].
@@ -156,6 +159,7 @@ func defaultConfig() Config {
 		AllowPostingFrom:   []string{"127.0.0.1"},
 		ValidateRequests:   true,
 		ClockSkew:          60 * time.Second,
+		AdminSession:       12 * time.Hour,
 		LogLevel:           "INFO",
 		HeartbeatInterval:  5 * time.Second,
 		ConnTimeout:        15 * time.Second,
@@ -408,6 +412,7 @@ func configKeys() []key {
 		stringKey("admin_user", "NAME", "admin login name", func(c *Config) *string { return &c.AdminUser }).alias("u", "admin_username"),
 		stringKey("admin_secret", "SECRET", "admin password", func(c *Config) *string { return &c.AdminSecret }).alias("a"),
 		stringKey("cookie_secret", "SECRET", "admin cookie secret; empty: a random uuid at every start", func(c *Config) *string { return &c.CookieSecret }).alias("cookie-secret"),
+		durationKey("admin_session", "how long an admin stays signed in", 1, func(c *Config) *time.Duration { return &c.AdminSession }),
 		listKey("allow_posting_from", "client addresses or CIDR ranges allowed to call the API; 0.0.0.0 = everyone", nil, func(c *Config) *[]string { return &c.AllowPostingFrom }).alias("x", "allowed_post_ip"),
 		listKey("allow_cors", "substrings an Origin must contain to get CORS headers; empty = every origin", nil, func(c *Config) *[]string { return &c.AllowCORS }).alias("c"),
 		boolKey("validate_requests", "signatures expire after 60 s", func(c *Config) *bool { return &c.ValidateRequests }).alias("validate-requests"),

@@ -91,6 +91,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"header_timeout":        {"1", "2s", "3s", "1s", "2s", "3s"},
 	"body_timeout":          {"4", "5s", "6s", "4s", "5s", "6s"},
 	"idle_timeout":          {"7", "8s", "9s", "7s", "8s", "9s"},
+	"admin_session":         {"60", "2h", "30m", "1m0s", "2h0m0s", "30m0s"},
 }
 
 func TestPrecedenceKeyByKey(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,10 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if gather == 0 {
 		gather = longpoll.NoGather
 	}
+	var revocations core.Revocations // nil: httpapi's memory default (one node)
+	if shared != nil {
+		revocations = shared.Revocations() // sign-out on one node signs out on all
+	}
 	clockSkew := cfg.ClockSkew
 	if clockSkew == 0 {
 		clockSkew = -1 // clock_skew = 0: no allowance (httpapi's 0 is its default)
@@ -131,6 +136,8 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		AdminUser:         cfg.AdminUser,
 		AdminSecret:       cfg.AdminSecret,
 		CookieSecret:      cfg.CookieSecret,
+		SessionLifetime:   cfg.AdminSession,
+		Revocations:       revocations,
 		HTTPScheme:        cfg.HTTPScheme,
 		AdminFiles:        adminFiles,
 		TransportCounts:   g.transportCounts,
@@ -249,14 +256,29 @@ func (g *gateway) drain() {
 	}
 }
 
+// staticCSP is the Content-Security-Policy of every static file: an HTML
+// page among them may load files of this origin only.
+const staticCSP = "default-src 'self'; img-src 'self' data:; base-uri 'self'; form-action 'self'; " +
+	"object-src 'none'; frame-ancestors 'none'"
+
 // staticHandler serves the embedded web files under /static/, and the
 // client library also at upstream's path /static/channelstream/channelstream.js.
+// A directory is a 404 (no listing, no index page), and every answer
+// carries staticCSP.
 func staticHandler() http.Handler {
-	files := http.FileServerFS(web.Static())
+	static := web.Static()
+	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(r.URL.Path, "/static")
 		if p == "/channelstream/channelstream.js" {
 			p = "/channelstream.js"
+		}
+		w.Header().Set("Content-Security-Policy", staticCSP)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		name := strings.Trim(path.Clean("/"+p), "/")
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(p, "/") {
+			http.NotFound(w, r)
+			return
 		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = p

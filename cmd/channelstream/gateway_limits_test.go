@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +85,62 @@ func TestGatewayClockSkewFromConfig(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != c.code {
 			t.Errorf("clock_skew %s, token %s ahead: %d %s, want %d", c.skew, c.ahead, resp.StatusCode, b, c.code)
+		}
+	}
+}
+
+// TestMakeConfigFileIsPrivate: make_config -o writes the secrets' file with
+// mode 0600, also over an existing file with a wider mode (issue 12,
+// item 7).
+func TestMakeConfigFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "channelstream.ini")
+	if err := os.WriteFile(path, []byte("OLD-CONTENT"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // whatever the umask left
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := realMain([]string{"make_config", "-o", path}, func(string) string { return "" }, &out, &errOut); code != 0 {
+		t.Fatalf("make_config -o: %d %s", code, errOut.String())
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "admin_secret =") || strings.Contains(string(b), "OLD-CONTENT") {
+		t.Fatalf("file content %q", b)
+	}
+}
+
+// TestPagesCarryACSPAndNoListing: static files and the demo page carry a
+// Content-Security-Policy, and a static directory is a 404, not a listing.
+func TestPagesCarryACSPAndNoListing(t *testing.T) {
+	tg := startGateway(t, func(c *Config) { c.Demo = true })
+	get := func(path string) (int, http.Header, string) {
+		t.Helper()
+		resp, err := http.Get(tg.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	for _, p := range []string{"/static/channelstream.js", "/static/admin/admin.js", "/static/demo/demo.css", "/demo", "/demo/demo.js"} {
+		code, h, _ := get(p)
+		if code != http.StatusOK || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("GET %s: %d CSP %q", p, code, h.Get("Content-Security-Policy"))
+		}
+	}
+	for _, p := range []string{"/static/", "/static/admin/", "/static/admin/vendor/", "/static/admin/vendor/uplot", "/static/demo"} {
+		code, _, b := get(p)
+		if code != http.StatusNotFound || strings.Contains(b, "<a href") {
+			t.Errorf("GET %s: %d %.200s, want 404 without a listing", p, code, b)
 		}
 	}
 }

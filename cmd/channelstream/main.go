@@ -265,7 +265,21 @@ func writeIni(cfg Config, path string, stdout io.Writer) error {
 		_, err := io.WriteString(stdout, text)
 		return err
 	}
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	// The file holds the secrets: it is 0600 whatever mode an existing
+	// file had (os.WriteFile keeps an existing file's mode).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing config: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("writing config: make %s private: %w", path, err)
+	}
+	if _, err := io.WriteString(f, text); err != nil {
+		f.Close()
+		return fmt.Errorf("writing config: %w", err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing config: %w", err)
 	}
 	return nil
