@@ -148,7 +148,13 @@ type ReadResult struct {
 //   - Read returns the entries of s whose N is greater than after.N in the
 //     partition's current epoch (see ReadResult for trimming and resets;
 //     after.Epoch 0 means "the current epoch"; after.Partition is ignored),
-//     at most limit (limit <= 0 means no limit).
+//     at most limit (limit <= 0 means no limit). Reads of different
+//     streams are separate snapshots: to merge several streams of one
+//     partition (a catch-up), subscribe them first, then deliver from the
+//     reads only entries up to the Head of the first read, and take the
+//     later ones from the subscription; delivering an entry a later read
+//     returned would make the live copies of other streams' entries
+//     before it look already delivered.
 //   - History returns the channel's stored messages, oldest first, with
 //     every edit applied and every deleted one removed (nil when none).
 //   - NewSubscriber returns a Subscriber that calls fn for the entries of
