@@ -1,6 +1,7 @@
 package redisbroker
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -126,33 +128,74 @@ func (s script) run(ctx context.Context, rdb redis.UniversalClient, keys []strin
 func epochCandidate() string { return strconv.FormatUint(uint64(rand.Uint32N(1<<32-1))+1, 10) }
 
 // Publish implements core.DataPlane: one publish script call per partition
-// touched, partition after partition in the order of their first
-// publication.
+// touched, the partitions at the same time.
 func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]core.Pos, error) {
 	if err := core.CheckPublications(pubs); err != nil {
 		return nil, err
 	}
 	out := make([]core.Pos, len(pubs))
-	var order []int
-	groups := map[int][]int{}
-	for i, p := range pubs {
-		k := d.Partition(p.Stream)
-		if groups[k] == nil {
-			order = append(order, k)
+	groups := byPartition(len(pubs), func(i int) int { return d.Partition(pubs[i].Stream) })
+	errs := eachPartition(groups, func(k int, idx []int) error {
+		return d.publishPartition(ctx, k, pubs, idx, out)
+	})
+	var first error
+	sure := true // every failed call certainly stored nothing
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+			sure = sure && notStored(err)
 		}
-		groups[k] = append(groups[k], i)
 	}
-	stored := 0 // publications known to be stored
-	for _, k := range order {
-		if err := d.publishPartition(ctx, k, pubs, groups[k], out); err != nil {
-			if stored == 0 && notStored(err) {
-				err = fmt.Errorf("%w: %w", core.ErrNotStored, err)
-			}
-			return out, wrap(ctx, "publish", err)
+	if first == nil {
+		return out, nil
+	}
+	if sure && failed == len(groups) {
+		first = fmt.Errorf("%w: %w", core.ErrNotStored, first)
+	}
+	return out, wrap(ctx, "publish", first)
+}
+
+// partitionGroup is the indexes of the items of one partition.
+type partitionGroup struct {
+	k   int
+	idx []int
+}
+
+// byPartition groups the indexes 0…n-1 by partitionOf, in the order of
+// each partition's first item.
+func byPartition(n int, partitionOf func(i int) int) []partitionGroup {
+	var groups []partitionGroup
+	at := map[int]int{} // partition -> index in groups
+	for i := range n {
+		k := partitionOf(i)
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, partitionGroup{k: k})
 		}
-		stored += len(groups[k])
+		groups[g].idx = append(groups[g].idx, i)
 	}
-	return out, nil
+	return groups
+}
+
+// eachPartition calls fn for each group, at the same time when there are
+// several (each call is one round trip, to whichever master holds the
+// partition), and returns their errors, by group.
+func eachPartition(groups []partitionGroup, fn func(k int, idx []int) error) []error {
+	errs := make([]error, len(groups))
+	if len(groups) == 1 {
+		errs[0] = fn(groups[0].k, groups[0].idx)
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() { errs[i] = fn(g.k, g.idx) })
+	}
+	wg.Wait()
+	return errs
 }
 
 // publishPartition stores pubs[idx…], all of partition k, with one script
@@ -200,21 +243,20 @@ func parseEpoch(v any) (uint32, error) {
 	return uint32(ep), nil
 }
 
-// Heads implements core.DataPlane: one head script call per partition.
+// Heads implements core.DataPlane: one head script call per partition,
+// the partitions at the same time.
 func (d *DataPlane) Heads(ctx context.Context, streams []core.Stream) ([]core.Pos, error) {
 	out := make([]core.Pos, len(streams))
-	done := map[int]core.Pos{}
-	for i, s := range streams {
-		k := d.Partition(s)
-		if p, ok := done[k]; ok {
-			out[i] = p
-			continue
-		}
+	groups := byPartition(len(streams), func(i int) int { return d.Partition(streams[i]) })
+	errs := eachPartition(groups, func(k int, idx []int) error {
 		p, err := d.head(ctx, k)
-		if err != nil {
-			return nil, wrap(ctx, "heads", err)
+		for _, i := range idx {
+			out[i] = p
 		}
-		done[k], out[i] = p, p
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, wrap(ctx, "heads", err)
 	}
 	return out, nil
 }
