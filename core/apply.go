@@ -94,7 +94,11 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams) (S
 		h.mu.Unlock()
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, ErrUnknownConn)
 	}
-	if err := h.checkChannelsLocked(c, p.Channels); err != nil {
+	err := h.checkChannelsLocked(c, p.Channels)
+	if err == nil {
+		err = h.checkNewChannelsLocked(p.Channels)
+	}
+	if err != nil {
 		h.mu.Unlock()
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
 	}
@@ -136,7 +140,7 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 		if ch == nil {
 			continue
 		}
-		ok, last := ch.remove(c)
+		ok, last := ch.remove(c, now)
 		if ok {
 			removed = append(removed, name)
 		}
@@ -199,15 +203,19 @@ func (h *Hub) applyUserState(now time.Time, ids *idSource, p UserStateParams) (U
 }
 
 // applyConfigure is ConfigureChannels' change.
-func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]ChannelConfig) ChannelsInfo {
+func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]ChannelConfig) (ChannelsInfo, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	names := sortedKeys(configs)
+	if err := h.checkNewChannelsLocked(names); err != nil {
+		return ChannelsInfo{}, fmt.Errorf("configure channels: %w", err)
+	}
 	for _, name := range names {
 		ch := h.channelLocked(name, configs, now, ids)
 		ch.cfg = configs[name]
+		ch.idleSince = now
 	}
-	return h.infoLocked(InfoOptions{Channels: names})
+	return h.infoLocked(InfoOptions{Channels: names}), nil
 }
 
 // applyDisconnect is Disconnect's change.
@@ -237,7 +245,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	}
 	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
 	for _, ch := range chans {
-		if _, last := ch.remove(c); last && ch.cfg.NotifyPresence {
+		if _, last := ch.remove(c, now); last && ch.cfg.NotifyPresence {
 			events = append(events, h.presenceLocked(ch, c.user, "parted", now, ids))
 		}
 	}

@@ -21,6 +21,11 @@ type Channel struct {
 	// path (see targets). Guarded by Hub.mu; pos is each one's index.
 	list []*Conn
 	pos  map[*Conn]int
+	// idleSince is when the channel was made, configured or left by its
+	// last connection; guarded by Hub.mu. The collector removes a channel
+	// with no connection and no history once both it and lastActive are
+	// older than ConnTimeout (see collectable).
+	idleSince time.Time
 	// shared is set once a publisher took list as a snapshot: until list
 	// is copied, its first len(list) elements must not be overwritten.
 	shared atomic.Bool
@@ -34,7 +39,7 @@ type Channel struct {
 
 func newChannel(name, uuid string, cfg ChannelConfig, now time.Time) *Channel {
 	return &Channel{name: name, uuid: uuid, cfg: cfg, members: map[string]map[*Conn]struct{}{},
-		pos: map[*Conn]int{}, lastActive: now}
+		pos: map[*Conn]int{}, lastActive: now, idleSince: now}
 }
 
 // add puts c in the channel. It reports whether c was added and whether it
@@ -58,9 +63,10 @@ func (ch *Channel) add(c *Conn) (added, first bool) {
 	return true, first
 }
 
-// remove takes c out of the channel. It reports whether c was there and
-// whether its user has no connection left in the channel. Caller holds Hub.mu.
-func (ch *Channel) remove(c *Conn) (removed, last bool) {
+// remove takes c out of the channel at now. It reports whether c was there
+// and whether its user has no connection left in the channel. Caller holds
+// Hub.mu.
+func (ch *Channel) remove(c *Conn, now time.Time) (removed, last bool) {
 	set := ch.members[c.user.name]
 	if _, ok := set[c]; !ok {
 		return false, false
@@ -68,6 +74,9 @@ func (ch *Channel) remove(c *Conn) (removed, last bool) {
 	delete(set, c)
 	delete(c.channels, ch)
 	ch.conns--
+	if ch.conns == 0 {
+		ch.idleSince = now
+	}
 	ch.unlist(c)
 	if len(set) == 0 {
 		delete(ch.members, c.user.name)
@@ -105,6 +114,18 @@ func (ch *Channel) targets() []*Conn {
 		ch.shared.Store(true)
 	}
 	return ch.list
+}
+
+// collectable reports whether the collector removes the channel at now: no
+// connection, no history, and nothing done with it (made, configured, left,
+// a message) for longer than timeout. Caller holds Hub.mu.
+func (ch *Channel) collectable(now time.Time, timeout time.Duration) bool {
+	if ch.conns > 0 || now.Sub(ch.idleSince) <= timeout {
+		return false
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return len(ch.history) == 0 && now.Sub(ch.lastActive) > timeout
 }
 
 // historyLimit is how many entries the history keeps.

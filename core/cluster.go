@@ -458,7 +458,7 @@ func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 		h.applyPublish(at, o.Messages)
 		return struct{}{}, nil
 	case opConfigure:
-		return h.applyConfigure(at, ids, o.Configs), nil
+		return h.applyConfigure(at, ids, o.Configs)
 	case opDisconnect:
 		return h.applyDisconnect(at, ids, o.ConnID), nil
 	case opCollect:

@@ -37,6 +37,11 @@ type Config struct {
 	// MaxConnections is how many connections the hub holds at once;
 	// Connect beyond it fails with a LimitError. Default 100 000.
 	MaxConnections int
+	// MaxChannels is how many channels the hub holds at once; Connect,
+	// Subscribe and ConfigureChannels that would create more fail with a
+	// LimitError. The collector removes a channel with no connection and
+	// no history after ConnTimeout. Default 100 000.
+	MaxChannels int
 	// MaxMessageBytes bounds one message's encoded payload (the JSON object
 	// a client receives), in bytes; Publish of a larger one fails with a
 	// LimitError. Default 65536 (64 KiB).
@@ -107,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 100_000
+	}
+	if c.MaxChannels <= 0 {
+		c.MaxChannels = 100_000
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 64 << 10

@@ -10,7 +10,9 @@ import (
 // Run collects inactive connections every Config.GCInterval until ctx is
 // done: a connection idle for longer than ConnTimeout is removed (whatever
 // its channels) and its transport closed with DisconnectGone; a user with no
-// connection and no activity for UserTimeout is forgotten. With a Log, Run
+// connection and no activity for UserTimeout is forgotten; a channel with
+// no connection and no history is removed ConnTimeout after it was made,
+// configured, left by its last connection or sent a message. With a Log, Run
 // also follows the log and applies its entries (see cluster.go); the hub
 // then answers Ready once it has caught up.
 func (h *Hub) Run(ctx context.Context) error {
@@ -56,6 +58,11 @@ func (h *Hub) stale(now time.Time) bool {
 			return true
 		}
 	}
+	for _, ch := range h.channels {
+		if ch.collectable(now, h.cfg.ConnTimeout) {
+			return true
+		}
+	}
 	return false
 }
 
@@ -84,6 +91,15 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 			forgotten++
 		}
 	}
+	// After the connections: a channel their removal left empty waits
+	// ConnTimeout from now (its parted events still find it).
+	channels := 0
+	for name, ch := range h.channels {
+		if ch.collectable(now, h.cfg.ConnTimeout) {
+			delete(h.channels, name)
+			channels++
+		}
+	}
 	h.mu.Unlock()
 
 	for _, c := range stale {
@@ -92,6 +108,7 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 	}
 	h.stats.CollectedConns.Add(int64(len(stale)))
 	h.stats.CollectedUsers.Add(int64(forgotten))
+	h.stats.CollectedChannels.Add(int64(channels))
 	h.routeAll(events)
 	return len(stale)
 }

@@ -76,7 +76,8 @@ func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, erro
 }
 
 // Subscribe adds the connection to channels (creating missing ones). More
-// than MaxChannelsPerConn channels fail with a *LimitError and change nothing.
+// than MaxChannelsPerConn channels for the connection, or than MaxChannels
+// on the hub, fail with a *LimitError and change nothing.
 func (h *Hub) Subscribe(ctx context.Context, p SubscribeParams) (SubscribeResult, error) {
 	if h.repl == nil {
 		return h.applySubscribe(h.cfg.Now(), nil, p)
@@ -111,11 +112,13 @@ func (h *Hub) SetUserState(ctx context.Context, p UserStateParams) (UserStateRes
 }
 
 // ConfigureChannels sets every given channel's config (creating missing
-// channels) and describes them without history and users. It fails only
-// when a Log is set and cannot be reached (ErrUnavailable).
+// channels) and describes them without history and users. Creating more
+// channels than MaxChannels fails with a *LimitError and changes nothing;
+// otherwise it fails only when a Log is set and cannot be reached
+// (ErrUnavailable).
 func (h *Hub) ConfigureChannels(ctx context.Context, configs map[string]ChannelConfig) (ChannelsInfo, error) {
 	if h.repl == nil {
-		return h.applyConfigure(h.cfg.Now(), nil, configs), nil
+		return h.applyConfigure(h.cfg.Now(), nil, configs)
 	}
 	return submit[ChannelsInfo](ctx, h, op{Kind: opConfigure, Configs: configs})
 }

@@ -15,14 +15,14 @@ var ErrLimit = errors.New("limit exceeded")
 // of the limits: Reason is written for the client.
 type LimitError struct {
 	// Limit names the setting that refused: "max_channels_per_conn",
-	// "max_conns_per_user", "max_connections", "max_message_bytes",
-	// "max_state_keys" or "max_state_value_bytes".
+	// "max_conns_per_user", "max_connections", "max_channels",
+	// "max_message_bytes", "max_state_keys" or "max_state_value_bytes".
 	Limit string
 	// Max is the setting's value.
 	Max int
 	// Field is the request field at fault ("channels", "user_state",
 	// "fresh_user_state", "message"), or "" for a capacity limit that no
-	// single field caused (too many connections).
+	// single field caused (too many connections or channels).
 	Field string
 	// Index is the position of the refused message in the list given to
 	// Publish; -1 for every other limit.
@@ -63,7 +63,30 @@ func (h *Hub) checkConnectLocked(p ConnectParams) error {
 		return err
 	}
 	if c == nil {
-		return h.checkNewConnLocked(u)
+		if err := h.checkNewConnLocked(u); err != nil {
+			return err
+		}
+	}
+	return h.checkNewChannelsLocked(p.Channels)
+}
+
+// checkNewChannelsLocked refuses to create the channels of names that do
+// not exist yet when the hub would then hold more than MaxChannels. Caller
+// holds h.mu.
+func (h *Hub) checkNewChannelsLocked(names []string) error {
+	max := h.cfg.MaxChannels
+	if len(h.channels)+len(names) <= max {
+		return nil // fast path: cannot pass the limit, even without duplicates
+	}
+	n := len(h.channels)
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		if h.channels[name] == nil {
+			n++
+		}
+	}
+	if n > max {
+		return limitErr("max_channels", max, "",
+			fmt.Sprintf("The server has too many channels (max %d); try again later.", max))
 	}
 	return nil
 }

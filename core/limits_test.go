@@ -56,7 +56,7 @@ func refused(t *testing.T, h *core.Hub, limit, field string, max int, do func() 
 
 func TestLimitDefaults(t *testing.T) {
 	cfg := core.New(core.Config{}).Config()
-	if cfg.MaxChannelsPerConn != 1000 || cfg.MaxConnsPerUser != 100 || cfg.MaxConnections != 100_000 ||
+	if cfg.MaxChannelsPerConn != 1000 || cfg.MaxConnsPerUser != 100 || cfg.MaxConnections != 100_000 || cfg.MaxChannels != 100_000 ||
 		cfg.MaxMessageBytes != 65536 || cfg.MaxStateKeys != 100 || cfg.MaxStateValueBytes != 4096 {
 		t.Fatalf("defaults: %+v", cfg)
 	}

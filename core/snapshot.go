@@ -63,6 +63,8 @@ type snapChannel struct {
 	History    []int         `json:"history"`
 	Frames     []int         `json:"frames"`
 	LastActive int64         `json:"last_active"`
+	// IdleSince is Channel.idleSince (0 in older snapshots: LastActive).
+	IdleSince int64 `json:"idle_since,omitempty"`
 }
 
 type snapConn struct {
@@ -140,7 +142,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		ch := h.channels[name]
 		ch.mu.Lock()
 		sc := snapChannel{Name: name, UUID: ch.uuid, Config: ch.cfg, History: t.refs(ch.history),
-			Frames: t.refs(ch.frames), LastActive: ch.lastActive.UnixNano()}
+			Frames: t.refs(ch.frames), LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
 		ch.mu.Unlock()
 		st.Channels = append(st.Channels, sc)
 	}
@@ -219,6 +221,9 @@ func (h *Hub) restore(data []byte) error {
 	}
 	for _, sc := range st.Channels {
 		ch := newChannel(sc.Name, sc.UUID, sc.Config, time.Unix(0, sc.LastActive))
+		if sc.IdleSince != 0 {
+			ch.idleSince = time.Unix(0, sc.IdleSince)
+		}
 		if ch.history, err = pick(sc.History); err != nil {
 			return err
 		}

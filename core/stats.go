@@ -25,6 +25,9 @@ type Stats struct {
 	// CollectedUsers counts users the collector forgot (no connection and
 	// no activity for UserTimeout).
 	CollectedUsers atomic.Int64
+	// CollectedChannels counts channels the collector removed (no
+	// connection and no history for ConnTimeout).
+	CollectedChannels atomic.Int64
 	// FramesDropped counts frames evicted from a connection's full queue
 	// before any transport took them: frames its client never received.
 	// (Frames a transport already took stay queued for resume and are

@@ -117,6 +117,9 @@ type Config struct {
 	// MaxConnections is how many connections this node holds at once; more
 	// get 429 (key max_connections). Default 100000.
 	MaxConnections int
+	// MaxChannels is how many channels this node holds at once; requests
+	// that would make more get 429 (key max_channels). Default 100000.
+	MaxChannels int
 	// MaxMessageBytes bounds one message's encoded payload, in bytes;
 	// larger messages get 422 (key max_message_bytes). Default 65536.
 	MaxMessageBytes int
@@ -173,6 +176,7 @@ func defaultConfig() Config {
 		MaxChannelsPerConn: 1000,
 		MaxConnsPerUser:    100,
 		MaxConnections:     100_000,
+		MaxChannels:        100_000,
 		MaxMessageBytes:    64 << 10,
 		MaxStateKeys:       100,
 		MaxStateValueBytes: 4 << 10,
@@ -442,6 +446,7 @@ func configKeys() []key {
 		intKey("max_channels_per_conn", "N", "channels one connection may be in; more get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxChannelsPerConn }),
 		intKey("max_conns_per_user", "N", "connections one user may have at once; more get 429", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxConnsPerUser }),
 		intKey("max_connections", "N", "connections this node holds at once; more get 429", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxConnections }),
+		intKey("max_channels", "N", "channels this node holds at once; requests that would make more get 429 (empty channels without history are collected after conn_timeout)", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxChannels }),
 		intKey("max_message_bytes", "BYTES", "largest encoded message; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxMessageBytes }),
 		intKey("max_state_keys", "N", "state keys one user may have; more get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateKeys }),
 		intKey("max_state_value_bytes", "BYTES", "largest state key or value; larger ones get 422", 1, math.MaxInt32, func(c *Config) *int { return &c.MaxStateValueBytes }),

@@ -82,6 +82,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"max_channels_per_conn": {"51", "52", "53", "51", "52", "53"},
 	"max_conns_per_user":    {"61", "62", "63", "61", "62", "63"},
 	"max_connections":       {"71", "72", "73", "71", "72", "73"},
+	"max_channels":          {"74", "75", "76", "74", "75", "76"},
 	"max_message_bytes":     {"81", "82", "83", "81", "82", "83"},
 	"max_state_keys":        {"91", "92", "93", "91", "92", "93"},
 	"max_state_value_bytes": {"101", "102", "103", "101", "102", "103"},

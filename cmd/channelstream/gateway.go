@@ -70,6 +70,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		MaxChannelsPerConn: cfg.MaxChannelsPerConn,
 		MaxConnsPerUser:    cfg.MaxConnsPerUser,
 		MaxConnections:     cfg.MaxConnections,
+		MaxChannels:        cfg.MaxChannels,
 		MaxMessageBytes:    cfg.MaxMessageBytes,
 		MaxStateKeys:       cfg.MaxStateKeys,
 		MaxStateValueBytes: cfg.MaxStateValueBytes,

@@ -57,6 +57,58 @@ func TestGatewayLimitsFromConfig(t *testing.T) {
 	})
 }
 
+// TestGatewayMaxChannelsAndChannelCollection: max_channels refuses what
+// would make more channels with 429 and changes nothing; a channel with
+// no connection and no history is collected after conn_timeout, which
+// makes room again.
+func TestGatewayMaxChannelsAndChannelCollection(t *testing.T) {
+	tg := startGateway(t, func(c *Config) {
+		c.MaxChannels = 2
+		c.ConnTimeout = 500 * time.Millisecond
+		c.HeartbeatInterval = 100 * time.Millisecond
+	})
+	alice := tg.Connect("alice", "a")
+	info := func() string {
+		code, b := tg.Call("POST", "/info", map[string]any{"info": map[string]any{}})
+		if code != http.StatusOK {
+			t.Fatalf("info: %d %s", code, b)
+		}
+		return string(b)
+	}
+	before := info()
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"/connect", map[string]any{"username": "bob", "channels": []string{"b", "c"}}},
+		{"/subscribe", map[string]any{"conn_id": alice, "channels": []string{"b", "c"}}},
+		{"/channel_config", map[string]any{"b": map[string]any{}, "c": map[string]any{}}},
+	} {
+		code, b := tg.Call("POST", c.path, c.body)
+		if code != http.StatusTooManyRequests || string(b) != `{"error":"The server has too many channels (max 2); try again later."}` {
+			t.Fatalf("%s: %d %s, want 429 and the max_channels error", c.path, code, b)
+		}
+		if after := info(); after != before {
+			t.Fatalf("%s: the refusal changed the node:\n%s\n%s", c.path, before, after)
+		}
+	}
+	if code, b := tg.Call("POST", "/unsubscribe", map[string]any{"conn_id": alice, "channels": []string{"a"}}); code != http.StatusOK {
+		t.Fatalf("unsubscribe: %d %s", code, b)
+	}
+	// alice's connection is collected too (nothing attached); then "a".
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, b := tg.Call("POST", "/channel_config", map[string]any{"b": map[string]any{}, "c": map[string]any{}})
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("channel a never collected: %d %s", code, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestGatewayClockSkewFromConfig checks that clock_skew reaches the API:
 // a token further ahead than it is a bad signature, one within it passes,
 // and clock_skew = 0 allows no future second at all.
