@@ -356,10 +356,16 @@ func (s *subscriber) live(p *subPart, channel, payload string) {
 	}
 }
 
-// acceptLocked decides whether the entry at pos of r's stream is new: a
-// new epoch restarts the partition (every stream's next entry is marked
-// Gap); an N not after the last delivered is a repeat.
+// acceptLocked decides whether the entry at pos of r's stream is to be
+// delivered: not when it is not after the partition's head read before
+// the stream's Add (it was published before: a catch-up read it, or the
+// connection still carried it from before a Remove); a new epoch restarts
+// the partition (every stream's next entry is marked Gap); an N not after
+// the last delivered is a repeat.
 func (p *subPart) acceptLocked(r *subRef, pos core.Pos) (core.StreamEntry, bool) {
+	if pos.Epoch == r.floor.Epoch && pos.N <= r.floor.N {
+		return core.StreamEntry{}, false
+	}
 	if pos.Epoch != p.last.Epoch {
 		for _, other := range p.refs {
 			other.gap = true
@@ -445,7 +451,7 @@ func (s *subscriber) catchUp(p *subPart) error {
 		r := p.refs[p.keys.stream(e.Stream)]
 		var out core.StreamEntry
 		ok := false
-		if r != nil && (r.floor.Epoch != e.Pos.Epoch || e.Pos.N > r.floor.N) {
+		if r != nil {
 			if lost[e.Stream] {
 				r.gap, lost[e.Stream] = true, false
 			}
