@@ -72,6 +72,10 @@ type Config struct {
 	// Demo serves the demo chat at /demo, with the gateway acting as its web
 	// application (key demo; 0.6.x flag -e). Default false.
 	Demo bool
+	// DemoPublic lets the demo be served on a non-loopback host (key
+	// demo_public, flag --demo-public). Default false: with demo on, the
+	// node refuses to listen beyond loopback (see checkDemoPublic).
+	DemoPublic bool
 	// RedisURL, when set, shares all state between nodes through Redis
 	// (redis://, rediss:// or unix:// URL; key redis_url). Default "": one
 	// node, everything in memory.
@@ -429,7 +433,8 @@ func configKeys() []key {
 			set: func(c *Config, v string) (err error) { c.LogLevel, err = parseLogLevel(v); return err },
 			get: func(c *Config) string { return c.LogLevel }, flags: []string{"l", "log-level"}},
 		boolKey("debug", "human-readable console logs instead of JSON", func(c *Config) *bool { return &c.Debug }).alias("d"),
-		boolKey("demo", "serve the demo chat at /demo", func(c *Config) *bool { return &c.Demo }).alias("e"),
+		boolKey("demo", "serve the demo chat at /demo (only on a loopback host unless demo_public)", func(c *Config) *bool { return &c.Demo }).alias("e"),
+		boolKey("demo_public", "serve the demo chat beyond loopback: anyone who reaches the port may use it", func(c *Config) *bool { return &c.DemoPublic }).alias("demo-public"),
 		{name: "redis_url", arg: "URL", doc: "Redis URL (redis://, rediss://, unix://) to share state between nodes; empty = one node in memory", secret: true,
 			set: func(c *Config, v string) (err error) { c.RedisURL, err = parseRedisURL(v); return err },
 			get: func(c *Config) string { return c.RedisURL }},

@@ -68,6 +68,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"log_level":             {"debug", "Warning", "ERROR", "DEBUG", "WARNING", "ERROR"},
 	"debug":                 {"t", "f", "y", "true", "false", "true"},
 	"demo":                  {"on", "0", "yes", "true", "false", "true"},
+	"demo_public":           {"1", "no", "on", "true", "false", "true"},
 	"redis_url":             {"redis://a:6379", "redis://b:6379/1", "rediss://c:6380", "redis://a:6379", "redis://b:6379/1", "rediss://c:6380"},
 	"heartbeat_interval":    {"1", "2s", "3000ms", "1s", "2s", "3s"},
 	"conn_timeout":          {"1.5", "2m", "3h", "1.5s", "2m0s", "3h0m0s"},

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -23,6 +24,9 @@ import (
 	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/httpapi"
 	"github.com/channelstream-go/channelstream-go/httpapi/client"
+	"github.com/channelstream-go/channelstream-go/transports/longpoll"
+	"github.com/channelstream-go/channelstream-go/transports/sse"
+	"github.com/channelstream-go/channelstream-go/transports/websocket"
 	"github.com/channelstream-go/channelstream-go/web"
 )
 
@@ -38,17 +42,55 @@ import (
 // which user each connection it created belongs to and which user wrote
 // each message it sent, and takes the user from there, never from the
 // request.
+//
+// The demo lives in a hub of its own (in memory on this node, whatever
+// redis_url says), with its own transports under /demo/ws, /demo/sse,
+// /demo/listen and /demo/disconnect: its users, channels and messages
+// cannot meet the application's, in either direction. That hub is small
+// and bounded (demoHubConfig; users beyond demoMaxUsers are refused with
+// 429) and collects what its clients leave, like any hub.
 
 const (
 	demoNameMax     = 32            // runes in a user or channel name
 	demoTextMax     = 2000          // runes in a message
 	demoChannelsMax = 10            // channels in one request
 	demoBodyMax     = 64 << 10      // bytes in a request body
-	demoRemembered  = 10000         // connections and messages remembered each
+	demoRemembered  = 2000          // messages remembered (authors, for edits)
 	demoSystemUser  = "system"      // the welcome message's sender; nobody may take the name
 	demoDefaultHue  = "#3f6ad8"     // colour of a user who picked none
 	demoAPIAddr     = "127.0.0.1:0" // RemoteAddr of the in-process API calls
 )
+
+// The demo hub's bounds: a public demo must not grow without bound.
+const (
+	demoMaxConns       = 200       // connections at once
+	demoMaxUsers       = 200       // users remembered, with or without a connection
+	demoMaxChannels    = 100       // channels at once
+	demoConnsPerUser   = 10        // connections of one user (tabs)
+	demoMaxHistory     = 50        // per channel (upstream's notify keeps 50)
+	demoQueueFrames    = 200       // per connection
+	demoQueueBytes     = 256 << 10 // per connection
+	demoMaxMessageSize = 16 << 10  // bytes of one message as delivered
+)
+
+// demoHubConfig is the configuration of the demo's own hub.
+func demoHubConfig(cfg Config, log zerolog.Logger) core.Config {
+	return core.Config{
+		ConnTimeout:        cfg.ConnTimeout,
+		UserTimeout:        cfg.ConnTimeout, // a user whose last connection went is forgotten then
+		MaxHistory:         demoMaxHistory,
+		QueueFrames:        demoQueueFrames,
+		QueueBytes:         demoQueueBytes,
+		MaxChannelsPerConn: demoChannelsMax,
+		MaxConnsPerUser:    demoConnsPerUser,
+		MaxConnections:     demoMaxConns,
+		MaxChannels:        demoMaxChannels,
+		MaxMessageBytes:    demoMaxMessageSize,
+		MaxStateKeys:       10,
+		MaxStateValueBytes: 256,
+		Logger:             log,
+	}
+}
 
 // demoWelcomeDelay is how long after /demo/connect the welcome message
 // comes, as in upstream's demo.
@@ -84,7 +126,13 @@ var (
 
 // demo serves /demo and its subtree.
 type demo struct {
-	api          http.Handler // the signed REST API
+	hub *core.Hub // the demo's own hub (nil in tests of the actions alone)
+	// The demo hub's transports: /demo/ws, /demo/sse, /demo/listen.
+	ws       *websocket.Handler
+	sse      *sse.Handler
+	longpoll *longpoll.Handler
+
+	api          http.Handler // the signed REST API of the demo hub
 	secret       string
 	pages        fs.FS // web.Static()
 	log          zerolog.Logger
@@ -92,8 +140,10 @@ type demo struct {
 	welcomeDelay time.Duration
 	live         func(connID string) bool // whether a connection still exists; nil: always
 
-	conns *demoMemory[string]      // conn_id → username
+	conns *demoMemory[string]      // conn_id → username, pruned with the connections
 	msgs  *demoMemory[demoMessage] // message uuid → author and routing
+
+	connectMu sync.Mutex // one /demo/connect at a time: the user count holds
 }
 
 // demoMessage is what the demo remembers of a message it sent.
@@ -103,11 +153,16 @@ type demoMessage struct {
 	to      string // the addressee of a private message
 }
 
-// newGatewayDemo builds the demo of a gateway: its REST API is a second
-// API handler on the same hub with the same secret, reachable only in
+// newGatewayDemo builds the demo of a gateway: a hub of its own with its
+// transports, and a REST API handler on that hub, reachable only in
 // process (so allow_posting_from, trusted_proxies and enforce_https, which
-// are about remote callers, do not apply to it).
-func newGatewayDemo(cfg Config, hub *core.Hub, log zerolog.Logger) (*demo, error) {
+// are about remote callers, do not apply to it). Run its hub with Run.
+func newGatewayDemo(cfg Config, log zerolog.Logger) (*demo, error) {
+	hub := core.New(demoHubConfig(cfg, log.With().Str("hub", "demo").Logger()))
+	gather := cfg.LongpollGather
+	if gather == 0 {
+		gather = longpoll.NoGather
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Hub:               hub,
 		Secret:            cfg.Secret,
@@ -120,8 +175,39 @@ func newGatewayDemo(cfg Config, hub *core.Hub, log zerolog.Logger) (*demo, error
 		return nil, fmt.Errorf("build the demo's API: %w", err)
 	}
 	d := newDemo(api, cfg.Secret, log)
+	d.hub = hub
 	d.live = hub.HasConn
+	d.ws = websocket.New(websocket.Config{Hub: hub, HeartbeatInterval: cfg.HeartbeatInterval,
+		ShutdownWindow: cfg.ShutdownGrace, Logger: log.With().Str("transport", "websocket").Logger()})
+	d.sse = sse.New(sse.Config{Hub: hub, HeartbeatInterval: cfg.HeartbeatInterval,
+		Logger: log.With().Str("transport", "sse").Logger()})
+	d.longpoll = longpoll.New(longpoll.Config{Hub: hub, Timeout: cfg.LongpollTimeout, Gather: gather,
+		Logger: log.With().Str("transport", "longpoll").Logger()})
 	return d, nil
+}
+
+// Run runs the demo hub's collector until ctx is done, and forgets the
+// demo's record of each connection the hub no longer has at every
+// collector interval.
+func (d *demo) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- d.hub.Run(ctx) }()
+	t := time.NewTicker(d.hub.Config().GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+			d.conns.prune(d.live)
+		}
+	}
+}
+
+// transports are the demo hub's transports, for the gateway's drain.
+func (d *demo) transports() map[string]interface{ Shutdown(context.Context) error } {
+	return map[string]interface{ Shutdown(context.Context) error }{
+		"demo websocket": d.ws, "demo sse": d.sse, "demo longpoll": d.longpoll}
 }
 
 // newDemo returns the demo calling api, signing with secret.
@@ -133,7 +219,7 @@ func newDemo(api http.Handler, secret string, log zerolog.Logger) *demo {
 		log:          log,
 		now:          time.Now,
 		welcomeDelay: demoWelcomeDelay,
-		conns:        newDemoMemory[string](demoRemembered),
+		conns:        newDemoMemory[string](2 * demoMaxConns),
 		msgs:         newDemoMemory[demoMessage](demoRemembered),
 	}
 }
@@ -157,17 +243,24 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.servePage(w, r)
 		return
 	}
+	if t := d.transport(rest); t != nil {
+		t.ServeHTTP(w, r)
+		return
+	}
 	action := map[string]func(*http.Request) (int, []byte, error){
 		"/connect": d.connect, "/subscribe": d.subscribe, "/unsubscribe": d.unsubscribe,
-		"/user_state": d.userState, "/message": d.message,
+		"/user_state": d.userState, "/message": d.message, "/disconnect": d.disconnect,
 	}[rest]
 	if action == nil {
 		d.serveAsset(w, r, rest)
 		return
 	}
 	allowed := []string{http.MethodPost}
-	if rest == "/message" {
+	switch rest {
+	case "/message":
 		allowed = []string{http.MethodPost, http.MethodPatch, http.MethodDelete}
+	case "/disconnect":
+		allowed = []string{http.MethodPost, http.MethodGet}
 	}
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
@@ -189,6 +282,23 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 	}
+}
+
+// transport returns the demo hub's transport for rest (/ws, /sse,
+// /listen), nil for anything else or before the hub is wired.
+func (d *demo) transport(rest string) http.Handler {
+	if d.hub == nil {
+		return nil
+	}
+	switch rest {
+	case "/ws":
+		return d.ws
+	case "/sse":
+		return d.sse
+	case "/listen":
+		return d.longpoll
+	}
+	return nil
 }
 
 // servePage serves index.html with its <base> under the X-Script-Name

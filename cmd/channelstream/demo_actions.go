@@ -48,6 +48,11 @@ func (d *demo) connect(r *http.Request) (int, []byte, error) {
 	if !demoColour.MatchString(colour) {
 		return 0, nil, demoErr(http.StatusUnprocessableEntity, "a colour is written #rrggbb")
 	}
+	d.connectMu.Lock()
+	defer d.connectMu.Unlock()
+	if err := d.roomFor(r.Context(), name); err != nil {
+		return 0, nil, err
+	}
 	status, body, err := d.call(r.Context(), http.MethodPost, "/connect", map[string]any{
 		"username": name,
 		"channels": channels,
@@ -71,6 +76,49 @@ func (d *demo) connect(r *http.Request) (int, []byte, error) {
 	d.conns.put(res.ConnID, name)
 	d.welcome(name)
 	return status, body, nil
+}
+
+// roomFor forgets the connections that are gone, and refuses a new user
+// when the demo hub already remembers demoMaxUsers (a connected user may
+// always connect again, up to the hub's demoConnsPerUser). Caller holds
+// connectMu.
+func (d *demo) roomFor(ctx context.Context, name string) error {
+	if d.live != nil {
+		d.conns.prune(d.live)
+	}
+	if d.hub == nil {
+		return nil
+	}
+	a := d.hub.Admin(ctx)
+	if a.RememberedUserCount < demoMaxUsers {
+		return nil
+	}
+	for _, u := range a.Users {
+		if u.User == name {
+			return nil
+		}
+	}
+	return demoErr(http.StatusTooManyRequests, "the demo has %d users, its most; try again later", demoMaxUsers)
+}
+
+// disconnect handles POST /demo/disconnect {conn_id} (the client
+// library's pagehide beacon) and GET /demo/disconnect?conn_id=: it ends
+// a connection of the demo hub at once, unsigned, as upstream's
+// /disconnect does.
+func (d *demo) disconnect(r *http.Request) (int, []byte, error) {
+	var in struct {
+		ConnID string `json:"conn_id"`
+	}
+	if r.Method == http.MethodGet {
+		in.ConnID = r.URL.Query().Get("conn_id")
+	} else if err := demoDecode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	status, body, err := d.call(r.Context(), http.MethodPost, "/disconnect", map[string]any{"conn_id": in.ConnID})
+	if err == nil && status == http.StatusOK {
+		d.conns.forget(in.ConnID)
+	}
+	return status, body, err
 }
 
 // welcome sends name, after welcomeDelay, upstream's welcome: a private
@@ -348,6 +396,24 @@ func (dm *demoMemory[V]) get(k string) (V, bool) {
 	defer dm.mu.Unlock()
 	e, ok := dm.m[k]
 	return e.v, ok
+}
+
+// prune forgets every key that keep refuses.
+func (dm *demoMemory[V]) prune(keep func(k string) bool) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	for k := range dm.m {
+		if !keep(k) {
+			delete(dm.m, k)
+		}
+	}
+}
+
+// len is how many keys are remembered.
+func (dm *demoMemory[V]) len() int {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	return len(dm.m)
 }
 
 func (dm *demoMemory[V]) forget(k string) {

@@ -84,4 +84,12 @@ func TestDemoBrowserChat(t *testing.T) {
 	if runErr != nil && !t.Failed() {
 		t.Errorf("demo.mjs: %v", runErr)
 	}
+	// The chat ran on the demo's own hub: the application's saw nothing.
+	if a := tg.g.hub.Admin(t.Context()); a.RememberedUserCount != 0 || a.TotalChannels != 0 || a.TotalUniqueMessages != 0 {
+		t.Errorf("the application's hub got %d users, %d channels, %d messages from the demo",
+			a.RememberedUserCount, a.TotalChannels, a.TotalUniqueMessages)
+	}
+	if a := tg.g.demo.hub.Admin(t.Context()); a.TotalUniqueMessages == 0 {
+		t.Error("the demo's hub carried no message")
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/httpapi"
 )
 
@@ -133,7 +134,7 @@ func (in *demoInbox) wait(what string, pred func(m map[string]any) bool) map[str
 		if time.Now().After(deadline) {
 			in.t.Fatalf("%s never received %s; got %v", in.connID, what, in.got)
 		}
-		code, b, _ := demoDo(in.t, in.tg.URL, "GET", "/listen?conn_id="+in.connID, nil)
+		code, b, _ := demoDo(in.t, in.tg.URL, "GET", "/demo/listen?conn_id="+in.connID, nil)
 		if code != http.StatusOK {
 			in.t.Fatalf("listen: %d %s", code, b)
 		}
@@ -143,6 +144,22 @@ func (in *demoInbox) wait(what string, pred func(m map[string]any) bool) map[str
 		}
 		in.got = append(in.got, frames...)
 	}
+}
+
+// demoHubInfo is /info of the demo's own hub for channels, decoded.
+func demoHubInfo(t *testing.T, tg *testGateway, channels ...string) any {
+	t.Helper()
+	opts := core.DefaultInfoOptions()
+	opts.Channels = channels
+	b, err := json.Marshal(tg.g.demo.hub.Info(t.Context(), opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func demoIs(typ, user string) func(map[string]any) bool {
@@ -378,9 +395,7 @@ func TestDemoForwardsToTheAPI(t *testing.T) {
 	if !reflect.DeepEqual(dig(res, "channels_info", "channels", "pub_chan", "users"), []any{"alice", "bob"}) {
 		t.Errorf("pub_chan users %v", dig(res, "channels_info", "channels", "pub_chan", "users"))
 	}
-	_, info := tg.Call("POST", "/info", map[string]any{"info": map[string]any{"channels": []string{"pub_chan", "notify"}}})
-	var v any
-	_ = json.Unmarshal(info, &v)
+	v := demoHubInfo(t, tg, "pub_chan", "notify")
 	for ch, want := range map[string]map[string]any{
 		"pub_chan": {"notify_presence": true, "notify_state": true, "store_history": true, "history_size": 10.0, "broadcast_presence_with_user_lists": true},
 		"notify":   {"notify_presence": true, "notify_state": false, "store_history": true, "history_size": 50.0, "broadcast_presence_with_user_lists": false},
@@ -507,9 +522,7 @@ func TestDemoRefusesActingAsAnotherUser(t *testing.T) {
 		}
 	})
 	t.Run("nothing changed", func(t *testing.T) {
-		_, b := tg.Call("POST", "/info", map[string]any{"info": map[string]any{"channels": []string{"pub_chan"}}})
-		var v any
-		_ = json.Unmarshal(b, &v)
+		v := demoHubInfo(t, tg, "pub_chan")
 		if got := dig(v, "channels", "pub_chan", "history", 0, "message", "text"); got != "mine" {
 			t.Errorf("alice's message is now %v", got)
 		}

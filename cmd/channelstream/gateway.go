@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"path"
@@ -38,6 +39,8 @@ type gateway struct {
 	shared *redisbroker.Log
 	// sockets caps and counts the client sockets (max_client_sockets).
 	sockets *sockets
+	// demo is the demo chat with its own hub (nil unless demo is on).
+	demo *demo
 }
 
 // newGateway wires the hub, the transports and the REST API from cfg.
@@ -117,10 +120,11 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	}
 	var mount map[string]http.Handler
 	if cfg.Demo {
-		d, err := newGatewayDemo(cfg, hub, log.With().Str("component", "demo").Logger())
+		d, err := newGatewayDemo(cfg, log.With().Str("component", "demo").Logger())
 		if err != nil {
 			return nil, err
 		}
+		g.demo = d
 		mount = map[string]http.Handler{"/demo": d}
 	}
 	api, err := httpapi.New(httpapi.Config{
@@ -191,10 +195,11 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	}
 	ln = g.sockets.listener(ln)
 	gcCtx, stopGC := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
+	hubDone, demoDone := make(chan struct{}), make(chan struct{})
 	defer func() {
 		stopGC()
 		<-hubDone
+		<-demoDone
 		if g.shared != nil {
 			_ = g.shared.Close()
 		}
@@ -203,6 +208,12 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 		defer close(hubDone)
 		if err := g.hub.Run(gcCtx); err != nil {
 			g.log.Error().Err(err).Msg("hub stopped")
+		}
+	}()
+	go func() {
+		defer close(demoDone)
+		if g.demo != nil {
+			_ = g.demo.Run(gcCtx)
 		}
 	}()
 
@@ -240,6 +251,10 @@ func (g *gateway) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownGrace)
 	defer cancel()
 	transports := map[string]interface{ Shutdown(context.Context) error }{"websocket": g.ws, "sse": g.sse, "longpoll": g.longpoll}
+	if g.demo != nil {
+		g.demo.hub.Drain()
+		maps.Copy(transports, g.demo.transports())
+	}
 	errc := make(chan error, len(transports))
 	for name, t := range transports {
 		go func() {

@@ -61,6 +61,10 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "channelstream: %v\n", err)
 		return 2
 	}
+	if err := checkDemoPublic(cfg); err != nil {
+		fmt.Fprintf(stderr, "channelstream: %v\n", err)
+		return 2
+	}
 	if err := checkTimings(cfg); err != nil {
 		fmt.Fprintf(stderr, "channelstream: %v\n", err)
 		return 2
@@ -81,6 +85,9 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		if probe.InsecureDefaults = false; checkProtectedMode(probe) != nil {
 			log.Warn().Str("host", cfg.Host).Msg("insecure_defaults: protected mode is off and a default secret is exposed beyond loopback")
 		}
+	}
+	if cfg.Demo && cfg.DemoPublic && !isLoopbackHost(cfg.Host) {
+		log.Warn().Str("host", cfg.Host).Msg("demo_public: the demo chat is served beyond loopback; anyone who reaches the port may use it")
 	}
 	b := readBuild()
 	log.Info().Str("version", b.Version).Str("revision", b.Revision).Bool("modified", b.Modified).Str("ini", inv.iniPath).Msg("starting channelstream-go")

@@ -50,6 +50,21 @@ func checkProtectedMode(cfg Config) error {
 		strings.Join(keys, " and "), strings.Join(flags, ", "), strings.Join(vars, ", "), iniSection)
 }
 
+// checkDemoPublic refuses to serve the demo chat beyond loopback unless
+// demo_public says so: the demo lets anyone who reaches it create users
+// and channels (of its own, bounded hub) and chat.
+func checkDemoPublic(cfg Config) error {
+	if !cfg.Demo || cfg.DemoPublic || isLoopbackHost(cfg.Host) {
+		return nil
+	}
+	return fmt.Errorf("demo: refusing to serve the demo chat on host %s: anyone who reaches the port could use it.\n"+
+		"Do one of:\n"+
+		"  - turn the demo off (demo = false);\n"+
+		"  - listen on loopback only: --host 127.0.0.1;\n"+
+		"  - serve it publicly on purpose: --demo-public (demo_public = true in the [%s] section).",
+		cfg.Host, iniSection)
+}
+
 // isLoopbackHost reports whether host (the host setting) is a loopback
 // address (127.0.0.0/8, ::1) or "localhost". Any other name, and the empty
 // host (every address), is not.

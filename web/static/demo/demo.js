@@ -251,10 +251,11 @@
     c.unsubscribeUrl = new URL('unsubscribe', base).href;
     c.userStateUrl = new URL('user_state', base).href;
     c.messageUrl = c.messageEditUrl = c.messageDeleteUrl = new URL('message', base).href;
-    c.disconnectUrl = new URL('disconnect', root).href;
-    c.longPollUrl = new URL('listen', root).href;
-    c.sseUrl = new URL('sse', root).href;
-    c.websocketUrl = wsURL(new URL('ws', root));
+    // The demo's own hub and transports, under /demo/.
+    c.disconnectUrl = new URL('disconnect', base).href;
+    c.longPollUrl = new URL('listen', base).href;
+    c.sseUrl = new URL('sse', base).href;
+    c.websocketUrl = wsURL(new URL('ws', base));
     c.username = name;
     c.channels = channels;
     c.transport = S.transport;
