@@ -95,11 +95,15 @@ func runChannels(ctx context.Context, cfg Config, srv *server, ad Adapter, base 
 		plan = newPersonalPlan(cfg.Clients, steps[len(steps)-1].hi)
 	}
 	col := NewCollector(steps, plan.audience)
+	mem := connMemBefore(cfg, srv)
 	pop, took, err := connectAll(ctx, ad, col, cfg.Clients, cfg.Concurrency, plan.channelsOf, cfg.ConnectTimeout, cfg.Log)
 	if err != nil {
 		return nil, err
 	}
 	defer pop.close()
+	if base.Procs, err = connMemAfter(ctx, cfg, srv, mem); err != nil {
+		return nil, err
+	}
 	cfg.logf("  %d connected to %d personal and %d group channels in %.1fs", cfg.Clients, cfg.Clients, plan.groups(), took.Seconds())
 	base.Channels = int64(cfg.Clients + plan.groups())
 	base.GroupSize = int64(plan.group)

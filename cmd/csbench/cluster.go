@@ -1,28 +1,28 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
 )
 
-// The cluster scenario measures what Redis adds to a delivery: the same
-// publishes against one node, then against two nodes sharing a redis-server
-// that csbench starts, with every REST call (/connect, /message) sent to
-// node A and every subscriber attached to node B, so each delivery crosses
-// Redis. Two shapes, each single then cluster, interleaved per repetition:
+// The cluster scenario measures what the many-nodes mode costs each
+// process (issue 13's bystander measurement): the same publishes against
+// one node without Redis, then against three nodes A, B and C sharing a
+// redis-server (or, with --redis-cluster, a Redis Cluster of three
+// masters) that csbench starts. Every REST call (/connect, /message) goes
+// to node A, every subscriber attaches to node B, node C takes nothing.
+// Two shapes, each single then cluster, interleaved per repetition:
 //
 //	personal: every subscriber alone in its personal channel, each publish
 //	          to a random one (--rate msgs/s, as many deliveries/s);
 //	fanout:   one channel of every subscriber (--cluster-fanout-rate msgs/s).
+//
+// Each result carries, per process, its CPU over the publishing window and
+// its RSS before and after the subscribers connected (see ProcFigure).
+
+// clusterNodes is how many channelstream nodes a cluster run starts.
+const clusterNodes = 3
 
 // clusterShape is one publishing shape of the cluster scenario.
 type clusterShape struct {
@@ -38,22 +38,27 @@ func clusterShapes(cfg Config) []clusterShape {
 	}
 }
 
-// runCluster runs every shape against one node and against two nodes
+// runCluster runs every shape against one node and against three nodes
 // through Redis, cfg.Repeat times, interleaved, each run against fresh
 // servers; the results are marked Scenario "cluster" with their shape and
 // node count.
 func runCluster(ctx context.Context, cfg Config) ([]Result, error) {
 	var out []Result
+	pinning := ownCPUs()
 	for rep := 1; rep <= cfg.Repeat; rep++ {
 		for _, sh := range clusterShapes(cfg) {
 			for _, tr := range cfg.Transports {
-				for _, nodes := range []int{1, 2} {
+				for _, nodes := range []int{1, clusterNodes} {
 					c := cfg
 					c.Scenario, c.Rates, c.Nodes, c.Personal = sh.scenario, []float64{sh.rate}, nodes, true
 					cfg.logf("cluster %s, %d node(s):", sh.name, nodes)
 					rs, err := runClean(ctx, c, systemChannelstream, tr, rep)
 					for i := range rs {
 						rs[i].Scenario, rs[i].Shape, rs[i].Nodes = "cluster", sh.name, nodes
+						rs[i].ServerCPUs, rs[i].ClientCPUs = cfg.Server.CPU, pinning
+						if nodes > 1 && cfg.RedisCluster {
+							rs[i].RedisMasters = redisClusterMasters
+						}
 					}
 					out = append(out, rs...)
 					if err != nil {
@@ -66,27 +71,27 @@ func runCluster(ctx context.Context, cfg Config) ([]Result, error) {
 	return out, nil
 }
 
-// clusterProcs are the processes of a 2-node cluster beside node A (the
-// server runOnce measures): node B, where the subscribers attach, and
-// redis-server.
+// clusterProcs are the processes of a cluster beside node A (the server
+// runOnce measures): nodes B (where the subscribers attach) and C (idle),
+// and the redis-server(s).
 type clusterProcs struct {
-	nodeB *server
-	redis *exec.Cmd
-	done  chan struct{} // closed when redis-server has exited
+	nodes []*server // B, C
+	redis []*redisProc
 }
 
-// openCluster starts redis-server on a free loopback port and two
-// channelstream nodes sharing it, all under taskset -c cfg.CPU, and returns
-// node A, which carries the other two (stopped with it).
-func openCluster(ctx context.Context, sys *system, cfg ServerConfig) (*server, error) {
+// openCluster starts the redis-server(s) and three channelstream nodes
+// sharing them, all under taskset -c cfg.CPU, and returns node A, which
+// carries the others (stopped with it).
+func openCluster(ctx context.Context, sys *system, cfg ServerConfig, redisCluster bool) (*server, error) {
 	if sys != systemChannelstream || cfg.PID > 0 {
 		return nil, errors.New("the cluster scenario starts channelstream-go nodes only (no --server-pid)")
 	}
 	c := &clusterProcs{}
-	url, err := c.startRedis(ctx, cfg.CPU)
+	redis, url, err := startRedisServers(ctx, cfg.CPU, redisCluster)
 	if err != nil {
 		return nil, err
 	}
+	c.redis = redis
 	nodeCfg := cfg
 	nodeCfg.Args = append([]string{"--redis_url", url}, cfg.Args...)
 	a, err := startChannelstream(ctx, sys, nodeCfg)
@@ -95,11 +100,15 @@ func openCluster(ctx context.Context, sys *system, cfg ServerConfig) (*server, e
 		return nil, fmt.Errorf("node A: %w", err)
 	}
 	a.cluster = c
-	if c.nodeB, err = startChannelstream(ctx, sys, nodeCfg); err != nil {
-		a.stop()
-		return nil, fmt.Errorf("node B: %w", err)
+	for i := 1; i < clusterNodes; i++ {
+		n, err := startChannelstream(ctx, sys, nodeCfg)
+		if err != nil {
+			a.stop()
+			return nil, fmt.Errorf("node %c: %w", 'A'+i, err)
+		}
+		c.nodes = append(c.nodes, n)
 	}
-	for _, n := range []*server{a, c.nodeB} {
+	for _, n := range append([]*server{a}, c.nodes...) {
 		if err := n.waitPath(ctx, "/readyz"); err != nil {
 			a.stop()
 			return nil, err
@@ -108,94 +117,67 @@ func openCluster(ctx context.Context, sys *system, cfg ServerConfig) (*server, e
 	return a, nil
 }
 
-// startRedis starts redis-server without persistence and waits until it
-// answers PING; it returns its URL.
-func (c *clusterProcs) startRedis(ctx context.Context, cpu string) (string, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", fmt.Errorf("the cluster scenario needs redis-server on $PATH (Debian: apt-get install redis-server): %w", err)
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	args := []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
-	if cpu != "" {
-		args = append([]string{"taskset", "-c", cpu}, args...)
-	}
-	c.redis = exec.Command(args[0], args[1:]...)
-	c.redis.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var logBuf strings.Builder
-	c.redis.Stdout, c.redis.Stderr = &logBuf, &logBuf
-	if err := c.redis.Start(); err != nil {
-		return "", fmt.Errorf("start redis-server: %w", err)
-	}
-	c.done = make(chan struct{})
-	go func() { _ = c.redis.Wait(); close(c.done) }()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if !waitFor(ctx, serverStartTimeout, 20*time.Millisecond, func() bool { return pingRedis(addr) }) {
-		c.stop()
-		return "", fmt.Errorf("redis-server on %s did not answer PING within %v", addr, serverStartTimeout)
-	}
-	return "redis://" + addr + "/0", nil
-}
-
-// pingRedis reports whether the Redis at addr answers PING.
-func pingRedis(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
-}
-
-// stop ends node B, then redis-server.
+// stop ends nodes B and C, then the redis-server(s).
 func (c *clusterProcs) stop() {
-	if c.nodeB != nil {
-		c.nodeB.stop()
+	for _, n := range c.nodes {
+		n.stop()
 	}
-	if c.redis == nil || c.redis.Process == nil {
-		return
-	}
-	_ = c.redis.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(serverStopTimeout):
-		_ = c.redis.Process.Kill()
-		<-c.done
+	for _, r := range c.redis {
+		r.stop()
 	}
 }
 
-// alive reports whether node B and redis-server still run.
+// alive reports whether nodes B and C and the redis-server(s) still run.
 func (c *clusterProcs) alive() bool {
-	select {
-	case <-c.done:
-		return false
-	default:
+	for _, r := range c.redis {
+		if !r.alive() {
+			return false
+		}
 	}
-	return c.nodeB == nil || c.nodeB.alive()
+	for _, n := range c.nodes {
+		if !n.alive() {
+			return false
+		}
+	}
+	return true
 }
 
-// pids returns node B's and redis-server's pids.
+// pids returns the pids of nodes B and C, then of the redis-server(s).
 func (c *clusterProcs) pids() []int {
 	var p []int
-	if c.nodeB != nil {
-		p = append(p, c.nodeB.pid)
+	for _, n := range c.nodes {
+		p = append(p, n.pid)
 	}
-	if c.redis != nil && c.redis.Process != nil {
-		p = append(p, c.redis.Process.Pid)
+	for _, r := range c.redis {
+		if r.cmd != nil && r.cmd.Process != nil {
+			p = append(p, r.cmd.Process.Pid)
+		}
 	}
 	return p
 }
 
-// pids returns the server's pid and, for a cluster, those of node B and
-// redis-server: the server-side processes whose CPU is measured.
+// procNames names the processes of pids, in order: "node" for a single
+// server; A, B, C, then "redis" (or "redis 1" … for a Redis Cluster).
+func (s *server) procNames() []string {
+	if s.cluster == nil {
+		return []string{"node"}
+	}
+	names := []string{"A"}
+	for i := range s.cluster.nodes {
+		names = append(names, string(rune('B'+i)))
+	}
+	for i := range s.cluster.redis {
+		if len(s.cluster.redis) == 1 {
+			names = append(names, "redis")
+		} else {
+			names = append(names, "redis "+itoa(i+1))
+		}
+	}
+	return names
+}
+
+// pids returns the server's pid and, for a cluster, those of nodes B and C
+// and the redis-server(s): the server-side processes whose CPU is measured.
 func (s *server) pids() []int {
 	p := []int{s.pid}
 	if s.cluster != nil {
@@ -207,8 +189,8 @@ func (s *server) pids() []int {
 // attachBase is where subscribers attach their transport: node B of a
 // cluster, "" (the REST address) otherwise.
 func (s *server) attachBase() string {
-	if s.cluster != nil && s.cluster.nodeB != nil {
-		return s.cluster.nodeB.base
+	if s.cluster != nil && len(s.cluster.nodes) > 0 {
+		return s.cluster.nodes[0].base
 	}
 	return ""
 }
@@ -224,41 +206,44 @@ func (s *server) waitPath(ctx context.Context, path string) error {
 // addedLatency names, per shape and transport, what the cluster adds to
 // the single node's latency (medians when there are repetitions).
 func addedLatency(all []Result) []string {
-	hasMedian := slices.ContainsFunc(all, func(r Result) bool { return r.Run == 0 })
-	type pair struct{ one, two *Result }
-	var order []string
-	by := map[string]*pair{}
-	for i := range all {
-		r := &all[i]
-		if r.Scenario != "cluster" || (r.Run == 0) != hasMedian || r.Error != "" {
-			continue
-		}
-		k := r.Shape + " " + r.Transport
-		if by[k] == nil {
-			order = append(order, k)
-			by[k] = &pair{}
-		}
-		if r.Nodes == 2 {
-			by[k].two = r
-		} else {
-			by[k].one = r
-		}
-	}
 	var lines []string
-	for _, k := range order {
-		p := by[k]
-		if p.one == nil || p.two == nil {
+	for _, p := range clusterPairs(all) {
+		if p.one == nil || p.many == nil {
 			continue
 		}
-		d99 := p.two.P99ms - p.one.P99ms
+		d99 := p.many.P99ms - p.one.P99ms
 		verdict := "within"
 		if d99 > clusterAddedP99Target {
 			verdict = "over"
 		}
-		lines = append(lines, fmt.Sprintf("%s: 2 nodes through Redis add p50 %+.2f ms, p99 %+.2f ms, p99.9 %+.2f ms (%s the +%g ms p99 target)",
-			k, p.two.P50ms-p.one.P50ms, d99, p.two.P999ms-p.one.P999ms, verdict, float64(clusterAddedP99Target)))
+		lines = append(lines, fmt.Sprintf("%s %s: %d nodes through Redis add p50 %+.2f ms, p99 %+.2f ms, p99.9 %+.2f ms (%s the +%g ms p99 target)",
+			p.many.Shape, p.many.Transport, p.many.Nodes, p.many.P50ms-p.one.P50ms, d99, p.many.P999ms-p.one.P999ms, verdict, float64(clusterAddedP99Target)))
 	}
 	return lines
+}
+
+// clusterPair is the single-node and the many-node result of one shape
+// and transport (either may be nil).
+type clusterPair struct{ one, many *Result }
+
+// clusterPairs pairs the rows of clusterRows(all) by shape and transport,
+// in order of first appearance.
+func clusterPairs(all []Result) []*clusterPair {
+	var out []*clusterPair
+	by := map[string]*clusterPair{}
+	for _, r := range clusterRows(all) {
+		k := r.Shape + "\x00" + r.Transport
+		if by[k] == nil {
+			by[k] = &clusterPair{}
+			out = append(out, by[k])
+		}
+		if r.Nodes > 1 {
+			by[k].many = r
+		} else {
+			by[k].one = r
+		}
+	}
+	return out
 }
 
 // clusterAddedP99Target is the p99 the cluster may add, in milliseconds.

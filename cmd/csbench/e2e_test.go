@@ -349,6 +349,7 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 		{"idle", "-n", "0"},
 		{"slow", "--stall-pct", "0"},
 		{"suite", "--server-pid", "1"},
+		{"fanout", "--redis-cluster"},
 	} {
 		var out, errOut strings.Builder
 		if code := realMain(args, &out, &errOut); code != 2 {
@@ -357,39 +358,154 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 	}
 }
 
-// TestClusterThroughRedis runs the cluster scenario against the real
-// binary: one node, then two nodes sharing a redis-server csbench starts,
-// REST calls on node A and subscribers on node B, for both shapes.
+// TestClusterThroughRedis runs the cluster scenario tiny against the real
+// binary: one node, then three nodes sharing a redis-server csbench
+// starts, REST calls on node A, subscribers on node B, node C idle, for
+// both shapes, with the figures of every process.
 func TestClusterThroughRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real server")
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not on $PATH (Debian: apt-get install redis-server): cluster scenario not tested")
 	}
 	cfg := e2eConfig("cluster", "ws", buildServer(t))
-	cfg.Clients, cfg.Rates, cfg.ClusterFanoutRate = 20, []float64{20}, 5
+	cfg.Clients, cfg.Rates, cfg.ClusterFanoutRate = 50, []float64{20}, 5
 	cfg.Duration, cfg.Warmup = time.Second, 300*time.Millisecond
 	rs, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkClusterResults(t, rs, 50, 20, 5)
+	var out bytes.Buffer
+	writeTables(&out, rs, cfg.P99Limit)
+	for s, n := range map[string]int{"3 nodes through Redis add": 2, "node C CPU, % of a core": 2,
+		"node C RSS growth, KiB per cluster connection": 2, "CPU per message, all nodes and Redis ÷ one node": 1, "one redis-server": 1} {
+		if got := strings.Count(out.String(), s); got != n {
+			t.Errorf("%q appears %d times, want %d:\n%s", s, got, n, out.String())
+		}
+	}
+}
+
+// checkClusterResults checks the four results of a cluster run of n
+// subscribers at rate (personal) and fanRate (fanout) msgs/s over 1 s.
+func checkClusterResults(t *testing.T, rs []Result, n, rate, fanRate int64) {
+	t.Helper()
 	if len(rs) != 4 {
-		t.Fatalf("%d results, want 4 (2 shapes × 1 and 2 nodes): %+v", len(rs), rs)
+		t.Fatalf("%d results, want 4 (2 shapes × 1 and 3 nodes): %+v", len(rs), rs)
 	}
 	for _, r := range rs {
-		if r.Scenario != "cluster" || (r.Nodes != 1 && r.Nodes != 2) || (r.Shape != "personal" && r.Shape != "fanout") {
+		if r.Scenario != "cluster" || (r.Nodes != 1 && r.Nodes != 3) || (r.Shape != "personal" && r.Shape != "fanout") {
 			t.Errorf("result not marked: scenario %q shape %q nodes %d", r.Scenario, r.Shape, r.Nodes)
 		}
 		checkDelivery(t, r)
-		want := int64(20) // personal: one delivery per message
+		want := rate // personal: one delivery per message
 		if r.Shape == "fanout" {
-			want = 5 * 20
+			want = fanRate * n
 		}
 		if r.Deliveries != want {
 			t.Errorf("%s on %d node(s): %d deliveries, want %d", r.Shape, r.Nodes, r.Deliveries, want)
 		}
+		var names []string
+		for _, p := range r.Procs {
+			names = append(names, p.Name)
+			if p.RSSBeforeKiB <= 0 || p.RSSConnectedKiB <= 0 || p.RSSEndKiB <= 0 || p.CPUPct < 0 || p.CPUMicrosPerMsg < 0 {
+				t.Errorf("%s on %d node(s), process %s: %+v, want positive RSS and no negative CPU", r.Shape, r.Nodes, p.Name, p)
+			}
+		}
+		wantNames := "node"
+		if r.Nodes == 3 {
+			wantNames = "A B C redis"
+			if r.RedisMasters == 3 {
+				wantNames = "A B C redis 1 redis 2 redis 3"
+			}
+		}
+		if got := strings.Join(names, " "); got != wantNames {
+			t.Errorf("%s on %d node(s): processes %q, want %q", r.Shape, r.Nodes, got, wantNames)
+		}
+		// The subscribers' sockets are on node B (or the single node):
+		// its memory grows with them.
+		holder := r.proc("node")
+		if r.Nodes == 3 {
+			holder = r.proc("B")
+		}
+		if holder == nil || holder.KiBPerConn <= 0 {
+			t.Errorf("%s on %d node(s): the node holding the sockets grew %+v, want > 0 KiB/conn", r.Shape, r.Nodes, holder)
+		}
 	}
+}
+
+// TestClusterOnRedisCluster runs the cluster scenario on a local Redis
+// Cluster of three masters. It skips while the server does not accept a
+// redis+cluster:// URL.
+func TestClusterOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real server")
+	}
+	needOnPath(t, "redis-server", "redis-cli")
+	cfg := e2eConfig("cluster", "ws", buildServer(t))
+	cfg.Clients, cfg.Rates, cfg.ClusterFanoutRate = 50, []float64{20}, 5
+	cfg.Duration, cfg.Warmup, cfg.RedisCluster = time.Second, 300*time.Millisecond, true
+	rs, err := run(context.Background(), cfg)
+	if err != nil && strings.Contains(err.Error(), "invalid redis_url") {
+		t.Skipf("the server does not take a Redis Cluster URL yet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClusterResults(t, rs, 50, 20, 5)
 	var out bytes.Buffer
 	writeTables(&out, rs, cfg.P99Limit)
-	if n := strings.Count(out.String(), "2 nodes through Redis add"); n != 2 {
-		t.Errorf("want 2 added-latency lines, got %d:\n%s", n, out.String())
+	if !strings.Contains(out.String(), "a Redis Cluster of 3 masters") {
+		t.Errorf("the table does not say the nodes shared a Redis Cluster:\n%s", out.String())
 	}
+}
+
+// needOnPath skips the test unless every one of bins is on $PATH.
+func needOnPath(t *testing.T, bins ...string) {
+	t.Helper()
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not on $PATH: not tested", bin)
+		}
+	}
+}
+
+func TestRedisClusterStartsAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server processes")
+	}
+	needOnPath(t, "redis-server", "redis-cli")
+	t.Parallel()
+	rs, url, err := startRedisServers(context.Background(), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			for _, r := range rs {
+				r.stop()
+			}
+		}
+	})
+	if len(rs) != 3 || url != "redis+cluster://"+rs[0].addr+","+rs[1].addr+","+rs[2].addr {
+		t.Fatalf("%d servers, URL %q: want 3 and redis+cluster://their addresses", len(rs), url)
+	}
+	for _, r := range rs {
+		info, err := redisCommand(r.addr, "CLUSTER INFO")
+		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
+			t.Errorf("%s: CLUSTER INFO %q, %v: want ok with 3 known nodes", r.addr, info, err)
+		}
+	}
+	for _, r := range rs {
+		r.stop()
+		if r.alive() {
+			t.Errorf("redis-server on %s still runs after stop", r.addr)
+		}
+		if _, err := os.Stat(r.dir); !os.IsNotExist(err) {
+			t.Errorf("its directory %s is still there: %v", r.dir, err)
+		}
+	}
+	stopped = true
 }

@@ -64,11 +64,15 @@ func runFanout(ctx context.Context, cfg Config, srv *server, ad Adapter, base Re
 			return nil, err
 		}
 	}
+	mem := connMemBefore(cfg, srv)
 	pop, took, err := connectAll(ctx, ad, col, cfg.Clients, cfg.Concurrency, oneChannel(cfg.Channel), cfg.ConnectTimeout, cfg.Log)
 	if err != nil {
 		return nil, err
 	}
 	defer pop.close()
+	if base.Procs, err = connMemAfter(ctx, cfg, srv, mem); err != nil {
+		return nil, err
+	}
 	cfg.logf("  %d connected in %.1fs", cfg.Clients, took.Seconds())
 	var out []Result
 	if cfg.IdleFirst {
@@ -117,7 +121,11 @@ func runSteps(ctx context.Context, cfg Config, srv *server, ad Adapter, pop *pop
 		}
 		want := col.Expected(s)
 		waitFor(ctx, cfg.Drain, 10*time.Millisecond, func() bool { return s.all.Load() >= want })
-		r.setCPU(meter.stop())
+		w := meter.stop()
+		r.setCPU(w)
+		if base.Procs != nil {
+			r.Procs = procCPU(base.Procs, w, s.hi-s.lo, procRSS(srv.pids()))
+		}
 		sm := samp.stop()
 		r.RSSStartKiB, r.RSSMaxKiB, r.RSSAfterKiB = sm.first, sm.max, sm.last
 		r.StallDisconnectSeconds = sm.belowAt

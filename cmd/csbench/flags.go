@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "longest wait for late deliveries after each rate")
 	fs.DurationVar(&cfg.Pause, "pause", 2*time.Second, "quiet time between rates (suite: 500ms)")
 	fs.DurationVar(&cfg.IdleDuration, "idle-duration", 0, "idle cost measured with a fanout (the suite): the hold (0: --duration; suite: 10s)")
-	fs.DurationVar(&cfg.Settle, "settle", 3*time.Second, "idle: wait between connecting and measuring; churn: before the churn (churn: 1s; suite: 2s, churn 1s)")
+	fs.DurationVar(&cfg.Settle, "settle", 3*time.Second, "idle: wait between connecting and measuring; churn: before the churn; cluster: before reading RSS after connecting (churn: 1s; suite: 2s, churn 1s)")
 	fs.BoolVar(&cfg.SweepStop, "sweep-stop", true, "fanout: skip higher rates once p99 passed 4 × --p99-limit")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "runs of each measurement, each against a fresh server, systems interleaved; medians are reported")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 200, "subscribers connecting at once")
@@ -70,7 +70,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&cfg.Channel, "channel", "bench", "channel name (fanout, slow, churn)")
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "padding added to every published message")
 	fs.IntVar(&cfg.GroupSize, "group-size", 10, "channels: members of each group channel")
-	fs.Float64Var(&cfg.ClusterFanoutRate, "cluster-fanout-rate", 20, "cluster: msgs/s of the one-channel shape (the personal-channel shape publishes at --rate)")
+	fs.Float64Var(&cfg.ClusterFanoutRate, "cluster-fanout-rate", 10, "cluster: msgs/s of the one-channel shape (the personal-channel shape publishes at --rate)")
+	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", false, "cluster: the nodes share a local Redis Cluster of three masters instead of one redis-server (needs redis-cli)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", 200, "churn: new connections per second")
 	fs.DurationVar(&cfg.Lifetime, "lifetime", time.Second, "churn: how long each churning client stays")
 	fs.DurationVar(&cfg.LeakWait, "leak-wait", 30*time.Second, "churn: longest wait for the server to come back to its connections and files of before")
@@ -125,9 +126,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, errors.New("--cluster-fanout-rate must be within (0, 1000000]")
 		}
 	case "":
-		return o, errors.New("name a scenario: suite, idle, fanout, channels, churn or slow")
+		return o, errors.New("name a scenario: suite, idle, fanout, channels, churn, slow or cluster")
 	default:
 		return o, fmt.Errorf("unknown scenario %q (known: suite, %s)", cfg.Scenario, strings.Join(scenarios, ", "))
+	}
+	if cfg.RedisCluster && cfg.Scenario != "cluster" {
+		return o, errors.New("--redis-cluster applies to the cluster scenario only")
 	}
 	if err := o.applyDefaults(ratesFlag); err != nil {
 		return o, err
@@ -195,7 +199,7 @@ func (o *options) applyDefaults(ratesFlag string) error {
 	case "slow":
 		set("duration", func() { cfg.Duration = 40 * time.Second })
 	case "cluster":
-		set("clients", func() { cfg.Clients = 1000 })
+		set("clients", func() { cfg.Clients = 4000 })
 	case "suite":
 		set("duration", func() { cfg.Duration = 3 * time.Second })
 		set("warmup", func() { cfg.Warmup = 500 * time.Millisecond })

@@ -10,6 +10,7 @@
 //	csbench channels [flags]   personal and 10-member group channels, random publishes at each --rate
 //	csbench churn    [flags]   --churn-rate connects/s beside --clients steady ones; connect times and leaks
 //	csbench slow     [flags]   fanout at --rate, then again with --stall-pct % of subscribers not reading
+//	csbench cluster  [flags]   one node, then 3 nodes on Redis (REST to A, subscribers on B, C idle): CPU and RSS of each process
 //
 // Systems (--system): channelstream (channelstream-go, or Python
 // channelstream 0.7 with --server-pid) and centrifugo (Centrifugo v6,

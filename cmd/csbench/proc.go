@@ -133,6 +133,7 @@ func readRunDelay(pid int) (time.Duration, error) {
 // a clean measurement).
 type cpuMeter struct {
 	pids                []int
+	per0                []time.Duration // each pid's CPU time at the start
 	srv0, self0, all0   time.Duration
 	srvWait0, selfWait0 time.Duration
 	wall0               time.Time
@@ -142,6 +143,9 @@ type cpuMeter struct {
 // cpuWindow is what a cpuMeter measured.
 type cpuWindow struct {
 	Server, Self, Other, Wall time.Duration
+	// PerProc is Server split by process, in the order of the pids given
+	// to startCPU.
+	PerProc []time.Duration
 	// ServerWait and SelfWait are how long the threads of the server and
 	// of csbench waited for a CPU while runnable: the cost of sharing the
 	// cores with other work.
@@ -161,7 +165,7 @@ func (w cpuWindow) pct(d time.Duration) float64 {
 func startCPU(pid int, more ...int) *cpuMeter {
 	m := &cpuMeter{pids: append([]int{pid}, more...), wall0: time.Now()}
 	var err1, err2, err3 error
-	m.srv0, err1 = m.serverCPU()
+	m.per0, m.srv0, err1 = m.serverCPU()
 	m.self0, err2 = readCPU(0)
 	m.all0, err3 = readBusy()
 	m.srvWait0, _ = m.serverWait()
@@ -173,13 +177,16 @@ func startCPU(pid int, more ...int) *cpuMeter {
 // stop returns what was used since start (zeros when /proc was unreadable).
 func (m *cpuMeter) stop() cpuWindow {
 	w := cpuWindow{Wall: time.Since(m.wall0)}
-	srv, err1 := m.serverCPU()
+	per, srv, err1 := m.serverCPU()
 	self, err2 := readCPU(0)
 	all, err3 := readBusy()
 	if !m.ok || err1 != nil || err2 != nil || err3 != nil {
 		return w
 	}
 	w.Server, w.Self = srv-m.srv0, self-m.self0
+	for i := range per {
+		w.PerProc = append(w.PerProc, per[i]-m.per0[i])
+	}
 	w.Other = max(all-m.all0-w.Server-w.Self, 0)
 	if d, err := m.serverWait(); err == nil {
 		w.ServerWait = max(d-m.srvWait0, 0)
@@ -231,17 +238,20 @@ func waitQuiet(ctx context.Context, limit time.Duration, maxPct float64) float64
 	}
 }
 
-// serverCPU sums the CPU time of the server's processes.
-func (m *cpuMeter) serverCPU() (time.Duration, error) {
+// serverCPU returns the CPU time of each of the server's processes and
+// their sum.
+func (m *cpuMeter) serverCPU() ([]time.Duration, time.Duration, error) {
+	per := make([]time.Duration, len(m.pids))
 	var sum time.Duration
-	for _, p := range m.pids {
+	for i, p := range m.pids {
 		d, err := readCPU(p)
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
+		per[i] = d
 		sum += d
 	}
-	return sum, nil
+	return per, sum, nil
 }
 
 // serverWait sums the run-queue wait of the server's processes.

@@ -141,10 +141,14 @@ func writeTable(w io.Writer, scenario string, rs []Result, p99Limit time.Duratio
 		}
 	}
 	if scenario == "cluster" {
-		fmt.Fprintln(w, "nodes 2: REST calls to node A, subscribers on node B, through one redis-server; server CPU sums both nodes and Redis")
+		fmt.Fprintf(w, "nodes %d: REST calls to node A, subscribers on node B, node C idle, through Redis; server CPU sums every node and Redis\n", clusterNodes)
 		for _, line := range addedLatency(all) {
 			fmt.Fprintln(w, line)
 		}
+		fmt.Fprintln(w)
+		writeClusterProcs(w, all)
+		fmt.Fprintln(w)
+		writeClusterTargets(w, all)
 	}
 }
 

@@ -17,10 +17,18 @@ type Result struct {
 	Clients   int    `json:"clients"`
 	// Run is the repetition (1, 2, …); 0 marks the median of the runs.
 	Run int `json:"run"`
-	// Shape (personal or fanout) and Nodes (1, or 2 through Redis) mark
-	// the results of the cluster scenario.
-	Shape string `json:"shape,omitempty"`
-	Nodes int    `json:"nodes,omitempty"`
+	// Shape (personal or fanout) and Nodes (1, or 3 through Redis) mark
+	// the results of the cluster scenario; RedisMasters is 3 when the
+	// nodes shared a Redis Cluster (0: one redis-server).
+	Shape        string `json:"shape,omitempty"`
+	Nodes        int    `json:"nodes,omitempty"`
+	RedisMasters int    `json:"redis_masters,omitempty"`
+	// Procs are the figures of each server-side process (cluster
+	// scenario); ServerCPUs and ClientCPUs are the CPUs the servers and
+	// csbench were pinned to ("" for the servers: not pinned).
+	Procs      []ProcFigure `json:"procs,omitempty"`
+	ServerCPUs string       `json:"server_cpus,omitempty"`
+	ClientCPUs string       `json:"client_cpus,omitempty"`
 
 	ConnectSeconds float64 `json:"connect_seconds"`
 	Dropped        int64   `json:"dropped_subscribers"` // streams that ended before the end
@@ -182,6 +190,7 @@ func medians(rs []Result) []Result {
 			}
 		}
 		m.Latency = medianLatency(g)
+		m.Procs = medianProcs(g)
 		out = append(out, m)
 	}
 	return out

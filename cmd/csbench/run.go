@@ -63,10 +63,14 @@ type Config struct {
 	// Retries times.
 	MaxNoise float64
 	Retries  int
-	// Nodes is 2 when the run starts two channelstream nodes sharing a
-	// redis-server (REST calls to node A, subscribers on node B); 0 or 1:
-	// one server.
+	// Nodes is 3 when the run starts three channelstream nodes sharing
+	// Redis (REST calls to node A, subscribers on node B, node C idle); 0
+	// or 1: one server. Nodes ≥ 1 marks a cluster-scenario run, whose
+	// results carry per-process figures (Result.Procs).
 	Nodes int
+	// RedisCluster makes the nodes of a cluster run share a Redis Cluster
+	// of three masters instead of one redis-server.
+	RedisCluster bool
 	// Personal makes the channels scenario use personal channels only.
 	Personal bool
 	// ClusterFanoutRate is the msgs/s of the cluster scenario's one-channel
@@ -152,8 +156,10 @@ func runClean(ctx context.Context, cfg Config, sys *system, transport string, re
 
 func runOnce(ctx context.Context, cfg Config, sys *system, transport string, rep int) ([]Result, error) {
 	open := openServer
-	if cfg.Nodes == 2 {
-		open = openCluster
+	if cfg.Nodes > 1 {
+		open = func(ctx context.Context, sys *system, sc ServerConfig) (*server, error) {
+			return openCluster(ctx, sys, sc, cfg.RedisCluster)
+		}
 	}
 	srv, err := open(ctx, sys, cfg.Server)
 	if err != nil {
