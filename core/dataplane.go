@@ -111,7 +111,11 @@ type ReadResult struct {
 	More bool
 	// Trimmed is true when entries of the stream after the position read
 	// from were removed by retention (count or age) before this read:
-	// Entries start after a hole.
+	// Entries start after a hole. An implementation that cannot tell
+	// exactly may say true when the removed entries were all at or before
+	// the position (when the position is older than the stream's oldest
+	// entry kept and the entry just before it), never false when some
+	// were after it.
 	Trimmed bool
 	// Reset is true when the position's epoch is not the partition's
 	// current one (the data it referred to is gone): Entries are then read

@@ -56,12 +56,14 @@ type Config struct {
 	// changing it makes the positions nodes and clients hold meaningless.
 	// Default 16.
 	Partitions int
-	// StreamMaxLen is how many entries each DataPlane stream keeps at
-	// least: once it holds an eighth more, a publish trims it back to this
-	// many. Default 10 000.
+	// StreamMaxLen is how many entries each DataPlane stream keeps: a
+	// publish to a full stream drops its oldest entry (XADD MAXLEN =).
+	// Default 1 000 (a connection's queue holds 1 000 frames by default:
+	// a client further behind gets a gap anyway).
 	StreamMaxLen int
-	// StreamMaxAge is how long a DataPlane stream keeps an entry: a
-	// publish trims older ones, and a stream not published to for this
+	// StreamMaxAge is how long a DataPlane stream keeps an entry: every
+	// 8th publish to a partition (by its counter) trims the older ones of
+	// the stream it publishes to, and a stream not published to for this
 	// long disappears (then Read can no longer tell whether entries were
 	// trimmed: keep it above the longest a client may stay away and
 	// resume, the hub's connection timeout). Default 1 min.
@@ -100,7 +102,7 @@ func (c Config) withDefaults() Config {
 		c.Partitions = 16
 	}
 	if c.StreamMaxLen <= 0 {
-		c.StreamMaxLen = 10_000
+		c.StreamMaxLen = 1000
 	}
 	if c.StreamMaxAge <= 0 {
 		c.StreamMaxAge = time.Minute

@@ -96,16 +96,19 @@
 //	                         partition holds (it routes the connection)
 //
 // Publish runs one Lua script per partition it touches (EVALSHA, never
-// retried after a network error or timeout): per entry HINCRBY n, XADD with
-// id "<n>-<ms>" (the server's clock), trimming by count and age with the
-// newest trimmed id kept as the stream's max-deleted-entry-id (XSETID),
-// PEXPIRE of the stream to the age limit, the history effect (RPUSH+LTRIM,
-// or an edit or delete found by uuid), and SPUBLISH "<n>:<epoch>:<ms>:<data>"
-// on the shard channel named like the stream. The work per publish is the
-// same whatever the number of subscribers: Redis sends one message per
-// subscribed connection, and a node has one per partition. A partition's
-// epoch is a random number the first script to find none sets: a Redis that
-// came back empty has new epochs, which positions carry.
+// retried after a network error or timeout; the partitions at the same
+// time): per entry HINCRBY n, XADD with id "<n>-<ms>" (the server's clock)
+// and MAXLEN = Config.StreamMaxLen, on every 8th n a trim of the entries
+// older than Config.StreamMaxAge, PEXPIRE of the stream to that age, the
+// history effect (RPUSH+LTRIM, or an edit or delete found by uuid), and
+// SPUBLISH "<n>:<epoch>:<ms>:<data>" on the shard channel named like the
+// stream. The commands a publish runs are the same whatever the number of
+// subscribers: Redis sends one message per subscribed connection, and a
+// node has one per partition. A partition's epoch is a random number the
+// first script to find none sets: a Redis that came back empty has new
+// epochs, which positions carry. Read is one script too: XINFO STREAM tells
+// whether entries were trimmed (entries-added above length) and where
+// (before the first entry kept), XRANGE reads.
 //
 // A Subscriber holds one sharded pub/sub connection (go-redis PubSub) per
 // partition it has streams of, opened with SSUBSCRIBE of the anchor first
