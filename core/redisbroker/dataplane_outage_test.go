@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/core/coretest"
@@ -82,5 +83,74 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 	}
 	if len(errs) == 0 {
 		t.Fatal("onErr was not told of the outage")
+	}
+}
+
+// TestDataPlaneSubscriberOutlivesAFrozenRedis freezes Redis (SIGSTOP: the
+// connections stay open, nothing answers) long enough for the subscriber
+// to give its connection up, publishes meanwhile, and resumes it: every
+// entry the stream holds afterwards arrives once, in order, none marked
+// Gap.
+func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{})
+	ch := core.Stream{Name: "frozen"}
+	var mu sync.Mutex
+	var got []core.StreamEntry
+	failed := make(chan error, 100)
+	sub := d.NewSubscriber(func(e core.StreamEntry) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e)
+	}, func(err error) {
+		select {
+		case failed <- err:
+		default:
+		}
+	})
+	t.Cleanup(func() { _ = sub.Close() })
+	if err := sub.Add(ctxFor(t), ch); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	publish := func(data string) {
+		_, _ = d.Publish(ctxFor(t), []core.Publication{{Stream: ch, Data: []byte(data)}})
+	}
+	publish("before")
+	srv.Pause()
+	publish("frozen") // times out; Redis runs it when it wakes up
+	// Two block timeouts (1 s each here) without an answer to its PING:
+	// the subscriber gives the connection up and tells onErr.
+	select {
+	case err := <-failed:
+		t.Logf("the subscriber gave up: %v", err)
+	case <-time.After(waitTimeout):
+		t.Fatal("the subscriber did not notice the frozen Redis")
+	}
+	publish("frozen too")
+	srv.Resume()
+	var final core.ReadResult
+	eventually(t, waitTimeout, "every stored entry arrives", func() error {
+		publish("after")
+		res, err := d.Read(ctxFor(t), ch, core.Pos{}, 0)
+		if err != nil {
+			return err
+		}
+		final = res
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) < len(res.Entries) {
+			return errors.New("not all delivered yet")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(final.Entries) {
+		t.Fatalf("delivered %d entries, the stream holds %d", len(got), len(final.Entries))
+	}
+	for i, e := range got {
+		if e.Pos != final.Entries[i].Pos || e.Gap {
+			t.Fatalf("entry %d delivered %+v, stored %+v", i, e, final.Entries[i])
+		}
 	}
 }
