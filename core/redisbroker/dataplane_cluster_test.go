@@ -17,6 +17,7 @@ import (
 // connections to it heal, entries of its partitions come with Gap in a new
 // epoch, and the other masters' partitions lose nothing.
 func TestDataPlaneSurvivesAMasterRestart(t *testing.T) {
+	t.Parallel() // a Redis of its own
 	c := redistest.StartCluster(t)
 	d := newDataPlaneAt(t, c.URL(), coretest.DataPlaneOptions{})
 	var mu sync.Mutex

@@ -81,6 +81,7 @@ func commandCalls(t *testing.T, addr string) map[string]int {
 }
 
 func TestDataPlaneWorkPerPublishDoesNotGrowWithSubscribers(t *testing.T) {
+	t.Parallel() // a Redis of its own
 	const publishes = 50
 	srv := redistest.Start(t) // its own server: the counts are the server's
 	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{})

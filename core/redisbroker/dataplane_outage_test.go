@@ -12,6 +12,7 @@ import (
 )
 
 func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
+	t.Parallel() // a Redis of its own
 	srv := redistest.Start(t)
 	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{})
 	ch := core.Stream{Name: "outage"}
@@ -92,6 +93,7 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 // entry the stream holds afterwards arrives once, in order, none marked
 // Gap.
 func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
+	t.Parallel() // a Redis of its own
 	srv := redistest.Start(t)
 	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{})
 	ch := core.Stream{Name: "frozen"}
