@@ -32,3 +32,31 @@ func ExampleNew() {
 		fmt.Println("refuse the change:", err) // errors.Is(err, core.ErrUnavailable): answer 503
 	}
 }
+
+// A node of a Redis Cluster publishes to a channel and listens to the
+// streams of the connections it holds. (Not run: it needs a Redis.)
+func ExampleNewDataPlane() {
+	d, err := redisbroker.NewDataPlane(redisbroker.Config{
+		URL:       "redis+cluster://10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379",
+		KeyPrefix: "cluster-a:",
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	room := core.Stream{Kind: core.ChannelStream, Name: "room"}
+
+	sub := d.NewSubscriber(func(e core.StreamEntry) {
+		fmt.Printf("deliver %v n=%d gap=%v: %s\n", e.Stream, e.Pos.N, e.Gap, e.Data)
+	}, func(err error) {
+		fmt.Println("redis unavailable, healing:", err)
+	})
+	defer sub.Close()
+	if err := sub.Add(ctx, room); err != nil {
+		fmt.Println("refuse the attachment:", err) // errors.Is(err, core.ErrUnavailable): 503
+	}
+	if _, err := d.Publish(ctx, []core.Publication{{Stream: room, Data: []byte(`{"message":"hi"}`)}}); err != nil {
+		fmt.Println("refuse the message:", err)
+	}
+}
