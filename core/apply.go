@@ -41,7 +41,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams) (Conne
 		if id == "" {
 			id = NewUUID()
 		}
-		c = newConn(id, u, h.queueLimits(), now, h.repl != nil)
+		c = newConn(id, u, h.queueLimits(), now)
 		h.conns[id] = c
 		u.conns[c] = struct{}{}
 	}

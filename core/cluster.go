@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,8 @@ import (
 
 // A clustered hub (Config.Log set) is one replica of a state machine: every
 // change (connect, subscribe, unsubscribe, user state, publish, channel
-// config, disconnect, collection, transport activity) is submitted to the
+// config, disconnect, collection, node leases, holds and releases of
+// connections, see lease.go) is submitted to the
 // log as an op by the public method (see doc.go), and every node applies
 // every op, its own included, in log order on one goroutine, through the
 // same apply functions a single hub calls. The node that appended an op
@@ -42,8 +42,9 @@ const (
 	opConfigure   = "channel_config"
 	opDisconnect  = "disconnect"
 	opCollect     = "collect"
-	opTouch       = "touch"
+	opLease       = "lease"
 	opHold        = "hold"
+	opRelease     = "release"
 	opSnapshot    = "snapshot"
 	opVoid        = "void"
 )
@@ -62,18 +63,10 @@ type op struct {
 	Messages  []Message                `json:"messages,omitempty"`
 	Configs   map[string]ChannelConfig `json:"configs,omitempty"`
 	ConnID    string                   `json:"conn_id,omitempty"`
-	Touches   []touchEntry             `json:"touches,omitempty"`
+	// Marks are the connections of a hold or release (lease.go).
+	Marks []connMark `json:"marks,omitempty"`
 	// Void is the token of the entry an opVoid withdraws.
 	Void string `json:"void,omitempty"`
-}
-
-// touchEntry replicates one connection's transport activity.
-type touchEntry struct {
-	ID string `json:"id"`
-	// At is the last activity, unix nanoseconds.
-	At int64 `json:"at"`
-	// Sent is the last seq handed to a transport on the origin node.
-	Sent uint64 `json:"sent,omitempty"`
 }
 
 type applied struct {
@@ -106,6 +99,15 @@ type replicator struct {
 	lastID  atomic.Pointer[string] // id of the last applied entry
 	applied atomic.Int64           // entries applied since start
 
+	// local are the connections a transport of this node attached to and
+	// that it has not released yet; dirty those whose hold or release is
+	// due now (dirtyC wakes the cluster loop for them). Guarded by lmu;
+	// see lease.go.
+	lmu    sync.Mutex
+	local  map[*Conn]struct{}
+	dirty  map[*Conn]struct{}
+	dirtyC chan struct{}
+
 	// voided holds the tokens of entries withdrawn by an opVoid that have
 	// not come through the log (yet): the entry is skipped if it does.
 	// Token → the void's time, unix nanoseconds. Only the applying
@@ -115,7 +117,8 @@ type replicator struct {
 
 func newReplicator(l Log, node string) *replicator {
 	return &replicator{log: l, node: node, boot: NewUUID()[:8], waiting: map[string]chan applied{},
-		lookups: syncGroup{gap: lookupRoundGap}, caughtUpC: make(chan struct{}), voided: map[string]int64{}}
+		lookups: syncGroup{gap: lookupRoundGap}, caughtUpC: make(chan struct{}), voided: map[string]int64{},
+		local: map[*Conn]struct{}{}, dirty: map[*Conn]struct{}{}, dirtyC: make(chan struct{}, 1)}
 }
 
 // lookupRoundGap is the shortest time between two catch-ups caused by
@@ -463,11 +466,14 @@ func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 		return h.applyDisconnect(at, ids, o.ConnID), nil
 	case opCollect:
 		return h.applyCollect(at, ids), nil
-	case opTouch:
-		h.applyTouches(o.Touches, o.Node)
+	case opLease:
+		h.applyLease(o.Node, o.Time)
 		return nil, nil
 	case opHold:
-		h.applyHold(o.ConnID, o.Node, o.Time)
+		h.applyHold(o.Node, o.Marks)
+		return nil, nil
+	case opRelease:
+		h.applyRelease(o.Node, o.Marks)
 		return nil, nil
 	case opVoid:
 		h.repl.applyVoid(o.Void, o.Time)
@@ -478,63 +484,9 @@ func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 	return nil, fmt.Errorf("apply %q: unknown or incomplete op", o.Kind)
 }
 
-// applyTouches moves replicated transport activity into lastActive, which
-// the collector judges by.
-func (h *Hub) applyTouches(touches []touchEntry, node string) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, t := range touches {
-		c := h.conns[t.ID]
-		if c == nil {
-			continue
-		}
-		if t.At > c.lastActive.Load() {
-			c.lastActive.Store(t.At)
-		}
-		if t.Sent > 0 && node != h.repl.node {
-			c.mu.Lock()
-			c.sent = max(c.sent, min(t.Sent, c.nextSeq-1))
-			c.mu.Unlock()
-		}
-	}
-}
-
-// applyHold records that node attached a transport to the connection at
-// time at; a transport this node attached before that is replaced.
-func (h *Hub) applyHold(connID, node string, at int64) {
-	h.mu.RLock()
-	c := h.conns[connID]
-	h.mu.RUnlock()
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.holder = node
-	if s := c.session; node != h.repl.node && s != nil && s.attachedAt < at {
-		c.endSessionLocked(DisconnectReplaced)
-	}
-}
-
-// announceHold tells the other nodes that this node's transport now serves
-// the connection, so that one they still hold is replaced. It runs after
-// Attach, without waiting.
-func (h *Hub) announceHold(c *Conn, at int64) {
-	c.mu.Lock()
-	mine := c.holder == h.repl.node
-	c.holder = h.repl.node
-	c.mu.Unlock()
-	if mine {
-		return
-	}
-	// The op carries the attach time: a transport attached here later
-	// than this one must not be replaced by it.
-	go h.appendAsync(op{Kind: opHold, ConnID: c.id, Time: at})
-}
-
 // appendAsync appends o without waiting for it to be applied; failures
-// are counted and logged.
-func (h *Hub) appendAsync(o op) {
+// are counted and logged. It reports whether the log took the entry.
+func (h *Hub) appendAsync(o op) bool {
 	o.Node = h.repl.node
 	if o.Time == 0 {
 		o.Time = h.cfg.Now().UnixNano()
@@ -542,55 +494,16 @@ func (h *Hub) appendAsync(o op) {
 	body, err := json.Marshal(o)
 	if err != nil {
 		h.log.Error().Err(err).Str("op", o.Kind).Msg("encoding a log entry")
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
 	if _, err := h.repl.log.Append(ctx, body); err != nil {
 		h.stats.BrokerErrors.Add(1)
 		h.log.Warn().Err(err).Str("op", o.Kind).Msg("log append failed")
+		return false
 	}
-}
-
-// touchInterval is how often a clustered node replicates its transports'
-// activity: often enough that a live connection's replicated activity is
-// never older than ConnTimeout.
-func (h *Hub) touchInterval() time.Duration {
-	return min(max(h.cfg.ConnTimeout/4, 20*time.Millisecond), 5*time.Second)
-}
-
-// pendingTouches lists the connections whose local activity or hand-over
-// position is newer than what the log last carried.
-func (h *Hub) pendingTouches(sent map[*Conn]uint64) []touchEntry {
-	slack := int64(h.touchInterval() / 2)
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	var out []touchEntry
-	for _, c := range h.conns {
-		seen := c.seen.Load()
-		c.mu.Lock()
-		s := c.sent
-		c.mu.Unlock()
-		fresh := seen > c.lastActive.Load()+slack
-		moved := s > sent[c]
-		if !fresh && !moved {
-			continue
-		}
-		sent[c] = s
-		out = append(out, touchEntry{ID: c.id, At: max(seen, c.lastActive.Load()), Sent: s})
-	}
-	for c := range sent {
-		if h.conns[c.id] != c {
-			delete(sent, c)
-		}
-	}
-	slices.SortFunc(out, func(a, b touchEntry) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
-	})
-	return out
+	return true
 }
 
 // runCluster follows the log and runs the clustered node's periodic work
@@ -638,36 +551,29 @@ func (h *Hub) runCluster(ctx context.Context) error {
 			break
 		}
 	}
-	touch := time.NewTicker(h.touchInterval())
-	defer touch.Stop()
+	wg.Go(func() { h.runLeases(ctx) })
+	h.adoptHeld()
+	wg.Go(func() { h.runAnnounce(ctx) })
 	gc := time.NewTicker(h.cfg.GCInterval)
 	defer gc.Stop()
-	sent := map[*Conn]uint64{}
 	lastSnap := r.applied.Load()
 	// A node that starts gives the connections it found a whole
 	// ConnTimeout to come back before it asks for a collection (after a
 	// restart of the only node, nobody renewed them meanwhile); after an
-	// outage, during which nobody could renew anything, it waits until
-	// every node had two rounds to replicate its transports' activity.
+	// outage, during which no node could append its lease or its holds,
+	// it waits as long again, so that every node is heard first.
 	holdCollect := h.cfg.Now().Add(h.cfg.ConnTimeout)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-touch.C:
-			if t := h.pendingTouches(sent); len(t) > 0 {
-				h.appendAsync(op{Kind: opTouch, Touches: t})
-			}
 		case <-gc.C:
 			now := h.cfg.Now()
 			n := r.applied.Load()
 			recovered := outage.Load() && r.log.Ping(ctx) == nil
 			if recovered {
 				outage.Store(false)
-				holdCollect = later(holdCollect, now.Add(2*h.touchInterval()))
-				if t := h.pendingTouches(sent); len(t) > 0 {
-					h.appendAsync(op{Kind: opTouch, Touches: t})
-				}
+				holdCollect = later(holdCollect, now.Add(h.cfg.ConnTimeout))
 			}
 			if now.After(holdCollect) && h.stale(now) {
 				h.appendAsync(op{Kind: opCollect})

@@ -177,25 +177,12 @@ func clusterCollectsTheConnectionsOfADeadNode(t *testing.T, log testLog) {
 	ghost.attach(t, core.AttachOptions{Transport: "test"})
 	watcher.waitFor(t, 1, testDeadline) // joined
 
-	// The watcher stays alive by its transport's heartbeats; the ghost's
-	// transport keeps touching too, then its node dies.
-	stopBeat := make(chan struct{})
-	var beats sync.WaitGroup
-	beats.Go(func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopBeat:
-				return
-			case <-tick.C:
-				watcher.sess.Touch()
-				ghost.sess.Touch()
-			}
-		}
+	// Both transports write heartbeats, then the ghost's node stops.
+	every(t, 50*time.Millisecond, func() {
+		watcher.sess.Touch()
+		ghost.sess.Touch()
 	})
-	t.Cleanup(func() { close(stopBeat); beats.Wait() })
-	time.Sleep(2 * cfg.ConnTimeout) // alive beyond the timeout: the touches are replicated
+	time.Sleep(2 * cfg.ConnTimeout) // alive beyond the timeout: their nodes' leases
 	if ok := nodes[0].HasConn(ghost.ID); !ok {
 		t.Fatal("a live connection was collected")
 	}
@@ -428,21 +415,7 @@ func clusterOutageLongerThanTheTimeoutCollectsNoLiveConnection(t *testing.T, log
 	cfg := core.Config{ConnTimeout: 400 * time.Millisecond, GCInterval: 20 * time.Millisecond, ReplicateTimeout: time.Second}
 	nodes := newCluster(t, log, 2, cfg)
 	live := listen(t, nodes[1].Hub, "live", "c")
-	beat := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-beat:
-				return
-			case <-tick.C:
-				live.sess.Touch() // its transport's heartbeats
-			}
-		}
-	})
-	t.Cleanup(func() { close(beat); wg.Wait() })
+	every(t, 50*time.Millisecond, live.sess.Touch) // its transport's heartbeats
 
 	log.setDown(true)
 	time.Sleep(3 * cfg.ConnTimeout) // an outage longer than the timeout: nobody can renew anything

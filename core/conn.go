@@ -22,14 +22,13 @@ type Conn struct {
 	// channels is guarded by Hub.mu.
 	channels map[*Channel]struct{}
 	// lastActive is unix nanoseconds of the last activity the collector
-	// judges by. With a Log it is written only while applying entries, so
-	// that every node decides alike; transports' activity goes to seen and
-	// reaches lastActive through replicated touches (see cluster.go).
+	// judges by. With a Log it is written only while applying entries
+	// (under Hub.mu), so that every node decides alike; transports'
+	// activity stays local, covered by the holder's lease (lease.go).
 	lastActive atomic.Int64
-	// seen is unix nanoseconds of this node's last transport activity
-	// (clustered hubs only).
-	seen      atomic.Int64
-	clustered bool
+	// holder is the node whose transport holds the connection, "" for
+	// none (clustered hubs; guarded by Hub.mu, written while applying).
+	holder string
 
 	mu      sync.Mutex
 	limits  queueLimits
@@ -39,8 +38,13 @@ type Conn struct {
 	sent    uint64 // highest seq ever handed to a transport
 	session *Session
 	closed  bool
-	// holder is the node whose transport attached last (clustered hubs).
-	holder string
+	// What this node told the log (clustered hubs, lease.go): announced
+	// is one of the announced* values; left is when the last session of
+	// this node detached (unix nanoseconds, 0 while attached); linger is
+	// that session's AttachOptions.Linger.
+	announced uint8
+	left      int64
+	linger    time.Duration
 }
 
 type queueLimits struct{ frames, bytes int }
@@ -49,8 +53,8 @@ type queueLimits struct{ frames, bytes int }
 // and the entry's own bookkeeping.
 func entrySize(f *Frame) int { return len(f.Body()) + 32 }
 
-func newConn(id string, u *User, lim queueLimits, now time.Time, clustered bool) *Conn {
-	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1, clustered: clustered}
+func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
+	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1}
 	c.touch(now)
 	return c
 }
@@ -58,23 +62,9 @@ func newConn(id string, u *User, lim queueLimits, now time.Time, clustered bool)
 // ID returns the connection id.
 func (c *Conn) ID() string { return c.id }
 
-// touch records activity that the hub itself decided (a REST call, an
-// applied entry).
+// touch records activity: the hub's own (a REST call, an applied entry)
+// or, on a single hub, a transport's (attach, heartbeat, detach).
 func (c *Conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
-
-// activity records a transport's activity (attach, heartbeat, detach).
-// A clustered hub keeps it local until the next replicated touch.
-func (c *Conn) activity(now time.Time) {
-	if c.clustered {
-		c.seen.Store(now.UnixNano())
-		return
-	}
-	c.touch(now)
-}
-
-func (c *Conn) idleSince(now time.Time) time.Duration {
-	return time.Duration(now.UnixNano() - c.lastActive.Load())
-}
 
 // enqueue appends f to the queue. It never blocks. It reports whether the
 // frame was queued, whether the attached session was ended as slow, and how

@@ -33,7 +33,9 @@
 // log and waits until its own node applied it; every node applies every
 // entry, on one goroutine, with the entry's time and ids derived from the
 // entry (cluster.go), and the origin answers with what its applying
-// returned.
+// returned. Liveness in a cluster travels the same way but per node, not
+// per connection: node leases, and holds and releases of connections by
+// the node whose transport serves them (lease.go).
 //
 // # Statistics and latency
 //

@@ -14,7 +14,10 @@ import (
 // no connection and no history is removed ConnTimeout after it was made,
 // configured, left by its last connection or sent a message. With a Log, Run
 // also follows the log and applies its entries (see cluster.go); the hub
-// then answers Ready once it has caught up.
+// then answers Ready once it has caught up, appends its lease every
+// ConnTimeout/4 (at most 5 s), and announces the holds and releases of its
+// transports' connections (lease.go): a connection held by a node whose
+// lease lives is never idle.
 func (h *Hub) Run(ctx context.Context) error {
 	if h.repl != nil {
 		return h.runCluster(ctx)
@@ -49,7 +52,7 @@ func (h *Hub) stale(now time.Time) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, c := range h.conns {
-		if c.idleSince(now) > h.cfg.ConnTimeout {
+		if h.idleLocked(c, now) > h.cfg.ConnTimeout {
 			return true
 		}
 	}
@@ -73,9 +76,10 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 		return 0
 	}
 	h.mu.Lock()
+	h.forgetLeasesLocked(now)
 	var stale []*Conn
 	for _, c := range h.conns {
-		if c.idleSince(now) > h.cfg.ConnTimeout {
+		if h.idleLocked(c, now) > h.cfg.ConnTimeout {
 			stale = append(stale, c)
 		}
 	}

@@ -363,3 +363,23 @@ func isDone(s *core.Session) bool {
 
 // testDeadline bounds every wait for something another goroutine does.
 const testDeadline = 5 * time.Second
+
+// every calls fn every d on a goroutine of its own (a transport's
+// heartbeats) until the test ends.
+func every(t testing.TB, d time.Duration, fn func()) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				fn()
+			}
+		}
+	})
+	t.Cleanup(func() { close(stop); wg.Wait() })
+}

@@ -26,8 +26,10 @@ type Hub struct {
 	stats    Stats
 
 	// repl is set when Config.Log is: the hub then submits every change
-	// to the log and applies the log's entries (cluster.go).
-	repl *replicator
+	// to the log and applies the log's entries (cluster.go). leases are
+	// the nodes' last lease times (lease.go), guarded by mu.
+	repl   *replicator
+	leases map[string]int64
 }
 
 // New returns a hub with cfg's defaults filled in. Call Run to start its
@@ -44,6 +46,7 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.Log != nil {
 		h.repl = newReplicator(cfg.Log, cfg.NodeID)
+		h.leases = map[string]int64{}
 	}
 	return h
 }

@@ -15,6 +15,12 @@ type AttachOptions struct {
 	// after the last frame handed to any earlier transport.
 	Resume  bool
 	LastSeq uint64
+	// Linger, in a cluster, is how long this node keeps holding the
+	// connection after the session detaches, so that a transport that
+	// attaches again soon (long-poll's next poll) costs no log entry; at
+	// most half of Config.ConnTimeout. Default 0: the node releases the
+	// connection at once.
+	Linger time.Duration
 }
 
 // Session is one transport's attachment to a connection. One goroutine at
@@ -94,9 +100,10 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 		s.wake()
 	}
 	c.mu.Unlock()
-	c.activity(now)
 	if h.repl != nil {
-		h.announceHold(c, s.attachedAt)
+		h.repl.attached(c, opts.Linger)
+	} else {
+		c.touch(now)
 	}
 	return s, nil
 }
@@ -295,8 +302,13 @@ func (s *Session) Ack(seq uint64) {
 }
 
 // Touch records activity on the connection (a heartbeat written, a client
-// frame read), which keeps the collector away.
-func (s *Session) Touch() { s.conn.activity(s.hub.cfg.Now()) }
+// frame read), which keeps the collector away. In a cluster it does
+// nothing: the node's lease keeps the connections it holds alive.
+func (s *Session) Touch() {
+	if s.hub.repl == nil {
+		s.conn.touch(s.hub.cfg.Now())
+	}
+}
 
 // Detach ends the session from the transport's side (its client went away).
 // The connection stays and keeps queueing until it is collected.
@@ -308,7 +320,11 @@ func (s *Session) Detach() {
 	}
 	c.mu.Unlock()
 	s.end(Disconnect{Code: 1000, Reason: "detached"})
-	c.activity(s.hub.cfg.Now())
+	if h := s.hub; h.repl != nil {
+		h.repl.detached(c, h.cfg.Now())
+	} else {
+		c.touch(h.cfg.Now())
+	}
 }
 
 // Leave removes the connection at once, as Hub.Disconnect does, because

@@ -38,6 +38,8 @@ type snapState struct {
 	Forgotten int64         `json:"collected_users"`
 	// Voided are the withdrawn entries not seen yet (replicator.voided).
 	Voided map[string]int64 `json:"voided,omitempty"`
+	// Leases are the nodes' last leases (Hub.leases), unix nanoseconds.
+	Leases map[string]int64 `json:"leases,omitempty"`
 }
 
 // snapFrame is a frame: a message frame by its message, others by body.
@@ -72,6 +74,7 @@ type snapConn struct {
 	User       string      `json:"user"`
 	Channels   []string    `json:"channels"`
 	LastActive int64       `json:"last_active"`
+	Holder     string      `json:"holder,omitempty"`
 	NextSeq    uint64      `json:"next_seq"`
 	Sent       uint64      `json:"sent"`
 	Queue      []snapEntry `json:"queue"`
@@ -130,6 +133,9 @@ func (h *Hub) snapshot() ([]byte, error) {
 		st.Voided = maps.Clone(h.repl.voided)
 	}
 	h.mu.RLock()
+	if len(h.leases) > 0 {
+		st.Leases = maps.Clone(h.leases)
+	}
 	for _, name := range sortedKeys(h.users) {
 		u := h.users[name]
 		u.mu.Lock()
@@ -148,7 +154,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 	}
 	for _, id := range sortedKeys(h.conns) {
 		c := h.conns[id]
-		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load()}
+		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holder}
 		c.mu.Lock()
 		sc.NextSeq, sc.Sent = c.nextSeq, c.sent
 		for i := max(0, c.queue.len()-snapshotQueueFrames); i < c.queue.len(); i++ {
@@ -237,7 +243,8 @@ func (h *Hub) restore(data []byte) error {
 		if u == nil {
 			return fmt.Errorf("snapshot conn %s of unknown user %q", sc.ID, sc.User)
 		}
-		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive), true)
+		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive))
+		c.holder = sc.Holder
 		c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
 		for _, e := range sc.Queue {
 			f, err := frameAt(e.Frame)
@@ -265,6 +272,7 @@ func (h *Hub) restore(data []byte) error {
 	if h.repl != nil {
 		h.repl.voided = map[string]int64{}
 		maps.Copy(h.repl.voided, st.Voided)
+		maps.Copy(h.leases, st.Leases)
 	}
 	return nil
 }

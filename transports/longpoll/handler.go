@@ -73,6 +73,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s, err := h.hub.Attach(req.connID, core.AttachOptions{
 		Transport: "longpoll", Resume: req.resume, LastSeq: req.lastSeq,
+		// In a cluster the node keeps holding the connection between
+		// polls: a client that does not poll again within a poll's
+		// length has gone.
+		Linger: h.cfg.Timeout,
 	})
 	switch {
 	case errors.Is(err, core.ErrUnknownConn):
