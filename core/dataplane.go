@@ -167,6 +167,11 @@ type ReadResult struct {
 //   - Partition returns s's partition in [0, Partitions()): PartitionOf(s,
 //     Partitions()), the same on every node whatever the implementation.
 //   - Ping returns nil when the backend is reachable.
+//   - SaveCursor stores cursor under connID for ttl (> 0), replacing what
+//     was there: the hand-over of a connection's resume point by the node
+//     that detaches or drains it, for the node it resumes on. LoadCursor
+//     returns it (a copy), or nil and no error when there is none (never
+//     saved, or expired).
 //
 // Every method is safe for concurrent use and bounded by ctx. Errors from an
 // unreachable backend wrap ErrUnavailable. The DataPlane's creator closes
@@ -180,6 +185,8 @@ type DataPlane interface {
 	History(ctx context.Context, channel string) ([]HistoryEntry, error)
 	NewSubscriber(fn func(StreamEntry), onErr func(error)) Subscriber
 	Ping(ctx context.Context) error
+	SaveCursor(ctx context.Context, connID string, cursor []byte, ttl time.Duration) error
+	LoadCursor(ctx context.Context, connID string) ([]byte, error)
 }
 
 // Subscriber is one node's live view of the streams it needs. It keeps a

@@ -37,7 +37,14 @@ type MemoryDataPlane struct {
 	streams map[Stream]*memStream
 	history map[string][]HistoryEntry
 	subs    map[*memSubscriber]struct{}
+	cursors map[string]memCursor
 	down    bool
+}
+
+// memCursor is a saved cursor and when it expires.
+type memCursor struct {
+	cursor  []byte
+	expires time.Time
 }
 
 // memPartition is one partition's counter and epoch.
@@ -74,6 +81,7 @@ func (d *MemoryDataPlane) initLocked() {
 		d.streams = make(map[Stream]*memStream)
 		d.history = make(map[string][]HistoryEntry)
 		d.subs = make(map[*memSubscriber]struct{})
+		d.cursors = make(map[string]memCursor)
 	})
 }
 
@@ -105,6 +113,7 @@ func (d *MemoryDataPlane) Reset() {
 	}
 	clear(d.streams)
 	clear(d.history)
+	clear(d.cursors)
 }
 
 // Partitions implements DataPlane.
@@ -283,6 +292,37 @@ func (d *MemoryDataPlane) Ping(context.Context) error {
 		return errDown("ping")
 	}
 	return nil
+}
+
+// SaveCursor implements DataPlane.
+func (d *MemoryDataPlane) SaveCursor(_ context.Context, connID string, cursor []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("save cursor of %q: ttl %v", connID, ttl)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.initLocked()
+	if d.down {
+		return errDown("save cursor")
+	}
+	d.cursors[connID] = memCursor{cursor: slices.Clone(cursor), expires: d.Now().Add(ttl)}
+	return nil
+}
+
+// LoadCursor implements DataPlane.
+func (d *MemoryDataPlane) LoadCursor(_ context.Context, connID string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.initLocked()
+	if d.down {
+		return nil, errDown("load cursor")
+	}
+	c, ok := d.cursors[connID]
+	if !ok || !d.Now().Before(c.expires) {
+		delete(d.cursors, connID)
+		return nil, nil
+	}
+	return slices.Clone(c.cursor), nil
 }
 
 // errSubscriberClosed is the error of Add after Close.

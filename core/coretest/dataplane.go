@@ -65,6 +65,7 @@ var dpCases = []dpCase{
 	{name: "subscriber counts references", run: testDPRefcount},
 	{name: "concurrent publishers reach a subscriber once each in order", run: testDPConcurrent},
 	{name: "ping succeeds while the backend is reachable", run: testDPPing},
+	{name: "cursors are saved, replaced, loaded and expire", run: testDPCursors},
 	{name: "subscriber heals a broken connection by catching up", run: testDPHeal, needs: "disconnect"},
 	{name: "a healed subscriber skips what was published without a reference", run: testDPHealSkipsUnreferenced, needs: "disconnect"},
 	{name: "a backend that lost its data changes the epoch", run: testDPReset, needs: "reset"},

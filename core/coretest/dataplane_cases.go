@@ -458,3 +458,45 @@ func testDPReset(t *testing.T, s DataPlaneSuite) {
 		t.Fatalf("History after the loss = %v, %v", h, err)
 	}
 }
+
+func testDPCursors(t *testing.T, s DataPlaneSuite) {
+	d := s.New(t, DataPlaneOptions{})
+	if c, err := d.LoadCursor(ctxFor(t), "none"); err != nil || c != nil {
+		t.Fatalf("LoadCursor of a cursor never saved = %q, %v; want nil, nil", c, err)
+	}
+	buf := []byte("5.a-1_b")
+	if err := d.SaveCursor(ctxFor(t), "conn", buf, time.Minute); err != nil {
+		t.Fatalf("SaveCursor: %v", err)
+	}
+	copy(buf, "XXXXXXX") // the caller reuses its buffer
+	if err := d.SaveCursor(ctxFor(t), "brief", []byte("1"), 100*time.Millisecond); err != nil {
+		t.Fatalf("SaveCursor: %v", err)
+	}
+	if err := d.SaveCursor(ctxFor(t), "bad", []byte("1"), 0); err == nil {
+		t.Fatal("SaveCursor with ttl 0: no error")
+	}
+	c, err := d.LoadCursor(ctxFor(t), "conn")
+	if err != nil || string(c) != "5.a-1_b" {
+		t.Fatalf("LoadCursor = %q, %v; want the saved cursor", c, err)
+	}
+	if err := d.SaveCursor(ctxFor(t), "conn", []byte("6"), time.Minute); err != nil {
+		t.Fatalf("SaveCursor again: %v", err)
+	}
+	if c, err := d.LoadCursor(ctxFor(t), "conn"); err != nil || string(c) != "6" {
+		t.Fatalf("LoadCursor after a second save = %q, %v; want 6", c, err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		c, err := d.LoadCursor(ctxFor(t), "brief")
+		if err != nil {
+			t.Fatalf("LoadCursor: %v", err)
+		}
+		if c == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a cursor saved for 100 ms is still there after %v", waitTimeout)
+		}
+		time.Sleep(10 * pollEvery)
+	}
+}

@@ -49,6 +49,8 @@ func (k partKeys) stream(s core.Stream) string {
 
 func (k partKeys) history(channel string) string { return k.prefix + "h:" + channel }
 
+func (k partKeys) cursor(connID string) string { return k.prefix + "k:" + connID }
+
 // NewDataPlane returns a DataPlane that talks to the Redis at cfg.URL. It
 // does not connect: the first call does, and Ping tells whether Redis
 // answers. It fails only on a malformed configuration.
@@ -365,6 +367,32 @@ func (d *DataPlane) Ping(ctx context.Context) error {
 		return wrap(ctx, "ping redis cluster", err)
 	}
 	return wrap(ctx, "ping redis", d.rdb.Ping(ctx).Err())
+}
+
+// cursorKey is connID's hand-over cursor key, in the partition
+// core.PartitionOf gives a channel named like the connection.
+func (d *DataPlane) cursorKey(connID string) string {
+	return d.parts[d.Partition(core.Stream{Name: connID})].cursor(connID)
+}
+
+// SaveCursor implements core.DataPlane: SET PX.
+func (d *DataPlane) SaveCursor(ctx context.Context, connID string, cursor []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("save cursor of %q: ttl %v", connID, ttl)
+	}
+	return wrap(ctx, "save cursor of "+strconv.Quote(connID), d.rdb.Set(ctx, d.cursorKey(connID), cursor, ttl).Err())
+}
+
+// LoadCursor implements core.DataPlane: GET.
+func (d *DataPlane) LoadCursor(ctx context.Context, connID string) ([]byte, error) {
+	b, err := d.rdb.Get(ctx, d.cursorKey(connID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap(ctx, "load cursor of "+strconv.Quote(connID), err)
+	}
+	return b, nil
 }
 
 // encodeFields encodes history fields as the scripts read them: per

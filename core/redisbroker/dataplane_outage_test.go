@@ -57,6 +57,10 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 		"History": func() error { _, err := d.History(ctxFor(t), ch.Name); return err },
 		"Ping":    func() error { return d.Ping(ctxFor(t)) },
 		"Add":     func() error { return sub.Add(ctxFor(t), core.Stream{Name: "other"}) },
+		"SaveCursor": func() error {
+			return d.SaveCursor(ctxFor(t), "conn", []byte("1"), time.Minute)
+		},
+		"LoadCursor": func() error { _, err := d.LoadCursor(ctxFor(t), "conn"); return err },
 	} {
 		if err := call(); !errors.Is(err, core.ErrUnavailable) {
 			t.Errorf("%s while Redis is down: %v, want ErrUnavailable", name, err)
