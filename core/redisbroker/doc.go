@@ -94,6 +94,9 @@
 //	<prefix>{tag}:h:<name>   list: a channel's history, "<uuid>\n<fields>"
 //	<prefix>{tag}:p          shard channel every subscription of the
 //	                         partition holds (it routes the connection)
+//	<prefix>{tag}:k:<conn>   string: a connection's hand-over cursor
+//	                         (SaveCursor; partition of a channel named
+//	                         like the connection id), with a TTL
 //
 // Publish runs one Lua script per partition it touches (EVALSHA, never
 // retried after a network error or timeout; the partitions at the same
