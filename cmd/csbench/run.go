@@ -15,7 +15,7 @@ const quietPct = 10
 
 // Config is one csbench invocation (or one job of a suite).
 type Config struct {
-	Scenario   string // idle, fanout, channels, churn or slow
+	Scenario   string // idle, fanout, channels, churn, slow or cluster
 	Systems    []*system
 	Transports []string
 	Clients    int
@@ -24,7 +24,7 @@ type Config struct {
 	Warmup     time.Duration // publishes before each step's measurement
 	Drain      time.Duration // longest wait for late deliveries after a step
 	Pause      time.Duration // quiet time between steps
-	Settle     time.Duration // idle: wait between connecting and measuring
+	Settle     time.Duration // idle: wait between connecting and measuring; cluster: before reading RSS after connecting
 	// IdleDuration, when set, is the idle measurement's hold instead of
 	// Duration (the suite's: whole heartbeat intervals, see suiteIdleDuration).
 	IdleDuration time.Duration
