@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -151,14 +153,27 @@ func apiArgs(args []string, stdin io.Reader) (method, path string, body []byte, 
 	return method, path, body, nil
 }
 
-// toolHTTP returns the HTTP client of the tools.
-func toolHTTP(Config) *http.Client {
-	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+// toolHTTP returns the HTTP client of the tools. With tls_cert_file set
+// it trusts that certificate besides the system's roots (a node's own
+// self-signed certificate).
+func toolHTTP(cfg Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.TLSCertFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if pem, err := os.ReadFile(cfg.TLSCertFile); err == nil {
+			pool.AppendCertsFromPEM(pem)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}
 }
 
 // toolClient returns a client of the node the settings describe: url when
 // given, else the node's own host and port (a wildcard host means this
-// machine), calling through hc.
+// machine), over https when tls_cert_file is set, calling through hc.
 func toolClient(cfg Config, url string, hc *http.Client) (*client.Client, error) {
 	if url == "" {
 		host := cfg.Host
@@ -168,7 +183,11 @@ func toolClient(cfg Config, url string, hc *http.Client) (*client.Client, error)
 		case "::":
 			host = "::1"
 		}
-		url = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+		scheme := "http://"
+		if cfg.TLSCertFile != "" {
+			scheme = "https://"
+		}
+		url = scheme + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
 	} else if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		return nil, fmt.Errorf("--url %q must start with http:// or https://", url)
 	}
@@ -193,8 +212,9 @@ Exit status: 0 for a 2xx answer, 1 for a refusal (its JSON body is printed)
 or a node that cannot be reached, 2 for bad arguments.
 
   --url URL
-        the node's URL (default: http://HOST:PORT from the settings; a
-        wildcard host means 127.0.0.1)
+        the node's URL (default: http://HOST:PORT from the settings, https
+        when tls_cert_file is set, trusting that certificate; a wildcard
+        host means 127.0.0.1)
 `)
 	case cmdTail:
 		fmt.Fprint(w, `Usage: channelstream tail --channel C [--user U] [--transport ws|sse|longpoll] [flags]
@@ -219,7 +239,7 @@ Exit status: 0 when interrupted, 1 when the node refuses, 2 for bad arguments.
 	fmt.Fprint(w, `
 Settings come from flags, CHANNELSTREAM_<KEY> variables and the ini file
 (-i FILE or CHANNELSTREAM_INI) as for the server: --secret SECRET signs,
---host and --port name the node; see
+--host and --port name the node, --tls_cert_file makes it https; see
 'channelstream -h' for every setting.
 `)
 }

@@ -55,6 +55,14 @@ type Config struct {
 	// ClockSkew is how far in the future a signature's timestamp may be;
 	// beyond it the request gets 401 (key clock_skew). Default 60 s.
 	ClockSkew time.Duration
+	// TLSCertFile is the PEM certificate chain the node serves HTTPS with
+	// (key tls_cert_file); with TLSKeyFile set too, every route is served
+	// over TLS with HTTP/2 (and HTTP/1.1). Both files are read again on
+	// SIGHUP and when either changes. Default "": plain HTTP.
+	TLSCertFile string
+	// TLSKeyFile is the PEM private key of TLSCertFile (key tls_key_file).
+	// Default "".
+	TLSKeyFile string
 	// EnforceHTTPS answers 406 to requests not made over https
 	// (key enforce_https). Default false.
 	EnforceHTTPS bool
@@ -425,6 +433,8 @@ func configKeys() []key {
 		listKey("allow_cors", "substrings an Origin must contain to get CORS headers; empty = every origin", nil, func(c *Config) *[]string { return &c.AllowCORS }).alias("c"),
 		boolKey("validate_requests", "signatures expire after 60 s", func(c *Config) *bool { return &c.ValidateRequests }).alias("validate-requests"),
 		durationKey("clock_skew", "how far in the future a signature's timestamp may be; beyond it 401", 0, func(c *Config) *time.Duration { return &c.ClockSkew }),
+		stringKey("tls_cert_file", "FILE", "PEM certificate chain; with tls_key_file the node serves HTTPS and HTTP/2, reloaded on SIGHUP or change", func(c *Config) *string { return &c.TLSCertFile }),
+		stringKey("tls_key_file", "FILE", "PEM private key of tls_cert_file", func(c *Config) *string { return &c.TLSKeyFile }),
 		boolKey("enforce_https", "answer 406 to requests not made over https", func(c *Config) *bool { return &c.EnforceHTTPS }).alias("enforce-https"),
 		{name: "http_scheme", arg: "SCHEME", doc: "force the scheme of generated URLs: http, https or empty",
 			set: func(c *Config, v string) error { c.HTTPScheme = parseScheme(v); return nil },

@@ -64,6 +64,8 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"allow_cors":            {"a.com", "b.com, ,c.com", "d.com", "a.com", "b.com, c.com", "d.com"},
 	"validate_requests":     {"no", "on", "0", "false", "true", "false"},
 	"enforce_https":         {"yes", "off", "1", "true", "false", "true"},
+	"tls_cert_file":         {"ini.pem", "env.pem", "flag.pem", "ini.pem", "env.pem", "flag.pem"},
+	"tls_key_file":          {"ini.key", "env.key", "flag.key", "ini.key", "env.key", "flag.key"},
 	"http_scheme":           {"http", "https", "HTTP", "http", "https", "http"},
 	"log_level":             {"debug", "Warning", "ERROR", "DEBUG", "WARNING", "ERROR"},
 	"debug":                 {"t", "f", "y", "true", "false", "true"},

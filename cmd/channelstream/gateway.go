@@ -41,6 +41,8 @@ type gateway struct {
 	sockets *sockets
 	// demo is the demo chat with its own hub (nil unless demo is on).
 	demo *demo
+	// certs serves the TLS certificate (nil: plain HTTP).
+	certs *certReloader
 }
 
 // newGateway wires the hub, the transports and the REST API from cfg.
@@ -96,6 +98,15 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		sockets: newSockets(cfg.MaxClientSockets, log.With().Str("component", "http").Logger())}
 	if err := g.sockets.register(registry); err != nil {
 		return nil, fmt.Errorf("socket metrics: %w", err)
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		if err := checkTLS(cfg); err != nil {
+			return nil, err
+		}
+		var err error
+		if g.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log.With().Str("component", "tls").Logger()); err != nil {
+			return nil, err
+		}
 	}
 	g.ws = websocket.New(websocket.Config{
 		Hub:               hub,
@@ -177,10 +188,21 @@ func (g *gateway) listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// reloadTLS loads the certificate files again (SIGHUP); without TLS it
+// does nothing.
+func (g *gateway) reloadTLS() error {
+	if g.certs == nil {
+		return nil
+	}
+	return g.certs.reload()
+}
+
 // serve runs the node on ln until ctx is done, then drains: /readyz turns
 // 503, new attachments are refused, attached transports are told to
 // reconnect (WebSocket close 1012), and the server waits up to
-// shutdown_grace for requests to finish.
+// shutdown_grace for requests to finish. With TLS every route is served
+// over HTTP/2 and HTTP/1.1 (ALPN); WebSocket upgrades take HTTP/1.1
+// connections (the HTTP/2 server does not offer RFC 8441).
 func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	// The header and body deadlines, the idle timeout and the socket cap
 	// bound what a slow or silent client holds; none of them applies to
@@ -194,6 +216,12 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 		ConnState:         g.sockets.connState,
 	}
 	ln = g.sockets.listener(ln)
+	if g.certs != nil {
+		srv.TLSConfig = g.certs.tlsConfig()
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	hubDone, demoDone := make(chan struct{}), make(chan struct{})
 	defer func() {
@@ -218,8 +246,14 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	g.log.Info().Str("addr", ln.Addr().String()).Int("max_client_sockets", g.sockets.Max()).Msg("listening")
+	go func() {
+		if g.certs != nil {
+			errc <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	g.log.Info().Str("addr", ln.Addr().String()).Bool("tls", g.certs != nil).Int("max_client_sockets", g.sockets.Max()).Msg("listening")
 
 	select {
 	case err := <-errc:

@@ -20,8 +20,9 @@ import (
 type testGateway struct {
 	t      *testing.T
 	g      *gateway
-	URL    string // http://127.0.0.1:port
+	URL    string // http://127.0.0.1:port, or https:// with TLS
 	Secret string
+	hc     *http.Client // trusts the node's certificate (nil: the default client)
 	stop   context.CancelFunc
 	done   chan error
 	// spread, when set, are the cluster's nodes the API calls of Call,
@@ -30,17 +31,17 @@ type testGateway struct {
 	turn   atomic.Uint64
 }
 
-// apiURL is the base URL of the node the next API call goes to.
 // api returns a client of the API on the next node (see apiURL).
 func (tg *testGateway) api() *client.Client {
-	return client.New(client.Config{BaseURL: tg.apiURL(), Secret: tg.Secret})
+	return client.New(client.Config{BaseURL: tg.apiURL(), Secret: tg.Secret, HTTPClient: tg.hc})
 }
 
 // nodeAPI returns a client of this node's own API.
 func (tg *testGateway) nodeAPI() *client.Client {
-	return client.New(client.Config{BaseURL: tg.URL, Secret: tg.Secret})
+	return client.New(client.Config{BaseURL: tg.URL, Secret: tg.Secret, HTTPClient: tg.hc})
 }
 
+// apiURL is the base URL of the node the next API call goes to.
 func (tg *testGateway) apiURL() string {
 	if len(tg.spread) == 0 {
 		return tg.URL
@@ -69,6 +70,10 @@ func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tg := &testGateway{t: t, g: g, URL: "http://" + ln.Addr().String(), Secret: cfg.Secret, stop: cancel, done: make(chan error, 1)}
+	if cfg.TLSCertFile != "" {
+		tg.URL = "https://" + ln.Addr().String()
+		tg.hc = trustingClient(t, cfg.TLSCertFile)
+	}
 	go func() { tg.done <- g.serve(ctx, ln) }()
 	t.Cleanup(tg.Stop)
 	return tg

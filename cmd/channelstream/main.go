@@ -69,6 +69,10 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "channelstream: %v\n", err)
 		return 2
 	}
+	if err := checkTLS(cfg); err != nil {
+		fmt.Fprintf(stderr, "channelstream: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(cfg, stderr)

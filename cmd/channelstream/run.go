@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -25,6 +28,10 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TLSCertFile != "" {
+		stop := reloadOnSIGHUP(ctx, g, log)
+		defer stop()
+	}
 	return g.serve(ctx, ln)
 }
 
@@ -35,4 +42,27 @@ type redisLogger struct{ log zerolog.Logger }
 // Printf implements go-redis's internal.Logging.
 func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.log.Debug().Msg(strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+
+// reloadOnSIGHUP loads g's certificate files again at every SIGHUP until
+// ctx ends or stop is called.
+func reloadOnSIGHUP(ctx context.Context, g *gateway, log zerolog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+				if err := g.reloadTLS(); err != nil {
+					log.Error().Err(err).Msg("SIGHUP: the certificate files do not load; serving the previous certificate")
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
