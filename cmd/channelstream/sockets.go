@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,23 +166,28 @@ func refuse(c net.Conn) {
 	_ = c.Close()
 }
 
-// busy takes c out of the evictable list (its handler has the request, or
-// a transport took it over).
+// busy takes c out of the evictable list (a handler has one of its
+// requests, or a transport took it over); each busy of a request is
+// matched by one idle.
 func (s *sockets) busy(c *trackedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.serving++
 	if c.elem != nil {
 		s.evictable.Remove(c.elem)
 		c.elem = nil
 	}
 }
 
-// idle puts c back at the end of the evictable list, unless it was closed
-// or taken over.
+// idle ends one busy; when no request of c is being served any more (an
+// HTTP/2 socket carries many at once: an SSE stream stays while API calls
+// come and go) it puts c back at the end of the evictable list, unless it
+// was closed or taken over.
 func (s *sockets) idle(c *trackedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.elem == nil && !c.closed && !c.hijacked {
+	c.serving--
+	if c.serving == 0 && c.elem == nil && !c.closed && !c.hijacked {
 		c.elem = s.evictable.PushBack(c)
 	}
 }
@@ -192,6 +198,7 @@ type trackedConn struct {
 	s *sockets
 	// Guarded by s.mu:
 	elem     *list.Element // in s.evictable, or nil
+	serving  int           // requests between busy and idle
 	closed   bool
 	hijacked bool
 }
@@ -266,18 +273,28 @@ func (s *sockets) serveHTTP(next http.Handler, bodyTimeout time.Duration) http.H
 			next.ServeHTTP(w, r)
 			return
 		}
+		var marked atomic.Bool // this request's busy, matched by its idle
+		busy := func() {
+			if marked.CompareAndSwap(false, true) {
+				s.busy(tc)
+			}
+		}
+		defer func() {
+			if !marked.CompareAndSwap(false, true) { // no busy after this
+				s.idle(tc)
+			}
+		}()
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			rc := http.NewResponseController(w)
 			if err := rc.SetReadDeadline(time.Now().Add(bodyTimeout)); err == nil {
 				r.Body = &deadlineBody{ReadCloser: r.Body, done: func() {
 					_ = rc.SetReadDeadline(time.Time{})
-					s.busy(tc)
+					busy()
 				}}
 			}
 		} else {
-			s.busy(tc)
+			busy()
 		}
-		defer s.idle(tc)
 		next.ServeHTTP(w, r)
 	})
 }

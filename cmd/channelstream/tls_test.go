@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -224,5 +226,67 @@ func TestBinaryTLSReloadsOnSIGHUP(t *testing.T) {
 	}
 	if logs := rb.Stop(t); !strings.Contains(logs, `"tls":true`) {
 		t.Errorf("the log does not say the node serves TLS:\n%s", logs)
+	}
+}
+
+// TestSocketCapKeepsAnHTTP2SocketWithALiveStream: an HTTP/2 socket serves
+// an SSE stream and, meanwhile, API calls that come and go; it stays
+// unevictable while the stream lives, so at max_client_sockets a new
+// socket evicts a silent one instead.
+func TestSocketCapKeepsAnHTTP2SocketWithALiveStream(t *testing.T) {
+	cert := newTestCert(t, 1)
+	certFile, keyFile := tlsFiles(t, cert)
+	tg := startGateway(t, func(c *Config) {
+		behaviourConfig(c)
+		c.TLSCertFile, c.TLSKeyFile = certFile, keyFile
+		c.MaxClientSockets = 2
+	})
+	hc := tlsClient(t, cert) // one HTTP/2 socket for everything below
+	api := client.New(client.Config{BaseURL: tg.URL, Secret: tg.Secret, HTTPClient: hc})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := api.Connect(ctx, client.ConnectRequest{Username: "u", Channels: []string{"c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tg.URL+"/sse?conn_id="+conn.ConnID, nil)
+	stream, err := hc.Do(req)
+	if err != nil || stream.ProtoMajor != 2 {
+		t.Fatalf("/sse: %v %v", stream, err)
+	}
+	defer stream.Body.Close()
+	if _, err := api.Info(ctx, client.InfoOptions{}); err != nil { // a call on the same socket ends
+		t.Fatal(err)
+	}
+	pollUntil(t, 5*time.Second, "one socket", func() bool { return tg.g.sockets.Open() == 1 })
+
+	addr := strings.TrimPrefix(tg.URL, "https://")
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	pollUntil(t, 5*time.Second, "two sockets", func() bool { return tg.g.sockets.Open() == 2 })
+	newcomer, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newcomer.Close()
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second)) // header_timeout (10 s) would close it later
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the silent socket was not evicted for the newcomer: %v", err)
+	}
+	if _, err := api.Send(ctx, client.Message{User: "s", Channel: "c", Message: msgText("still here")}); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewReader(stream.Body)
+	for {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the HTTP/2 stream ended: %v", err)
+		}
+		if strings.Contains(line, "still here") {
+			return
+		}
 	}
 }
