@@ -220,6 +220,16 @@ func (c *trackedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the socket, as net/http does before it closes a
+// connection after an answer it sent early (413, say), so that the client
+// reads the answer instead of a reset.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // NetConn is the socket under the wrapper (as crypto/tls names it).
 func (c *trackedConn) NetConn() net.Conn { return c.Conn }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
 
 	"github.com/channelstream-go/channelstream-go/httpapi/client"
 )
@@ -252,4 +253,48 @@ func TestSocketCapRefusesWhenEverySocketServes(t *testing.T) {
 		t.Fatalf("after a stream ended: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestTrackedConnHalfCloses: net/http half-closes a socket (CloseWrite)
+// after an answer it sent before reading the body (413), so that the
+// client reads the answer rather than a reset; the wrapper must pass it on.
+func TestTrackedConnHalfCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := newSockets(10, zerolog.Nop())
+	capped := s.listener(ln)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := capped.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("the wrapped socket has no CloseWrite: net/http would close it outright")
+	}
+	if _, err := io.WriteString(server, "answer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != "answer" {
+		t.Fatalf("client read %q, %v; want the answer then EOF", got, err)
+	}
+	if _, err := io.WriteString(client, "rest of the body"); err != nil {
+		t.Fatalf("the socket is closed for reading too: %v", err)
+	}
+	if s.Open() != 1 {
+		t.Fatalf("%d open, want 1", s.Open())
+	}
 }
