@@ -32,13 +32,16 @@ type Config struct {
 	// AllowPostingFrom lists the addresses and CIDR ranges that may call the
 	// API; "0.0.0.0" allows everyone. Default ["127.0.0.1"].
 	AllowPostingFrom []string
-	// TrustedProxies lists proxies whose X-Forwarded-For is believed.
-	// Default none.
+	// TrustedProxies lists the proxies (addresses or CIDR ranges) whose
+	// X-Forwarded-For, X-Script-Name and X-Scheme / X-Url-Scheme /
+	// X-Forwarded-Proto are believed; from any other peer these headers
+	// are ignored. Default none.
 	TrustedProxies []string
 	// AllowCORS lists substrings of Origin that get CORS access; empty
 	// allows every origin. Default empty.
 	AllowCORS []string
-	// EnforceHTTPS answers 406 to plain-http requests. Default false.
+	// EnforceHTTPS answers 406 to plain-http requests on every route, the
+	// transports included. Default false.
 	EnforceHTTPS bool
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
@@ -64,9 +67,10 @@ type Config struct {
 	// out everywhere. Default: core.NewMemoryRevocations (this node only).
 	Revocations core.Revocations
 	// HTTPScheme forces the scheme requests are taken to arrive over,
-	// "http" or "https" (upstream http_scheme); the admin cookie is Secure
-	// under https. Default "": the request's own scheme (X-Scheme,
-	// X-Url-Scheme, X-Forwarded-Proto, else TLS or not).
+	// "http" or "https" (upstream http_scheme), for generated URLs and the
+	// admin cookie's Secure flag (not for EnforceHTTPS). Default "": the
+	// request's own scheme (a trusted proxy's X-Scheme, X-Url-Scheme or
+	// X-Forwarded-Proto, else TLS or not).
 	HTTPScheme string
 	// AdminFiles holds the admin page: its index.html is served at
 	// GET /admin to signed-in admins. The page loads its script and styles
