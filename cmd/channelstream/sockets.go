@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,9 +33,10 @@ const maxHeaderBytes = 32 << 10
 // long-poll that waits) or that a transport took over (WebSocket, SSE) is
 // not. At the cap a new socket takes the place of the evictable socket that
 // has been so the longest; when no socket is evictable the new one is
-// answered 503 and closed at once. Stalled or silent clients therefore
-// cannot keep /healthz or the API from being served, and long-lived
-// transports are never cut by it. It is safe for concurrent use.
+// answered 503 (after its request head, read for at most refuseWait) and
+// closed. Stalled or silent clients therefore cannot keep /healthz or the
+// API from being served, and long-lived transports are never cut by it. It
+// is safe for concurrent use.
 type sockets struct {
 	max int
 	log zerolog.Logger // sampled: at most a few lines per period
@@ -159,8 +161,24 @@ const refusalBody = `{"error": "the server has too many open sockets (max_client
 var refusal = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n" +
 	"Connection: close\r\nContent-Length: " + strconv.Itoa(len(refusalBody)) + "\r\n\r\n" + refusalBody
 
-// refuse answers c with 503 without reading anything and closes it.
+// refuseWait bounds how long a refused socket is read before its answer:
+// an HTTP client takes an answer that arrives before it sent its request
+// for a broken connection, not for a 503.
+const refuseWait = 500 * time.Millisecond
+
+// refuse reads what c sends of its request head for up to refuseWait,
+// answers 503 and closes it.
 func refuse(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(refuseWait))
+	buf := make([]byte, 4096)
+	var head []byte
+	for len(head) < 16<<10 && !strings.Contains(string(head), "\r\n\r\n") {
+		n, err := c.Read(buf)
+		head = append(head, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = io.WriteString(c, refusal)
 	_ = c.Close()

@@ -213,7 +213,10 @@ func probeOnce(hc *http.Client, base, secret string) error {
 // (and counted); the transports are not cut, and once one ends the node
 // answers again.
 func TestSocketCapRefusesWhenEverySocketServes(t *testing.T) {
-	tg := startGateway(t, func(c *Config) { c.MaxClientSockets = 3 })
+	tg := startGateway(t, func(c *Config) {
+		c.MaxClientSockets = 3
+		c.HeartbeatInterval = 200 * time.Millisecond // an SSE stream notices its client left at a heartbeat
+	})
 	var streams []*http.Response
 	for i := range 3 {
 		id := tg.Connect(fmt.Sprintf("u%d", i), "c")
