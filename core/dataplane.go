@@ -161,6 +161,8 @@ type ReadResult struct {
 //     before it look already delivered.
 //   - History returns the channel's stored messages, oldest first, with
 //     every edit applied and every deleted one removed (nil when none).
+//     DeleteHistory forgets them all (a collected channel's history goes
+//     with it); entries stay.
 //   - NewSubscriber returns a Subscriber that calls fn for the entries of
 //     the streams it has references to (see Subscriber); onErr (may be nil)
 //     receives each failure of the backend it met while listening.
@@ -183,6 +185,7 @@ type DataPlane interface {
 	Heads(ctx context.Context, streams []Stream) ([]Pos, error)
 	Read(ctx context.Context, s Stream, after Pos, limit int) (ReadResult, error)
 	History(ctx context.Context, channel string) ([]HistoryEntry, error)
+	DeleteHistory(ctx context.Context, channel string) error
 	NewSubscriber(fn func(StreamEntry), onErr func(error)) Subscriber
 	Ping(ctx context.Context) error
 	SaveCursor(ctx context.Context, connID string, cursor []byte, ttl time.Duration) error

@@ -284,6 +284,18 @@ func (d *MemoryDataPlane) History(_ context.Context, channel string) ([]HistoryE
 	return out, nil
 }
 
+// DeleteHistory implements DataPlane.
+func (d *MemoryDataPlane) DeleteHistory(_ context.Context, channel string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.initLocked()
+	if d.down {
+		return errDown("delete history")
+	}
+	delete(d.history, channel)
+	return nil
+}
+
 // Ping implements DataPlane.
 func (d *MemoryDataPlane) Ping(context.Context) error {
 	d.mu.Lock()

@@ -261,6 +261,15 @@ func testDPHistory(t *testing.T, s DataPlaneSuite) {
 	if h, err := d.History(ctxFor(t), "empty"); err != nil || h != nil {
 		t.Fatalf("History of a channel without messages = %v, %v; want nil, nil", h, err)
 	}
+	if err := d.DeleteHistory(ctxFor(t), ch.Name); err != nil {
+		t.Fatalf("DeleteHistory: %v", err)
+	}
+	if h, err := d.History(ctxFor(t), ch.Name); err != nil || h != nil {
+		t.Fatalf("History after DeleteHistory = %v, %v; want nil, nil", describeHistory(h), err)
+	}
+	if res := read(t, d, ch, core.Pos{}); len(res.Entries) != 10 {
+		t.Fatalf("DeleteHistory left %d entries in the stream, want the 10 published", len(res.Entries))
+	}
 }
 
 func describeHistory(h []core.HistoryEntry) []string {

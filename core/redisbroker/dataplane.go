@@ -357,6 +357,12 @@ func (d *DataPlane) History(ctx context.Context, channel string) ([]core.History
 	return out, nil
 }
 
+// DeleteHistory implements core.DataPlane: one DEL.
+func (d *DataPlane) DeleteHistory(ctx context.Context, channel string) error {
+	s := core.Stream{Kind: core.ChannelStream, Name: channel}
+	return wrap(ctx, "delete history of "+s.String(), d.rdb.Del(ctx, d.parts[d.Partition(s)].history(channel)).Err())
+}
+
 // Ping implements core.DataPlane: PING on one server, or on every master
 // of a cluster.
 func (d *DataPlane) Ping(ctx context.Context) error {

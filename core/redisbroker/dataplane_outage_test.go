@@ -52,11 +52,12 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 		t.Fatalf("Publish while Redis is down: %v, want ErrUnavailable and ErrNotStored", err)
 	}
 	for name, call := range map[string]func() error{
-		"Heads":   func() error { _, err := d.Heads(ctxFor(t), []core.Stream{ch}); return err },
-		"Read":    func() error { _, err := d.Read(ctxFor(t), ch, core.Pos{}, 0); return err },
-		"History": func() error { _, err := d.History(ctxFor(t), ch.Name); return err },
-		"Ping":    func() error { return d.Ping(ctxFor(t)) },
-		"Add":     func() error { return sub.Add(ctxFor(t), core.Stream{Name: "other"}) },
+		"Heads":         func() error { _, err := d.Heads(ctxFor(t), []core.Stream{ch}); return err },
+		"Read":          func() error { _, err := d.Read(ctxFor(t), ch, core.Pos{}, 0); return err },
+		"History":       func() error { _, err := d.History(ctxFor(t), ch.Name); return err },
+		"DeleteHistory": func() error { return d.DeleteHistory(ctxFor(t), ch.Name) },
+		"Ping":          func() error { return d.Ping(ctxFor(t)) },
+		"Add":           func() error { return sub.Add(ctxFor(t), core.Stream{Name: "other"}) },
 		"SaveCursor": func() error {
 			return d.SaveCursor(ctxFor(t), "conn", []byte("1"), time.Minute)
 		},
