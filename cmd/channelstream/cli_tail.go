@@ -69,7 +69,10 @@ func newTail(api *client.Client, hc *http.Client, inv invocation, stdout, stderr
 	}
 	d := *gws.DefaultDialer
 	if tr, ok := hc.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
-		d.TLSClientConfig = tr.TLSClientConfig
+		// The same trust, but offering only HTTP/1.1: the HTTP transport
+		// adds h2 to its config, and an upgrade needs HTTP/1.1.
+		d.TLSClientConfig = tr.TLSClientConfig.Clone()
+		d.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	}
 	return &tail{api: api, http: hc, dialer: &d, user: inv.user, channels: inv.channels,
 		transport: inv.transport, out: stdout, log: stderr}, nil

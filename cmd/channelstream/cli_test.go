@@ -255,6 +255,26 @@ func TestCLITailResumesAfterADrop(t *testing.T) {
 	}
 }
 
+// TestCLITailOverTLS: with tls_cert_file the tools trust the node's own
+// certificate; tail receives over wss and over SSE on HTTP/2.
+func TestCLITailOverTLS(t *testing.T) {
+	bin := buildBinary(t)
+	cert := newTestCert(t, 1)
+	tg := startTLSGateway(t, cert)
+	certFile, _ := tlsFiles(t, cert) // the tools read only the certificate
+	for _, transport := range []string{"ws", "sse"} {
+		t.Run(transport, func(t *testing.T) {
+			p := startTail(t, bin, []string{"CHANNELSTREAM_SECRET=" + tg.Secret, "CHANNELSTREAM_TLS_CERT_FILE=" + certFile},
+				"--url", tg.URL, "--channel", "tls-"+transport, "--transport", transport)
+			p.note(t, "connected as")
+			tg.mustSend(t, "tls-"+transport, "over tls")
+			if got := p.texts(t, 1); got[0] != "over tls" {
+				t.Fatalf("tail over %s with TLS: %v", transport, got)
+			}
+		})
+	}
+}
+
 func TestCLITailConnectsAgainWhenForgotten(t *testing.T) {
 	bin := buildBinary(t)
 	tg := startGateway(t, behaviourConfig)

@@ -217,7 +217,7 @@ type invocation struct {
 	output   string   // make_config -o FILE; "" means standard output
 	iniPath  string   // the ini file read; "" when none
 	warnings []string // settings that were accepted but ignored
-	tool     command  // the tool whose -h was asked (cmdHelp), else cmd
+	tool     command  // the tool the first argument chose (cmdRun: none); kept when -h makes cmd cmdHelp
 
 	// The command-line tools' arguments (see toolFlags).
 	args      []string // positional arguments
