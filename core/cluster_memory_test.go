@@ -1,0 +1,104 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// BenchmarkClusterBystanderMemory measures the heap a node spends per
+// cluster connection whose transport it does not hold: node0 makes conns
+// connections (500 users, 100 channels of notify_presence), attaches
+// them all to itself and publishes msgs messages to every channel; then
+// node1 starts, replays the log and catches up, and the heap it added is
+// divided by conns. The data-plane design targets at most 1 KiB.
+func BenchmarkClusterBystanderMemory(b *testing.B) {
+	for _, msgs := range []int{0, 20} {
+		b.Run(fmt.Sprintf("messages=%d", msgs), func(b *testing.B) {
+			var perConn float64
+			for b.Loop() {
+				perConn = bystanderBytes(b, 5000, msgs)
+			}
+			b.ReportMetric(perConn, "B/conn")
+		})
+	}
+}
+
+func bystanderBytes(b *testing.B, conns, msgs int) float64 {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	log := core.NewMemoryLog()
+	// No snapshots: node1 replays every entry, as a node that was there
+	// from the start applied them.
+	cfg := core.Config{SnapshotEvery: 1 << 30, ConnTimeout: time.Minute}
+	ctx := context.Background()
+	n0 := startBenchNode(b, log, cfg, "node0")
+	configs := map[string]core.ChannelConfig{}
+	for i := range 100 {
+		c := core.DefaultChannelConfig()
+		c.NotifyPresence = true
+		configs[fmt.Sprint("room", i)] = c
+	}
+	if _, err := n0.ConfigureChannels(ctx, configs); err != nil {
+		b.Fatal(err)
+	}
+	for i := range conns {
+		res, err := n0.Connect(ctx, core.ConnectParams{Username: fmt.Sprint("user", i%500), Channels: []string{fmt.Sprint("room", i%100)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := n0.Attach(res.ConnID, core.AttachOptions{Transport: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range msgs * 100 {
+		if err := n0.Publish(ctx, []core.Message{benchMessage(fmt.Sprint("room", i%100), 100)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := n0.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	before := heapAfterGC()
+	n1 := startBenchNode(b, log, cfg, "node1")
+	if err := n1.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if got := n1.Gauges().Conns; got != conns {
+		b.Fatalf("node1 holds %d connections, want %d", got, conns)
+	}
+	after := heapAfterGC()
+	runtime.KeepAlive(n0)
+	runtime.KeepAlive(n1)
+	return float64(int64(after)-int64(before)) / float64(conns)
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// startBenchNode runs a hub on log until the benchmark ends and waits
+// until it is ready.
+func startBenchNode(b *testing.B, log core.Log, cfg core.Config, id string) *core.Hub {
+	b.Helper()
+	cfg.Log, cfg.NodeID = log, id
+	h := core.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.Run(ctx)
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	waitUntil(b, 30*time.Second, id+" ready", func() bool { return h.Ready(context.Background()) == nil })
+	return h
+}
