@@ -52,7 +52,7 @@ func newHubCollector(hub *core.Hub, transports func() map[string]int) *hubCollec
 		written:       d("frames_written_total", "Frames of every kind that transports wrote to their clients."),
 		dropped:       d("frames_dropped_total", "Frames evicted from a full connection queue before any transport took them."),
 		slow:          d("slow_consumer_disconnects_total", "Transports ended because their client did not keep up with its queue."),
-		gc:            d("gc_removals_total", "Connections (kind=connection) and users (kind=user) removed by the collector after inactivity.", "kind"),
+		gc:            d("gc_removals_total", "Connections (kind=connection), users (kind=user) and channels (kind=channel) removed by the collector after inactivity.", "kind"),
 		brokerErrors:  d("broker_errors_total", "Failed calls to the cluster broker or store (always 0 in memory)."),
 		conns:         d("connections", "Connections the hub holds, with a transport attached or not."),
 		attached:      d("connections_attached", "Connections with a transport attached now, by transport (longpoll: polls waiting).", "transport"),
@@ -90,6 +90,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.slow, st.SlowDisconnects.Load())
 	counter(c.gc, st.CollectedConns.Load(), "connection")
 	counter(c.gc, st.CollectedUsers.Load(), "user")
+	counter(c.gc, st.CollectedChannels.Load(), "channel")
 	counter(c.brokerErrors, st.BrokerErrors.Load())
 
 	g := c.hub.Gauges()

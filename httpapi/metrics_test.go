@@ -210,6 +210,12 @@ func TestMetricsMove(t *testing.T) {
 		after, _ := a.scrapeMetrics(http.StatusOK, nil)
 		delta(t, after, "channelstream_gc_removals_total", 2, "kind", "connection")
 		delta(t, after, "channelstream_connections", 0)
+		// Their channel, empty and without history, goes conn_timeout later.
+		clk.advance(2 * time.Minute)
+		a.hub.Collect()
+		after, _ = a.scrapeMetrics(http.StatusOK, nil)
+		delta(t, after, "channelstream_gc_removals_total", 1, "kind", "channel")
+		delta(t, after, "channelstream_channels", 0)
 	})
 }
 
