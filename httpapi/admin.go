@@ -164,13 +164,19 @@ func sameOrigin(r *http.Request) error {
 
 // adminPage serves index.html of Config.AdminFiles.
 func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	s.serveAdminFile(w, r, "index.html")
+}
+
+// serveAdminFile serves the page name of Config.AdminFiles with the admin
+// pages' headers (CSP, no caching); 404 when there is none.
+func (s *Server) serveAdminFile(w http.ResponseWriter, r *http.Request, name string) {
 	if s.cfg.AdminFiles == nil {
 		notFound(w, r)
 		return
 	}
-	b, err := fs.ReadFile(s.cfg.AdminFiles, "index.html")
+	b, err := fs.ReadFile(s.cfg.AdminFiles, name)
 	if err != nil {
-		s.log.Error().Err(err).Msg("read the admin page")
+		s.log.Error().Err(err).Str("page", name).Msg("read an admin page")
 		notFound(w, r)
 		return
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -119,6 +120,10 @@ type Config struct {
 	// but without API authentication. Their answers carry mountCSP unless
 	// they set a Content-Security-Policy of their own. Default: none.
 	Mount map[string]http.Handler
+	// MountAPI describes the Mount pages in GET /openapi.json: an OpenAPI
+	// 3.1 Paths Object (JSON) whose paths are under Mount's keys; it may
+	// refer to the document's components. Default: none.
+	MountAPI []byte
 	// Logger receives request errors. Default: disabled.
 	Logger zerolog.Logger
 	// Now is the clock for signature ages. Default time.Now.
@@ -142,6 +147,10 @@ type Server struct {
 	refusedLog zerolog.Logger
 	// metricsHandler serves Config.Metrics in the Prometheus text format.
 	metricsHandler http.Handler
+	// openAPIDoc is the document GET /openapi.json serves, openAPIJSON
+	// its encoding.
+	openAPIDoc  map[string]any
+	openAPIJSON []byte
 }
 
 // New checks cfg, fills its defaults and builds the API handler.
@@ -225,6 +234,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	s.router = s.routes()
+	if s.openAPIDoc, err = openAPIDocument(s.Routes(), cfg.MountAPI, cfg.Build); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	if s.openAPIJSON, err = json.Marshal(s.openAPIDoc); err != nil {
+		return nil, fmt.Errorf("httpapi: encode /openapi.json: %w", err)
+	}
 	return s, nil
 }
 
@@ -268,61 +283,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r)
 }
 
-func (s *Server) routes() *httprouter.Router {
-	rt := httprouter.New()
-	rt.RedirectTrailingSlash = false
-	rt.RedirectFixedPath = false
-	rt.HandleMethodNotAllowed = false // upstream answers a wrong method with 404
-	rt.HandleOPTIONS = false
-	rt.NotFound = http.HandlerFunc(s.unrouted)
-	rt.PanicHandler = s.panicked
-
-	api := s.protected
-	h := s.hub
-	rt.POST("/connect", api(endpoint(s, bodyOnly(decodeConnect), h.Connect)))
-	rt.POST("/subscribe", api(endpoint(s, s.subscription(decodeSubscribe), h.Subscribe)))
-	rt.POST("/unsubscribe", api(endpoint(s, s.subscription(decodeUnsubscribe), h.Unsubscribe)))
-	rt.POST("/user_state", api(endpoint(s, s.userState, h.SetUserState)))
-	rt.POST("/message", api(s.messages(core.KindSend)))
-	rt.PATCH("/message", api(s.messages(core.KindEdit)))
-	rt.DELETE("/message", api(s.messages(core.KindDelete)))
-	rt.POST("/channel_config", api(endpoint(s, bodyOnly(decodeChannelConfig), h.ConfigureChannels)))
-	info := api(endpoint(s, bodyOnly(decodeInfo), infallible(h.Info)))
-	for _, m := range anyMethod {
-		rt.Handle(m, "/info", info)
-		rt.Handle(m, "/disconnect", s.disconnect)
-		rt.Handle(m, "/admin/admin.json", s.admin(s.adminJSON))
-	}
-	rt.GET("/admin", s.admin(s.adminPage))
-	rt.GET("/admin/debug", s.admin(adminDebug))
-	rt.GET("/admin/sign_in", s.signInPage)
-	rt.HEAD("/admin/sign_in", s.signInPage)
-	rt.POST("/admin/sign_in", s.signIn)
-	rt.GET("/admin/sign_out", s.signOutPage)
-	rt.HEAD("/admin/sign_out", s.signOutPage)
-	rt.POST("/admin/sign_out", s.signOut)
-	rt.GET("/healthz", s.healthz)
-	rt.GET("/readyz", s.readyz)
-	rt.GET("/metrics", s.metrics)
-	rt.OPTIONS("/*path", preflight)
-	mount := func(path string, h http.Handler) {
-		if h != nil {
-			rt.Handler(http.MethodGet, path, h)
-		}
-	}
-	mount("/listen", s.cfg.LongPoll)
-	mount("/sse", s.cfg.SSE)
-	mount("/static/*filepath", s.cfg.Static)
-	for path, h := range s.cfg.Mount {
-		h := withCSP(h, mountCSP)
-		for _, m := range anyMethod {
-			rt.Handler(m, path, h)
-			rt.Handler(m, path+"/*rest", h)
-		}
-	}
-	return rt
-}
-
 // mountCSP lets a mounted page (the demo chat) load its own scripts,
 // styles, images and data (WebSocket, SSE and fetch to this origin) and
 // nothing else; its <base href> must name this origin.
@@ -336,8 +296,6 @@ func withCSP(h http.Handler, csp string) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
-var anyMethod = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead}
 
 func preflight(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
