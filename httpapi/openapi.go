@@ -12,9 +12,10 @@ import (
 )
 
 // openAPITemplate is the OpenAPI 3.1 description of every route of table,
-// each written once: a route that answers several methods alike (/info,
-// /disconnect, /admin/admin.json, HEAD /admin/sign_in) documents GET (and
-// POST where it differs), and openAPIDocument copies GET to the others.
+// each written once: where methods answer as GET does (Route.AsGET: HEAD,
+// and /info, /disconnect, /admin/admin.json, which take any method) it
+// documents GET (and POST where it differs), and openAPIDocument copies
+// GET to the others.
 //
 //go:embed openapi.json
 var openAPITemplate []byte
@@ -31,7 +32,7 @@ func openAPIDocument(routes []Route, mountAPI []byte, build Build) (map[string]a
 	paths := map[string]any{}
 	for _, rt := range routes {
 		item, _ := tmpl[rt.Path].(map[string]any)
-		op := operationFor(item, rt.Method)
+		op := operationFor(item, rt.Method, rt.AsGET)
 		if op == nil {
 			continue // the route check in the tests names it
 		}
@@ -63,15 +64,19 @@ func openAPIDocument(routes []Route, mountAPI []byte, build Build) (map[string]a
 	return doc, nil
 }
 
-// operationFor is the template's operation for method in item, or a copy
-// of its GET operation (operationId suffixed with the method; without the
-// request body and response contents for HEAD); nil when neither exists.
-func operationFor(item map[string]any, method string) map[string]any {
+// operationFor is the template's operation for method in item, or, for a
+// method that answers as GET (Route.AsGET), a copy of its GET operation
+// (operationId suffixed with the method; without the request body and
+// response contents for HEAD); nil when there is none.
+func operationFor(item map[string]any, method string, asGET bool) map[string]any {
 	m := strings.ToLower(method)
 	if op, ok := item[m].(map[string]any); ok {
 		return op
 	}
 	get, ok := item["get"].(map[string]any)
+	if !asGET {
+		ok = false
+	}
 	if !ok {
 		return nil
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -15,6 +16,10 @@ import (
 type Route struct {
 	Method string
 	Path   string
+	// AsGET reports that Method answers as GET on Path does (HEAD, and
+	// the routes that take any method, as upstream's): the document
+	// describes it with a copy of the GET operation.
+	AsGET bool
 }
 
 // route is one row of the routing table: routes registers it on the
@@ -110,7 +115,8 @@ func (s *Server) Routes() []Route {
 	var out []Route
 	for _, row := range s.table() {
 		for _, m := range row.methods {
-			out = append(out, Route{Method: m, Path: openAPIPath(row.path)})
+			asGET := m != http.MethodGet && slices.Contains(row.methods, http.MethodGet)
+			out = append(out, Route{Method: m, Path: openAPIPath(row.path), AsGET: asGET})
 		}
 	}
 	return out

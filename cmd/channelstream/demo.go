@@ -159,21 +159,15 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.ServeHTTP(w, r)
 		return
 	}
+	allowed, isAction := demoActions[rest]
+	if !isAction {
+		d.serveAsset(w, r, rest)
+		return
+	}
 	action := map[string]func(*http.Request) (int, []byte, error){
 		"/connect": d.connect, "/subscribe": d.subscribe, "/unsubscribe": d.unsubscribe,
 		"/user_state": d.userState, "/message": d.message, "/disconnect": d.disconnect,
 	}[rest]
-	if action == nil {
-		d.serveAsset(w, r, rest)
-		return
-	}
-	allowed := []string{http.MethodPost}
-	switch rest {
-	case "/message":
-		allowed = []string{http.MethodPost, http.MethodPatch, http.MethodDelete}
-	case "/disconnect":
-		allowed = []string{http.MethodPost, http.MethodGet}
-	}
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
 		w.Header().Set("Allow", list)

@@ -130,6 +130,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		return nil, fmt.Errorf("admin page files: %w", err)
 	}
 	var mount map[string]http.Handler
+	var mountAPI []byte
 	if cfg.Demo {
 		d, err := newGatewayDemo(cfg, log.With().Str("component", "demo").Logger())
 		if err != nil {
@@ -137,6 +138,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		}
 		g.demo = d
 		mount = map[string]http.Handler{"/demo": d}
+		mountAPI = demoOpenAPI
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Hub:               hub,
@@ -165,6 +167,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		LongPoll:          g.longpoll,
 		Static:            staticHandler(),
 		Mount:             mount,
+		MountAPI:          mountAPI,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build API: %w", err)
