@@ -104,15 +104,15 @@ func operationFor(item map[string]any, method string, asGET bool) map[string]any
 }
 
 // openAPI serves the document to a signed request or an admin session;
-// others get 403 (upstream), not the sign-in redirect. Behind an
-// X-Script-Name prefix the document names it as its server.
+// others get 403 (upstream), not the sign-in redirect. Behind a trusted
+// proxy's X-Script-Name prefix the document names it as its server.
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if _, err := s.sessions.fromRequest(r); err != nil && !hasPermission(r.Context()) {
 		writeForbidden(w)
 		return
 	}
 	body := s.openAPIJSON
-	if prefix := strings.TrimSuffix(s.url(r, "/"), "/"); prefix != "" {
+	if prefix := ScriptName(r); prefix != "" {
 		doc := make(map[string]any, len(s.openAPIDoc)+1)
 		for k, v := range s.openAPIDoc {
 			doc[k] = v

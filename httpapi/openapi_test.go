@@ -168,13 +168,16 @@ func TestOpenAPIAccess(t *testing.T) {
 		code, _, b := a.raw("GET", "/openapi.json", "", map[string]string{"Cookie": c.Name + "=" + c.Value})
 		status(t, code, http.StatusOK, b)
 	})
-	t.Run("behind X-Script-Name the prefix is the server", func(t *testing.T) {
-		doc, _ := a.fetchOpenAPI(map[string]string{"X-Script-Name": "/rt"})
+	t.Run("behind a trusted proxy's X-Script-Name the prefix is the server", func(t *testing.T) {
+		if doc, _ := a.fetchOpenAPI(map[string]string{"X-Script-Name": "/rt"}); doc["servers"] != nil {
+			t.Fatalf("an untrusted X-Script-Name made servers %v", doc["servers"])
+		}
+		proxied := newAPI(t, func(c *Config, _ *core.Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+		doc, _ := proxied.fetchOpenAPI(map[string]string{"X-Script-Name": "/rt"})
 		if s := fmt.Sprint(doc["servers"]); s != "[map[url:/rt]]" {
 			t.Fatalf("servers %s", s)
 		}
-		plain, _ := a.fetchOpenAPI(nil)
-		if _, ok := plain["servers"]; ok {
+		if plain, _ := proxied.fetchOpenAPI(nil); plain["servers"] != nil {
 			t.Fatalf("servers without a prefix: %v", plain["servers"])
 		}
 	})
