@@ -19,7 +19,7 @@ func TestStaticHasTheAdminPage(t *testing.T) {
 		}
 	}
 	page, _ := fs.ReadFile(admin, "index.html")
-	for _, ref := range []string{`src="static/admin/admin.js"`, `src="static/admin/vendor/uplot/uPlot.iife.min.js"`, `href="admin/sign_out"`} {
+	for _, ref := range []string{`src="static/admin/admin.js"`, `src="static/admin/vendor/uplot/uPlot.iife.min.js"`, `href="admin/sign_out"`, `href="api-explorer"`} {
 		if !strings.Contains(string(page), ref) {
 			t.Errorf("index.html lacks %s (its URLs are relative to /admin)", ref)
 		}
