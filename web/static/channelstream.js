@@ -466,6 +466,7 @@
      */
     connect() {
       this._closed = false;
+      this._hookPage();
       if (this.sharedConnection && sharedSupported()) {
         this._sharedConnect();
         return;
