@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,35 +103,7 @@ func TestAdminBrowserDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, runErr := browserRunScript(t, node, webDir, "admin.mjs", "CS_ADMIN_CONFIG", cfg, adminBrowserTimeout)
-	var res struct {
-		OK        bool     `json:"ok"`
-		Problems  []string `json:"problems"`
-		Steps     []string `json:"steps"`
-		Browser   string   `json:"browser"`
-		ElapsedMs int64    `json:"elapsedMs"`
-		Console   []string `json:"console"`
-	}
-	if err := json.Unmarshal(stdout, &res); err != nil {
-		t.Fatalf("admin.mjs printed no JSON result (%v): %s", err, stdout)
-	}
-	t.Logf("browser %s, page run %d ms", res.Browser, res.ElapsedMs)
-	for _, s := range res.Steps {
-		t.Logf("step %s", s)
-	}
-	for _, line := range res.Console {
-		t.Logf("console %s", line)
-	}
-	for _, p := range res.Problems {
-		t.Errorf("admin page: %s", p)
-	}
-	if runErr != nil && !t.Failed() {
-		t.Errorf("admin.mjs: %v", runErr)
-	}
-	png, err := os.ReadFile(shot)
-	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, len(png))
-	}
+	png := runBrowserPage(t, node, webDir, "admin.mjs", "CS_ADMIN_CONFIG", "admin page", cfg, adminBrowserTimeout, shot)
 	t.Logf("dashboard screenshot: %s (%d KiB; kept with go test -artifacts)", shot, len(png)/1024)
 }
 

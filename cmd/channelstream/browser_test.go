@@ -171,6 +171,43 @@ func browserRunScript(t *testing.T, node, webDir, script, env string, cfg []byte
 	return bytes.TrimSpace(stdout.Bytes()), runErr
 }
 
+// runBrowserPage runs a page script (web/test/<script>) that prints
+// {ok, problems, steps, browser, elapsedMs, console}, logs its steps and
+// console, fails t with each problem (prefixed by what) or, without any,
+// with how the script ended, and checks that it wrote the PNG shot.
+func runBrowserPage(t *testing.T, node, webDir, script, env, what string, cfg []byte, timeout time.Duration, shot string) []byte {
+	t.Helper()
+	stdout, runErr := browserRunScript(t, node, webDir, script, env, cfg, timeout)
+	var res struct {
+		Problems  []string `json:"problems"`
+		Steps     []string `json:"steps"`
+		Browser   string   `json:"browser"`
+		ElapsedMs int64    `json:"elapsedMs"`
+		Console   []string `json:"console"`
+	}
+	if err := json.Unmarshal(stdout, &res); err != nil {
+		t.Fatalf("%s printed no JSON result (%v): %s", script, err, stdout)
+	}
+	t.Logf("browser %s, page run %d ms", res.Browser, res.ElapsedMs)
+	for _, s := range res.Steps {
+		t.Logf("step %s", s)
+	}
+	for _, line := range res.Console {
+		t.Logf("console %s", line)
+	}
+	for _, p := range res.Problems {
+		t.Errorf("%s: %s", what, p)
+	}
+	if runErr != nil && !t.Failed() {
+		t.Errorf("%s: %v", script, runErr)
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, len(png))
+	}
+	return png
+}
+
 // browserCheckSSECORS opens /sse with an Origin, as EventSource does from
 // another origin, and checks the response lets the page read it.
 func browserCheckSSECORS(t *testing.T, tg *testGateway) {

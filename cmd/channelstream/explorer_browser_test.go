@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,33 +28,5 @@ func TestAPIExplorerBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, runErr := browserRunScript(t, node, webDir, "explorer.mjs", "CS_EXPLORER_CONFIG", cfg, timeout)
-	var res struct {
-		OK        bool     `json:"ok"`
-		Problems  []string `json:"problems"`
-		Steps     []string `json:"steps"`
-		Browser   string   `json:"browser"`
-		ElapsedMs int64    `json:"elapsedMs"`
-		Console   []string `json:"console"`
-	}
-	if err := json.Unmarshal(stdout, &res); err != nil {
-		t.Fatalf("explorer.mjs printed no JSON result (%v): %s", err, stdout)
-	}
-	t.Logf("browser %s, page run %d ms", res.Browser, res.ElapsedMs)
-	for _, s := range res.Steps {
-		t.Logf("step %s", s)
-	}
-	for _, line := range res.Console {
-		t.Logf("console %s", line)
-	}
-	for _, p := range res.Problems {
-		t.Errorf("API explorer: %s", p)
-	}
-	if runErr != nil && !t.Failed() {
-		t.Errorf("explorer.mjs: %v", runErr)
-	}
-	png, err := os.ReadFile(shot)
-	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, len(png))
-	}
+	runBrowserPage(t, node, webDir, "explorer.mjs", "CS_EXPLORER_CONFIG", "API explorer", cfg, timeout, shot)
 }
