@@ -63,6 +63,12 @@ type Config struct {
 	// through the log and every node applies the log's entries in order
 	// (see cluster.go). Default: none (one node, everything in memory).
 	Log Log
+	// DataPlane, set together with Log, carries the cluster's messages,
+	// presence and state frames and the channels' history (DESIGN.md,
+	// "Many nodes share the work"): the log then carries only the rare
+	// changes, and a node queues frames only for the connections whose
+	// transport it holds. Ignored without Log. Default: none.
+	DataPlane DataPlane
 	// NodeID names this node in the log's entries. Default: a random UUID.
 	NodeID string
 	// ReplicateTimeout bounds how long a change waits for the log to store

@@ -15,6 +15,12 @@ type AttachOptions struct {
 	// after the last frame handed to any earlier transport.
 	Resume  bool
 	LastSeq uint64
+	// Cursor, with Resume, is the resume cursor the client last received
+	// (see Cursor): on a hub with a DataPlane it resumes exactly after
+	// that frame on any node; elsewhere only its Seq counts. A transport
+	// passes it as the client sent it, after ParseCursor accepted it, and
+	// sets LastSeq to its Seq.
+	Cursor string
 	// Linger, in a cluster, is how long this node keeps holding the
 	// connection after the session detaches, so that a transport that
 	// attaches again soon (long-poll's next poll) costs no log entry; at
@@ -342,6 +348,14 @@ func (s *Session) Leave(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	return s.hub.Disconnect(ctx, c.id)
+}
+
+// Cursor returns the resume cursor after the last frame Next handed over
+// (see Cursor), for the transport to give its client (the SSE event id).
+// It is "" on a hub without a DataPlane: the seq is the whole position
+// there, and transports use it.
+func (s *Session) Cursor() string {
+	return ""
 }
 
 // Position is the seq of the last frame handed to this session.
