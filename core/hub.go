@@ -30,6 +30,9 @@ type Hub struct {
 	// the nodes' last lease times (lease.go), guarded by mu.
 	repl   *replicator
 	leases map[string]int64
+	// dp is Config.DataPlane when Config.Log is set too (data-plane mode:
+	// messages travel through dp, not through the log); nil otherwise.
+	dp DataPlane
 }
 
 // New returns a hub with cfg's defaults filled in. Call Run to start its
@@ -47,6 +50,7 @@ func New(cfg Config) *Hub {
 	if cfg.Log != nil {
 		h.repl = newReplicator(cfg.Log, cfg.NodeID)
 		h.leases = map[string]int64{}
+		h.dp = cfg.DataPlane
 	}
 	return h
 }
