@@ -539,6 +539,9 @@ func (h *Hub) runCluster(ctx context.Context) error {
 			r.broken.Store(true)
 			h.stats.BrokerErrors.Add(1)
 			h.log.Warn().Err(err).Msg("following the log failed; retrying")
+			if errors.Is(err, ErrReset) {
+				h.redoMarks()
+			}
 		})
 		if err != nil {
 			h.log.Error().Err(err).Msg("following the log stopped")

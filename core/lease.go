@@ -324,9 +324,38 @@ func (h *Hub) appendMarks(kind string, marks []connMark, conns []*Conn) bool {
 	return false
 }
 
+// redoMarks makes this node announce again every hold and release it
+// owes, after its log was reset (a Redis restarted empty): the entries it
+// appended to the old log and had not read yet are gone, applied by no
+// node. A release lost so would leave this node the holder of a
+// connection nobody serves, kept alive by its leases for ever; a hold
+// lost so would let the cluster collect a connection whose transport is
+// attached here. Follow calls it (through onErr) between two entries, so
+// the holders it reads are those of the old log's last entry applied;
+// holds and releases appended to the new log meanwhile are merely
+// repeated, which changes nothing.
+func (h *Hub) redoMarks() {
+	r := h.repl
+	r.lmu.Lock()
+	local := make([]*Conn, 0, len(r.local))
+	for c := range r.local {
+		local = append(local, c)
+	}
+	r.lmu.Unlock()
+	for _, c := range local {
+		c.mu.Lock()
+		if c.announced == announcedHeld {
+			c.announced = announcedUnknown
+		}
+		c.mu.Unlock()
+		r.markDirty(c)
+	}
+	h.adoptHeld()
+}
+
 // adoptHeld makes this node release, at its next beat, the connections the
 // log says it holds but that no transport of this process serves (a node
-// restarted with the same NodeID).
+// restarted with the same NodeID, or a release lost with a reset log).
 func (h *Hub) adoptHeld() {
 	h.mu.RLock()
 	var mine []*Conn
