@@ -18,6 +18,13 @@
 // the connection retained, the list starts with
 // {"type":"gap","from_seq":a,"to_seq":b}.
 //
+// cursor=C (a resume cursor, core.Cursor; the "cursor" key of the last
+// object of an answer in a cluster with a data plane) acknowledges as
+// last_seq=<C's seq> does, and lets any node of the cluster resume the
+// connection exactly after that frame (core.AttachOptions.Cursor). With
+// both, they must name the same seq (else 400); a cursor that
+// core.ParseCursor refuses is 422 {"cursor":["Not a valid resume cursor."]}.
+//
 // # Concurrency
 //
 // A Handler is safe for concurrent use. An HTTP/1.x poll's connection is

@@ -14,7 +14,7 @@ import (
 	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
 )
 
-// Handler serves GET /listen?conn_id=<uuid>[&last_seq=N][&callback=cb].
+// Handler serves GET /listen?conn_id=<uuid>[&last_seq=N][&cursor=C][&callback=cb].
 // Create it with New.
 type Handler struct {
 	cfg Config
@@ -71,13 +71,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.leave()
 
-	s, err := h.hub.Attach(req.connID, core.AttachOptions{
-		Transport: "longpoll", Resume: req.resume, LastSeq: req.lastSeq,
+	opts := core.AttachOptions{
+		Transport: "longpoll",
 		// In a cluster the node keeps holding the connection between
 		// polls: a client that does not poll again within a poll's
 		// length has gone.
 		Linger: h.cfg.Timeout,
-	})
+	}
+	req.at.Apply(&opts)
+	s, err := h.hub.Attach(req.connID, opts)
 	switch {
 	case errors.Is(err, core.ErrUnknownConn):
 		writeUnauthorized(w, r)
@@ -181,7 +183,7 @@ func (h *Handler) finish(s *core.Session, req pollRequest, end ending, a taken, 
 	case err != nil:
 		s.Rewind(a.from)
 		h.log.Debug().Err(err).Str("conn_id", s.ConnID()).Int("frames", a.n).Msg("longpoll write failed")
-	case !req.resume && a.n > 0:
+	case !req.at.Resume && a.n > 0:
 		s.Ack(a.last)
 	}
 	s.Touch()

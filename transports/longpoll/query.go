@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/resume"
 )
 
 // callbackPattern is what a JSONP callback must look like (PROTOCOL §2 #11):
@@ -15,10 +15,9 @@ var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][0-9A-Za-z_$.]{0,63}$`)
 
 // pollRequest is a validated /listen query.
 type pollRequest struct {
-	connID   string // canonical
-	resume   bool   // last_seq was given
-	lastSeq  uint64
-	callback string // "" for plain JSON
+	connID   string       // canonical
+	at       resume.Point // last_seq and/or cursor; at.Resume: one was given
+	callback string       // "" for plain JSON
 }
 
 // reject is a client error: its status and its exact JSON body.
@@ -31,13 +30,16 @@ var (
 	rejectNoConnID   = reject{http.StatusBadRequest, `{"error":"conn_id is required"}`}
 	rejectBadUUID    = reject{http.StatusUnprocessableEntity, `["Wrong UUID format"]`}
 	rejectBadLastSeq = reject{http.StatusUnprocessableEntity, `{"last_seq":["Not a valid integer."]}`}
+	rejectBadCursor  = reject{http.StatusUnprocessableEntity, `{"cursor":["` + resume.MsgBadCursor + `"]}`}
+	rejectDisagree   = reject{http.StatusBadRequest, `{"error":"` + resume.MsgDisagree + `"}`}
 	rejectCallback   = reject{http.StatusBadRequest, `{"error":"callback must match ^[A-Za-z_$][0-9A-Za-z_$.]{0,63}$"}`}
 	rejectDraining   = reject{http.StatusServiceUnavailable, `{"error":"server is shutting down"}`}
 )
 
 // parseQuery validates the query in upstream's order: conn_id first.
 // An empty callback means none; last_seq, when present, must be a
-// non-negative decimal integer.
+// non-negative decimal integer; cursor, when present, a resume cursor
+// (core.ParseCursor) whose seq is last_seq's when both are.
 func parseQuery(q url.Values) (pollRequest, *reject) {
 	var p pollRequest
 	raw := q.Get("conn_id")
@@ -49,13 +51,16 @@ func parseQuery(q url.Values) (pollRequest, *reject) {
 		return p, &rejectBadUUID
 	}
 	p.connID = id
-	if vs, ok := q["last_seq"]; ok {
-		n, ok := parseSeq(vs[0])
-		if !ok {
-			return p, &rejectBadLastSeq
-		}
-		p.resume, p.lastSeq = true, n
+	at, fault := resume.FromQuery(q)
+	switch {
+	case fault&resume.BadLastSeq != 0:
+		return p, &rejectBadLastSeq
+	case fault&resume.BadCursor != 0:
+		return p, &rejectBadCursor
+	case fault&resume.Disagree != 0:
+		return p, &rejectDisagree
 	}
+	p.at = at
 	if cb := q.Get("callback"); cb != "" {
 		if !callbackPattern.MatchString(cb) {
 			return p, &rejectCallback
@@ -63,11 +68,4 @@ func parseQuery(q url.Values) (pollRequest, *reject) {
 		p.callback = cb
 	}
 	return p, nil
-}
-
-// parseSeq accepts decimal digits only (no sign, no spaces, no
-// underscores) that fit a uint64.
-func parseSeq(s string) (uint64, bool) {
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
 }

@@ -15,7 +15,7 @@ import (
 // FuzzParseQuery feeds arbitrary /listen query strings to parseQuery and to
 // the handler (over a hub that knows no connection). The outcome must match
 // an independent reading of the query in upstream's order (conn_id,
-// last_seq, callback); every rejection is one of the documented status and
+// last_seq, then our cursor, callback); every rejection is one of the documented status and
 // JSON body pairs, answered as such; an accepted query re-encodes to a
 // canonical one that parses to the same request. Seeds are in
 // testdata/fuzz/FuzzParseQuery.
@@ -28,6 +28,7 @@ func FuzzParseQuery(f *testing.F) {
 		var want *reject
 		id, idOK := core.ParseUUID(q.Get("conn_id"))
 		seq, seqOK := seqoracle.Decimal(q.Get("last_seq"))
+		curSeq, curPos, curOK := seqoracle.Cursor(q.Get("cursor"))
 		switch cb := q.Get("callback"); {
 		case q.Get("conn_id") == "":
 			want = &rejectNoConnID
@@ -35,6 +36,10 @@ func FuzzParseQuery(f *testing.F) {
 			want = &rejectBadUUID
 		case q.Has("last_seq") && !seqOK:
 			want = &rejectBadLastSeq
+		case q.Has("cursor") && !curOK:
+			want = &rejectBadCursor
+		case q.Has("cursor") && q.Has("last_seq") && curSeq != seq:
+			want = &rejectDisagree
 		case cb != "" && !jsIdentPath(cb):
 			want = &rejectCallback
 		}
@@ -53,7 +58,13 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		wantReq := pollRequest{connID: id, callback: q.Get("callback")}
 		if q.Has("last_seq") {
-			wantReq.resume, wantReq.lastSeq = true, seq
+			wantReq.at.Resume, wantReq.at.LastSeq = true, seq
+		}
+		if q.Has("cursor") {
+			wantReq.at.Resume, wantReq.at.LastSeq = true, curSeq
+			if curPos {
+				wantReq.at.Cursor = q.Get("cursor")
+			}
 		}
 		if p != wantReq {
 			t.Fatalf("parseQuery(%q) = %+v, want %+v", rawQuery, p, wantReq)
@@ -63,8 +74,11 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		// The canonical spelling of what was accepted parses to itself.
 		canon := url.Values{"conn_id": {p.connID}}
-		if p.resume {
-			canon.Set("last_seq", strconv.FormatUint(p.lastSeq, 10))
+		if p.at.Resume {
+			canon.Set("last_seq", strconv.FormatUint(p.at.LastSeq, 10))
+		}
+		if p.at.Cursor != "" {
+			canon.Set("cursor", p.at.Cursor)
 		}
 		if p.callback != "" {
 			canon.Set("callback", p.callback)

@@ -164,3 +164,39 @@ func TestIdleLongPollConnectionIsCollected(t *testing.T) {
 		}
 	})
 }
+
+// TestCursorResumesAfterItsSeq: a cursor= resumes as last_seq= at its seq
+// (on a hub without a data plane its positions do not matter), alone or
+// beside an agreeing last_seq; a refused one (bad, or disagreeing with
+// last_seq) changes nothing.
+func TestCursorResumesAfterItsSeq(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{Timeout: 300 * time.Millisecond, Gather: NoGather})
+	id := e.connect(t, "alice", "c")
+	sent := []string{e.publish("c", "1"), e.publish("c", "2"), e.publish("c", "3")}
+
+	for _, q := range []url.Values{
+		{"cursor": {"1-0.1.7-4.2.1"}},
+		{"cursor": {"1"}},
+		{"cursor": {"1-0.1.7"}, "last_seq": {"1"}},
+	} {
+		fs := frames(t, e.poll(t, id, q))
+		if got := uuids(fs); !slices.Equal(got, sent[1:]) || fs[0].Seq != 2 {
+			t.Fatalf("poll %v got %v, want seqs 2 and 3 %v", q, got, sent[1:])
+		}
+	}
+	// Refusals acknowledge nothing: frames 2 and 3 still come after seq 1.
+	for _, q := range []url.Values{
+		{"cursor": {"3-0.1.7"}, "last_seq": {"2"}},
+		{"cursor": {"3-0.0.7"}},
+	} {
+		if r := e.poll(t, id, q); r.status/100 != 4 {
+			t.Fatalf("poll %v answered %d %s, want a refusal", q, r.status, r.body)
+		}
+	}
+	if got := uuids(frames(t, e.poll(t, id, url.Values{"cursor": {"1-0.1.7"}}))); !slices.Equal(got, sent[1:]) {
+		t.Fatalf("after the refusals got %v, want %v", got, sent[1:])
+	}
+	if fs := frames(t, e.poll(t, id, url.Values{"cursor": {"3-0.1.9"}})); len(fs) != 0 {
+		t.Errorf("everything up to the cursor's seq 3 acknowledged, yet got %v", uuids(fs))
+	}
+}
