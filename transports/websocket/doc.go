@@ -1,13 +1,15 @@
 // Package websocket is the WebSocket transport of channelstream:
-// GET /ws?conn_id=<uuid>[&last_seq=N] attaches a socket to a connection of a
+// GET /ws?conn_id=<uuid>[&last_seq=N][&cursor=C] attaches a socket to a connection of a
 // core.Hub and moves the hub's frames to the client.
 //
 // # Wire behaviour
 //
 //   - The query is checked before the upgrade: a missing or non-UUID conn_id,
-//     or a last_seq that is not a non-negative integer, is answered 422 with
-//     the marshmallow-style body {"conn_id": ["Not a valid UUID."]}. A GET
-//     that is not a WebSocket handshake is answered 400 {"error": "..."}.
+//     a last_seq that is not a non-negative integer, or a cursor that
+//     core.ParseCursor refuses, is answered 422 with the marshmallow-style
+//     body {"conn_id": ["Not a valid UUID."]}; a cursor and a last_seq that
+//     name different seqs, and a GET that is not a WebSocket handshake, are
+//     answered 400 {"error": "..."}.
 //   - An unknown conn_id is upgraded and then closed at once with 1000
 //     "unknown connection" (upstream behaviour); a draining hub or a handler
 //     that shuts down closes with 1012 "service restart".
@@ -22,7 +24,10 @@
 //     which every client that iterates the list already handles.
 //   - With last_seq=N the socket resumes after N (core.AttachOptions.Resume):
 //     no loss and no duplicates, or a gap object when N is older than what the
-//     connection retains.
+//     connection retains. cursor=C (a resume cursor, core.Cursor: in a
+//     cluster with a data plane, the "cursor" key of the last object of a
+//     batch) resumes after its seq likewise, and lets any node of the
+//     cluster resume exactly after that frame (core.AttachOptions.Cursor).
 //   - Any client data frame (text or binary, content ignored) counts as
 //     activity; so does every successful server write. A client not heard
 //     from (no pong, no data frame) for longer than Config.PongWait is cut

@@ -13,6 +13,7 @@ import (
 
 	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
+	"github.com/channelstream-go/channelstream-go/transports/internal/resume"
 	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
@@ -90,16 +91,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "websocket: GET /ws?conn_id=<uuid> needs a WebSocket handshake (Connection: Upgrade, Upgrade: websocket)")
 		return
 	}
-	p, errs := parseParams(r.URL.Query())
-	if errs != nil {
+	p, errs, disagree := parseParams(r.URL.Query())
+	switch {
+	case errs != nil:
 		writeJSON(w, http.StatusUnprocessableEntity, errs)
+		return
+	case disagree:
+		writeError(w, http.StatusBadRequest, resume.MsgDisagree)
 		return
 	}
 	// Attach before the upgrade, so that a client whose handshake completed
 	// is already attached: nothing published after it opened is marked
 	// catchup. Refusals are sent after the upgrade, as a close frame.
 	var refusal *core.Disconnect
-	sess, err := h.hub.Attach(p.connID, core.AttachOptions{Transport: "websocket", Resume: p.resume, LastSeq: p.lastSeq})
+	opts := core.AttachOptions{Transport: "websocket"}
+	p.at.Apply(&opts)
+	sess, err := h.hub.Attach(p.connID, opts)
 	switch {
 	case h.shuttingDown() || errors.Is(err, core.ErrDraining):
 		refusal = &core.DisconnectShutdown
@@ -128,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSocket(h, ws, sess)
-	h.log.Debug().Str("conn_id", p.connID).Bool("resume", p.resume).Uint64("last_seq", p.lastSeq).
+	h.log.Debug().Str("conn_id", p.connID).Bool("resume", p.at.Resume).Uint64("last_seq", p.at.LastSeq).
 		Stringer("remote", ws.RemoteAddr()).Msg("websocket attached")
 	go s.readLoop()
 	go s.writeLoop()

@@ -32,6 +32,9 @@ func TestInvalidQueryIs422BeforeUpgrade(t *testing.T) {
 		{"negative last_seq", "conn_id=" + valid + "&last_seq=-1", map[string][]string{"last_seq": {"Not a valid integer."}}},
 		{"empty last_seq", "conn_id=" + valid + "&last_seq=", map[string][]string{"last_seq": {"Not a valid integer."}}},
 		{"both invalid", "conn_id=x&last_seq=1.5", map[string][]string{"conn_id": {"Not a valid UUID."}, "last_seq": {"Not a valid integer."}}},
+		{"bad cursor", "conn_id=" + valid + "&cursor=1-2.0.3", map[string][]string{"cursor": {"Not a valid resume cursor."}}},
+		{"empty cursor", "conn_id=" + valid + "&cursor=", map[string][]string{"cursor": {"Not a valid resume cursor."}}},
+		{"all three invalid", "conn_id=x&last_seq=y&cursor=z", map[string][]string{"conn_id": {"Not a valid UUID."}, "last_seq": {"Not a valid integer."}, "cursor": {"Not a valid resume cursor."}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,6 +340,41 @@ func TestResumeAfterDroppedSocketLosesAndRepeatsNothing(t *testing.T) {
 		if f.Seq != uint64(i+1) || f.Message != itoa(i+1) {
 			t.Fatalf("object %d is seq %d %q: loss or duplicate", i, f.Seq, f.Message)
 		}
+	}
+}
+
+// TestCursorResumesAfterItsSeq: cursor= resumes as last_seq= at its seq (on
+// a hub without a data plane its positions do not matter), alone or beside
+// an agreeing last_seq; with a disagreeing one the handshake is refused
+// with 400 and changes nothing.
+func TestCursorResumesAfterItsSeq(t *testing.T) {
+	e := newEnv(t, core.Config{}, Config{})
+	id := e.connect("alice", "c")
+	for i := 1; i <= 3; i++ {
+		e.publish("c", itoa(i))
+	}
+	for _, q := range []string{"cursor=1-0.1.7-4.2.1", "cursor=1", "cursor=1-0.1.7&last_seq=1"} {
+		c := e.dial(id, q)
+		if got := seqs(readObjects(t, c, 2, wait)); !reflect.DeepEqual(got, []uint64{2, 3}) {
+			t.Fatalf("%s: seqs %v, want 2 and 3", q, got)
+		}
+		_ = c.Close()
+		eventually(t, wait, "socket not detached", func() bool { return e.h.Open() == 0 })
+	}
+
+	_, resp, err := e.dialErr("conn_id="+id+"&last_seq=2&cursor=3-0.1.7", nil)
+	if err != gws.ErrBadHandshake {
+		t.Fatalf("dial error %v, want a refused handshake", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || string(body) != `{"error":"cursor and last_seq disagree on the seq"}` ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("answered %d %q %s, want 400 with a JSON error", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	c := e.dial(id, "cursor=1-0.1.7")
+	if got := seqs(readObjects(t, c, 2, wait)); !reflect.DeepEqual(got, []uint64{2, 3}) {
+		t.Fatalf("after the refusal: seqs %v, want 2 and 3", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/resume"
 )
 
 // The marshmallow messages upstream's 0.7.1 validation errors carry.
@@ -18,19 +19,18 @@ const (
 
 // params is a validated /ws query.
 type params struct {
-	connID  string // canonical form
-	resume  bool   // last_seq was given
-	lastSeq uint64
+	connID string       // canonical form
+	at     resume.Point // last_seq and/or cursor; at.Resume: one was given
 }
 
 // fieldErrors maps a query key to its validation messages, the body of a 422.
 type fieldErrors map[string][]string
 
 // parseParams validates the query of a /ws request. It returns nil errors
-// when the query is valid.
-func parseParams(q url.Values) (params, fieldErrors) {
-	var p params
-	errs := fieldErrors{}
+// when the query is valid, and disagree when it is, except that its
+// cursor and last_seq name different seqs (a 400).
+func parseParams(q url.Values) (p params, errs fieldErrors, disagree bool) {
+	errs = fieldErrors{}
 	if !q.Has("conn_id") {
 		errs["conn_id"] = []string{msgMissing}
 	} else if id, ok := core.ParseUUID(q.Get("conn_id")); ok {
@@ -38,18 +38,21 @@ func parseParams(q url.Values) (params, fieldErrors) {
 	} else {
 		errs["conn_id"] = []string{msgNotUUID}
 	}
-	if q.Has("last_seq") {
-		n, err := strconv.ParseUint(q.Get("last_seq"), 10, 64)
-		if err != nil {
-			errs["last_seq"] = []string{msgNotInteger}
-		} else {
-			p.resume, p.lastSeq = true, n
-		}
+	at, fault := resume.FromQuery(q)
+	if fault&resume.BadLastSeq != 0 {
+		errs["last_seq"] = []string{msgNotInteger}
+	}
+	if fault&resume.BadCursor != 0 {
+		errs["cursor"] = []string{resume.MsgBadCursor}
 	}
 	if len(errs) > 0 {
-		return params{}, errs
+		return params{}, errs, false
 	}
-	return p, nil
+	if fault&resume.Disagree != 0 {
+		return params{}, nil, true
+	}
+	p.at = at
+	return p, nil, false
 }
 
 // writeJSON answers with v as JSON.
