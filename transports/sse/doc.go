@@ -14,7 +14,7 @@
 //
 // Each batch that core.Session.Next hands over is one event:
 //
-//	id: <seq of the last frame>
+//	id: <the session's cursor after the batch, or the seq of its last frame>
 //	data: <the JSON list a WebSocket frame carries; compact, one line>
 //
 // A comment line (": hb") goes out at every heartbeat, every
@@ -25,12 +25,19 @@
 //
 // # Resume
 //
-// The event id is the per-connection seq. A reconnecting EventSource sends
-// it back as Last-Event-ID (polyfills as the last_event_id or lastEventId
-// query parameter); the handler then attaches with Resume, and the hub
-// replays every retained frame after it, preceded by a gap object when some
-// were already lost. A Last-Event-ID that is not a decimal seq is ignored:
-// the stream starts from the queue, never a 400. Frames written to a client
+// The event id is the per-connection seq or, in a cluster with a data
+// plane, the connection's resume cursor after the batch
+// (core.Session.Cursor: the seq followed by stream positions, which any
+// node can resume from). A reconnecting EventSource sends it back as
+// Last-Event-ID (polyfills as the last_event_id or lastEventId query
+// parameter); the handler then attaches with Resume (and the cursor as
+// core.AttachOptions.Cursor), and the hub replays every retained frame
+// after it, preceded by a gap object when some were already lost. Without
+// any of these, a cursor query parameter is read the same way: a new
+// EventSource cannot set Last-Event-ID, so a client that switches to SSE
+// from another transport passes its cursor there. A Last-Event-ID (or
+// cursor) that is neither a decimal seq nor a cursor is ignored: the
+// stream starts from the queue, never a 400. Frames written to a client
 // that was already gone are not lost to a client that resumes: they stay
 // retained until a later Last-Event-ID acknowledges them.
 //

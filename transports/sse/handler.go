@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/channelstream-go/channelstream-go/core"
 	"github.com/channelstream-go/channelstream-go/transports/internal/drain"
+	"github.com/channelstream-go/channelstream-go/transports/internal/resume"
 	"github.com/channelstream-go/channelstream-go/transports/pump"
 )
 
@@ -103,7 +103,7 @@ func New(cfg Config) *Handler {
 }
 
 // ServeHTTP validates conn_id, attaches to the connection (resuming after
-// Last-Event-ID when the client sends one) and streams its frames until the
+// Last-Event-ID or cursor when the client sends one) and streams its frames until the
 // client goes away or the hub ends the session.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	connID, errs := parseConnID(r.URL.Query())
@@ -112,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := core.AttachOptions{Transport: "sse"}
-	opts.LastSeq, opts.Resume = lastEventID(r)
+	resumePoint(r).Apply(&opts)
 	if h.stopping.Load() {
 		h.attachFailed(w, connID, core.ErrDraining)
 		return
@@ -126,7 +126,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.attachFailed(w, connID, err)
 		return
 	}
-	h.log.Debug().Str("conn_id", connID).Bool("resume", opts.Resume).Uint64("last_seq", opts.LastSeq).Msg("sse attached")
+	h.log.Debug().Str("conn_id", connID).Bool("resume", opts.Resume).Uint64("last_seq", opts.LastSeq).
+		Bool("cursor", opts.Cursor != "").Msg("sse attached")
 	h.streamStarted()
 	if !h.cfg.NoHijack && r.ProtoMajor == 1 && h.takeOver(w, sess) {
 		return
@@ -184,27 +185,25 @@ func parseConnID(q url.Values) (string, map[string][]string) {
 	return connID, nil
 }
 
-// lastEventID reads the resume point: the Last-Event-ID header, or the
+// resumePoint reads the resume point: the Last-Event-ID header, or the
 // last_event_id / lastEventId query parameter that EventSource polyfills
-// send. Anything that is not a decimal seq is ignored.
-func lastEventID(r *http.Request) (seq uint64, ok bool) {
+// send (the first of them that is not empty), a seq or a resume cursor
+// (core.Cursor); when that is absent or neither, the cursor query
+// parameter, which channelstream.js sends when it switches to SSE from
+// another transport. Anything else is ignored (PROTOCOL §3.2: never a 400).
+func resumePoint(r *http.Request) resume.Point {
+	q := r.URL.Query()
 	v := r.Header.Get("Last-Event-ID")
-	if v == "" {
-		q := r.URL.Query()
-		v = q.Get("last_event_id")
+	for _, k := range []string{"last_event_id", "lastEventId"} {
 		if v == "" {
-			v = q.Get("lastEventId")
+			v = q.Get(k)
 		}
 	}
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
+	if p, ok := resume.FromEventID(v); ok {
+		return p
 	}
-	seq, err := strconv.ParseUint(v, 10, 64)
-	if err != nil { // ParseUint answers MaxUint64 on overflow
-		return 0, false
-	}
-	return seq, true
+	p, _ := resume.FromEventID(q.Get("cursor"))
+	return p
 }
 
 // jitter is a random delay in [0, ShutdownJitter).

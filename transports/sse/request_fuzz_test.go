@@ -11,16 +11,17 @@ import (
 	"unicode"
 
 	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/transports/internal/resume"
 	"github.com/channelstream-go/channelstream-go/transports/internal/seqoracle"
 )
 
 // FuzzParseRequest feeds arbitrary /sse query strings and Last-Event-ID
-// header values to parseConnID, lastEventID and the handler (over a hub that
+// header values to parseConnID, resumePoint and the handler (over a hub that
 // knows no connection). The conn_id outcome and the resume point must match
 // an independent reading; an accepted conn_id is canonical; a resume point
-// survives the round trip through each of its three spellings; the header
-// wins over the query; and every answer is one of the documented status and
-// JSON body pairs. Seeds are in testdata/fuzz/FuzzParseRequest.
+// survives the round trip through each of its four spellings; a valid
+// header wins over the query; and every answer is one of the documented
+// status and JSON body pairs. Seeds are in testdata/fuzz/FuzzParseRequest.
 func FuzzParseRequest(f *testing.F) {
 	h := New(Config{Hub: core.New(core.Config{})})
 	f.Fuzz(func(t *testing.T, rawQuery, header string) {
@@ -48,33 +49,41 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 
-		// Last-Event-ID, last_event_id, lastEventId: the first non-empty one.
+		// Last-Event-ID, last_event_id, lastEventId: the first non-empty one,
+		// a seq or a cursor; else the cursor parameter.
 		r := request(rawQuery, header)
-		seq, ok := lastEventID(r)
+		got := resumePoint(r)
 		src := header
 		for _, k := range []string{"last_event_id", "lastEventId"} {
 			if src == "" {
 				src = q.Get(k)
 			}
 		}
-		wantSeq, wantOK := seqoracle.Decimal(strings.TrimFunc(src, unicode.IsSpace))
-		if seq != wantSeq || ok != wantOK {
-			t.Fatalf("lastEventID(query %q, header %q) = %d, %v; want %d, %v", rawQuery, header, seq, ok, wantSeq, wantOK)
+		want := oraclePoint(src)
+		if !want.Resume {
+			want = oraclePoint(q.Get("cursor"))
+		}
+		if got != want {
+			t.Fatalf("resumePoint(query %q, header %q) = %+v; want %+v", rawQuery, header, got, want)
 		}
 		if header != "" {
-			if s2, ok2 := lastEventID(request("", header)); s2 != seq || ok2 != ok {
-				t.Fatalf("header %q with query %q gives %d, %v; alone %d, %v", header, rawQuery, seq, ok, s2, ok2)
+			if alone := resumePoint(request("", header)); alone.Resume && alone != got {
+				t.Fatalf("header %q with query %q gives %+v; alone %+v", header, rawQuery, got, alone)
 			}
 		}
-		if ok {
-			canon := strconv.FormatUint(seq, 10)
+		if got.Resume {
+			canon := strconv.FormatUint(got.LastSeq, 10)
+			if got.Cursor != "" {
+				canon = got.Cursor
+			}
 			for _, r := range []*http.Request{
-				request("", canon), request("last_event_id="+canon, ""), request("lastEventId="+canon, ""),
-				request("", " "+canon+"\t"),
+				request("", canon), request("last_event_id="+url.QueryEscape(canon), ""),
+				request("lastEventId="+url.QueryEscape(canon), ""), request("cursor="+url.QueryEscape(canon), ""),
+				request("", " "+canon+"\t"), request("cursor=x", canon),
 			} {
-				if s2, ok2 := lastEventID(r); s2 != seq || !ok2 {
-					t.Fatalf("canonical resume point %s (query %q, header %q) reads as %d, %v",
-						canon, r.URL.RawQuery, r.Header.Get("Last-Event-ID"), s2, ok2)
+				if again := resumePoint(r); again != got {
+					t.Fatalf("canonical resume point %s (query %q, header %q) reads as %+v, want %+v",
+						canon, r.URL.RawQuery, r.Header.Get("Last-Event-ID"), again, got)
 				}
 			}
 		}
@@ -102,4 +111,20 @@ func request(rawQuery, lastEventID string) *http.Request {
 		r.Header.Set("Last-Event-ID", lastEventID)
 	}
 	return r
+}
+
+// oraclePoint is an independent reading of an event id or cursor
+// parameter: a seq or a cursor, surrounding spaces ignored; a cursor
+// without positions is a plain seq.
+func oraclePoint(v string) resume.Point {
+	v = strings.TrimFunc(v, unicode.IsSpace)
+	seq, positions, ok := seqoracle.Cursor(v)
+	if !ok {
+		return resume.Point{}
+	}
+	p := resume.Point{Resume: true, LastSeq: seq}
+	if positions {
+		p.Cursor = v
+	}
+	return p
 }

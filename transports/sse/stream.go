@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 
 const (
 	// prefixRoom is the room kept in front of every batch for the longest
-	// "id: <seq>\ndata: " so that a whole event goes out in one write.
+	// "id: <seq>\ndata: " so that a whole event goes out in one write (a
+	// stream whose ids are cursors keeps more: stream.idRoom).
 	prefixRoom = len("id: ") + len("18446744073709551615") + len("\ndata: ")
 	// maxBatchFrames caps the frames of one event; the rest follow at once
 	// in the next one.
@@ -29,6 +31,12 @@ type stream struct {
 	sess *core.Session
 	out  sink
 	w    writer.Stream
+	// idRoom is the room kept in front of a batch beyond prefixRoom, for
+	// an id that is a cursor (core.Session.Cursor): the length of the
+	// last one with a little slack. pre is the event's prefix, reused.
+	// Both are the writer's (Frame runs under the write lock).
+	idRoom int
+	pre    []byte
 }
 
 // run is a stream's writer loop: the greeting, then batches when the
@@ -113,21 +121,33 @@ func (st *stream) heartbeat() (left bool, err error) {
 }
 
 // Frame is the stream's writer.Framer: the frames waiting for the session
-// as one event whose id is the seq of the last frame and whose data is
+// as one event whose id is the session's cursor after them, or without one
+// (a hub without a data plane) the seq of the last frame, and whose data is
 // their JSON list, its "id:" and "data:" fields written into the room kept
 // in front.
 func (st *stream) Frame(buf []byte) (b []byte, start, n int) {
-	buf = append(buf, make([]byte, prefixRoom)...)
+	base := len(buf)
+	room := prefixRoom + st.idRoom
+	buf = append(buf, make([]byte, room)...)
 	buf, n, last := st.sess.Next(buf, maxBatchFrames)
 	if n == 0 {
 		return buf, 0, 0
 	}
 	buf = append(buf, "\n\n"...)
-	var p [prefixRoom]byte
-	pre := append(p[:0], "id: "...)
-	pre = strconv.AppendUint(pre, last, 10)
+	pre := append(st.pre[:0], "id: "...)
+	if c := st.sess.Cursor(); c != "" {
+		pre = append(pre, c...)
+		st.idRoom = len(c) + 8 // a position may gain a digit or two
+	} else {
+		pre = strconv.AppendUint(pre, last, 10)
+	}
 	pre = append(pre, "\ndata: "...)
-	start = prefixRoom - len(pre)
+	st.pre = pre
+	if more := len(pre) - room; more > 0 { // the cursor outgrew the room
+		buf = slices.Insert(buf, base, make([]byte, more)...)
+		room += more
+	}
+	start = base + room - len(pre)
 	copy(buf[start:], pre)
 	return buf, start, n
 }

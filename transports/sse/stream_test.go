@@ -234,6 +234,44 @@ func TestResumeFromQueryParameter(t *testing.T) {
 	})
 }
 
+// TestResumeFromCursor: a cursor (core.Cursor) resumes after its seq
+// whether it comes as Last-Event-ID or as the cursor parameter
+// (channelstream.js switching to SSE), and Last-Event-ID wins over the
+// parameter; a cursor parameter that is not one is ignored, never a 400.
+func TestResumeFromCursor(t *testing.T) {
+	bothWays(t, func(t *testing.T, noHijack bool) {
+		cases := []struct {
+			name, query, header string
+			first               uint64
+		}{
+			{"as Last-Event-ID", "", "1-0.1.7-3.2.9", 2},
+			{"as the cursor parameter", "&cursor=1-0.1.7", "", 2},
+			{"Last-Event-ID wins over the parameter", "&cursor=0-0.1.7", "2-0.1.9", 3},
+			{"the parameter when Last-Event-ID is not one", "&cursor=1-0.1.7", "x", 2},
+			{"a bad parameter is ignored", "&cursor=2-0.0.7", "", 1},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				hub := newHub(t, core.Config{}, false)
+				srv := newServer(t, hub, sse.Config{NoHijack: noHijack})
+				id := connect(t, hub, "alice", "c")
+				publish(t, hub, "c", "a")
+				publish(t, hub, "c", "b")
+				publish(t, hub, "c", "c")
+				client := newClient(sseURL(srv, id) + tc.query)
+				if tc.header != "" {
+					client.Headers["Last-Event-ID"] = tc.header
+				}
+				sub := subscribe(t, client, nil)
+				fs := sub.frames(t, int(4-tc.first))
+				if fs[0].Seq != tc.first || fs[len(fs)-1].Seq != 3 {
+					t.Errorf("frames %+v, want seqs %d to 3", fs, tc.first)
+				}
+			})
+		}
+	})
+}
+
 func TestNonNumericLastEventIDIsIgnored(t *testing.T) {
 	bothWays(t, func(t *testing.T, noHijack bool) {
 		for _, header := range []string{"not-a-number", "-1", "1.5", "99999999999999999999999"} {
