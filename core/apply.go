@@ -14,8 +14,9 @@ import (
 // entry, so that every node makes the same change. They never call the
 // public methods and never touch the log.
 
-// applyConnect is Connect's change.
-func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams) (ConnectResult, error) {
+// applyConnect is Connect's change. joins are the join points of its
+// streams in data-plane mode (nil otherwise).
+func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins []streamJoin) (ConnectResult, error) {
 	h.mu.Lock()
 	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
 		h.mu.Unlock()
@@ -44,15 +45,21 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams) (Conne
 		c = newConn(id, u, h.queueLimits(), now)
 		h.conns[id] = c
 		u.conns[c] = struct{}{}
+		c.joinLocked(Stream{Kind: UserStream, Name: u.name}, joins)
 	}
 	c.touch(now)
 
 	names := append([]string{}, p.Channels...)
 	slices.Sort(names)
 	var events []routed
+	var added []Stream
 	for _, name := range names {
 		ch := h.channelLocked(name, p.ChannelConfigs, now, ids)
-		if _, first := ch.add(c); first && ch.cfg.NotifyPresence {
+		ok, first := ch.add(c)
+		if ok && joins != nil {
+			added = append(added, c.joinLocked(Stream{Kind: ChannelStream, Name: name}, joins))
+		}
+		if first && ch.cfg.NotifyPresence {
 			events = append(events, h.presenceLocked(ch, u, "joined", now, ids))
 		}
 	}
@@ -68,6 +75,9 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams) (Conne
 	}
 	h.mu.Unlock()
 	h.routeAll(events)
+	if len(added) > 0 {
+		h.streamsAdded(c, added)
+	}
 	return res, nil
 }
 
@@ -86,8 +96,8 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 	return ch
 }
 
-// applySubscribe is Subscribe's change.
-func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams) (SubscribeResult, error) {
+// applySubscribe is Subscribe's change; joins as for applyConnect.
+func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams, joins []streamJoin) (SubscribeResult, error) {
 	h.mu.Lock()
 	c := h.conns[p.ConnID]
 	if c == nil {
@@ -104,11 +114,15 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams) (S
 	}
 	var events []routed
 	added := []string{}
+	var streams []Stream
 	for _, name := range p.Channels {
 		ch := h.channelLocked(name, p.ChannelConfigs, now, ids)
 		ok, first := ch.add(c)
 		if ok {
 			added = append(added, name)
+			if joins != nil {
+				streams = append(streams, c.joinLocked(Stream{Kind: ChannelStream, Name: name}, joins))
+			}
 		}
 		if first && ch.cfg.NotifyPresence {
 			events = append(events, h.presenceLocked(ch, c.user, "joined", now, ids))
@@ -122,6 +136,9 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams) (S
 	res := SubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), SubscribedTo: slices.Compact(added)}
 	h.mu.Unlock()
 	h.routeAll(events)
+	if len(streams) > 0 {
+		h.streamsAdded(c, streams)
+	}
 	return res, nil
 }
 
@@ -149,6 +166,10 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 		}
 	}
 	c.touch(now)
+	var gone []Stream
+	if h.dp != nil {
+		gone = c.leaveStreams(removed)
+	}
 	slices.Sort(removed)
 	names := c.channelNames()
 	opts := p.Info
@@ -156,6 +177,9 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 	res := UnsubscribeResult{Channels: names, ChannelsInfo: h.infoLocked(opts), UnsubscribedFrom: removed}
 	h.mu.Unlock()
 	h.routeAll(events)
+	if len(gone) > 0 {
+		h.streamsRemoved(c, gone)
+	}
 	return res, nil
 }
 
@@ -252,5 +276,8 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	delete(h.conns, c.id)
 	delete(c.user.conns, c)
 	c.user.lastActive = now
+	if h.dp != nil {
+		h.dropHeld(c, true)
+	}
 	return events
 }

@@ -67,11 +67,17 @@ type op struct {
 	Marks []connMark `json:"marks,omitempty"`
 	// Void is the token of the entry an opVoid withdraws.
 	Void string `json:"void,omitempty"`
+	// Joins are, in data-plane mode, the join points of the streams a
+	// connect or subscribe adds (dataplane_holder.go).
+	Joins []streamJoin `json:"joins,omitempty"`
 }
 
 type applied struct {
 	res any
 	err error
+	// events are, in data-plane mode, the presence and state frames
+	// applying made, for the origin to publish (dataplane_publish.go).
+	events []routed
 }
 
 // replicator is a clustered hub's link to its log.
@@ -107,6 +113,10 @@ type replicator struct {
 	local  map[*Conn]struct{}
 	dirty  map[*Conn]struct{}
 	dirtyC chan struct{}
+
+	// events collects, in data-plane mode, what the entry being applied
+	// routes (Hub.routeAll); only the applying goroutine touches it.
+	events []routed
 
 	// voided holds the tokens of entries withdrawn by an opVoid that have
 	// not come through the log (yet): the entry is skipped if it does.
@@ -253,7 +263,7 @@ func (r *replicator) call(ctx context.Context, h *Hub, o op) (any, error) {
 	}
 	select {
 	case a := <-done:
-		return a.res, a.err
+		return h.result(ctx, a)
 	case <-ctx.Done():
 		h.stats.BrokerErrors.Add(1)
 		cause := fmt.Errorf("not applied within %v", h.cfg.ReplicateTimeout)
@@ -316,14 +326,14 @@ func (r *replicator) settle(h *Hub, o op, done <-chan applied, cause error) (any
 			select {
 			case a := <-done:
 				r.forget(v.Token)
-				return a.res, a.err
+				return h.result(ctx, a)
 			case <-vdone:
 				r.forget(v.Token)
 				// Applying the entry, if it came first, sent its result
 				// before the void's.
 				select {
 				case a := <-done:
-					return a.res, a.err
+					return h.result(ctx, a)
 				default:
 				}
 				return nil, fmt.Errorf("replicate %s: %w (%w); withdrawn", o.Kind, ErrUnavailable, cause)
@@ -335,7 +345,7 @@ func (r *replicator) settle(h *Hub, o op, done <-chan applied, cause error) (any
 		r.forget(v.Token)
 		select {
 		case a := <-done:
-			return a.res, a.err
+			return h.result(ctx, a)
 		default:
 		}
 		if !sleepCtx(ctx, 50*time.Millisecond) {
@@ -419,20 +429,30 @@ func (h *Hub) apply(e Entry) {
 	} else {
 		res, err = h.applyOp(&o, at, newIDSource(e.ID, o.Token))
 	}
+	events := h.repl.events
+	h.repl.events = nil
 	if o.Kind == opSnapshot && o.Node == h.repl.node {
 		h.saveSnapshotAt(e.ID)
 	}
 	h.repl.lastID.Store(&e.ID)
 	h.repl.applied.Add(1)
 	h.repl.broken.Store(false)
-	if o.Node != h.repl.node || o.Token == "" {
+	if o.Node != h.repl.node {
 		return
 	}
-	h.repl.mu.Lock()
-	done := h.repl.waiting[o.Token]
-	h.repl.mu.Unlock()
-	if done != nil {
-		done <- applied{res: res, err: err}
+	var done chan applied
+	if o.Token != "" {
+		h.repl.mu.Lock()
+		done = h.repl.waiting[o.Token]
+		h.repl.mu.Unlock()
+	}
+	switch {
+	case done != nil:
+		done <- applied{res: res, err: err, events: events}
+	case len(events) > 0:
+		// Nobody waits (a collection this node asked for, or a change
+		// whose caller gave up): publish them anyway.
+		go h.publishEvents(context.Background(), events)
 	}
 }
 
@@ -442,11 +462,11 @@ func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 	switch o.Kind {
 	case opConnect:
 		if o.Connect != nil {
-			return h.applyConnect(at, ids, *o.Connect)
+			return h.applyConnect(at, ids, *o.Connect, o.Joins)
 		}
 	case opSubscribe:
 		if o.Subscribe != nil {
-			return h.applySubscribe(at, ids, *o.Subscribe)
+			return h.applySubscribe(at, ids, *o.Subscribe, o.Joins)
 		}
 	case opUnsubscribe:
 		if o.Subscribe != nil {
@@ -529,6 +549,10 @@ func (h *Hub) runCluster(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if h.dpn != nil {
+		h.dpn.open()
+		wg.Go(func() { h.dpn.run(ctx) })
+	}
 	// After an outage the backend may have come back empty (a Redis
 	// without persistence): the node then writes a snapshot at once, so
 	// that a node starting later finds the cluster's state.

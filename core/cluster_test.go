@@ -37,6 +37,9 @@ func newCluster(t *testing.T, log core.Log, n int, cfg core.Config) []*node {
 func startNode(t *testing.T, log core.Log, cfg core.Config, id string) *node {
 	t.Helper()
 	cfg.Log, cfg.NodeID = log, id
+	if tl, ok := log.(testLog); ok && tl.dp != nil {
+		cfg.DataPlane = tl.dp
+	}
 	h := core.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	nd := &node{Hub: h, stop: cancel, done: make(chan struct{})}
@@ -82,6 +85,19 @@ func sameEverywhere(t *testing.T, nodes []*node) {
 func TestClusterRoutesAcrossNodes(t *testing.T) { eachLog(t, clusterRoutesAcrossNodes) }
 
 func clusterRoutesAcrossNodes(t *testing.T, log testLog) {
+	nodes, _ := routeAcrossNodes(t, log)
+	ctx := t.Context()
+	sameEverywhere(t, nodes)
+	info := nodes[0].Info(ctx, core.DefaultInfoOptions())
+	if ch := info.Channels["room"]; len(ch.History) != 1 || ch.TotalUsers != 2 {
+		t.Fatalf("info = %+v", ch)
+	}
+}
+
+// routeAcrossNodes starts three nodes, connects alice through node0 and bob
+// through node2 to "room", attaches both to node1, publishes "hello" on
+// node2 and checks what each receives.
+func routeAcrossNodes(t *testing.T, log testLog) ([]*node, []*client) {
 	nodes := newCluster(t, log, 3, core.Config{})
 	ctx := t.Context()
 	nodes[0].ConfigureChannels(ctx, map[string]core.ChannelConfig{"room": channelCfg(func(c *core.ChannelConfig) {
@@ -99,17 +115,13 @@ func clusterRoutesAcrossNodes(t *testing.T, log testLog) {
 		t.Fatal(err)
 	}
 	got := alice.waitFor(t, 2, testDeadline)
-	if types(got)[0] != "presence" || got[1].text() != "hello" {
+	if types(got)[0] != "presence" || got[0].str("user") != "bob" || got[1].text() != "hello" {
 		t.Fatalf("alice got %v", got)
 	}
 	if got := bob.waitFor(t, 1, testDeadline); got[0].text() != "hello" {
 		t.Fatalf("bob got %v", got)
 	}
-	sameEverywhere(t, nodes)
-	info := nodes[0].Info(ctx, core.DefaultInfoOptions())
-	if ch := info.Channels["room"]; len(ch.History) != 1 || ch.TotalUsers != 2 {
-		t.Fatalf("info = %+v", ch)
-	}
+	return nodes, []*client{alice, bob}
 }
 
 func TestClusterPresenceIsPerUserAcrossNodes(t *testing.T) {
@@ -352,6 +364,8 @@ func clusterNodeStartingLaterLoadsTheSnapshot(t *testing.T, log testLog) {
 type testLog struct {
 	core.Log
 	setDown func(down bool)
+	// dp, when set, makes the nodes of newCluster data-plane hubs.
+	dp core.DataPlane
 }
 
 // eachLog runs test on a MemoryLog and on a Redis log (its own

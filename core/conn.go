@@ -45,6 +45,13 @@ type Conn struct {
 	announced uint8
 	left      int64
 	linger    time.Duration
+	// Data-plane mode (dataplane_holder.go): joins are the join points of
+	// the connection's streams and rel the cursor its last release
+	// handed over (replicated: written while applying); dp is the holder
+	// state, set only while this node holds the connection.
+	joins []streamJoin
+	rel   *Cursor
+	dp    *connDP
 }
 
 type queueLimits struct{ frames, bytes int }
@@ -70,9 +77,14 @@ func (c *Conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
 // frame was queued, whether the attached session was ended as slow, and how
 // many frames no transport had taken were evicted to make room.
 func (c *Conn) enqueue(f *Frame) (queued, slow bool, dropped int) {
-	size := entrySize(f)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.enqueueLocked(f)
+}
+
+// enqueueLocked is enqueue with c.mu held.
+func (c *Conn) enqueueLocked(f *Frame) (queued, slow bool, dropped int) {
+	size := entrySize(f)
 	if c.closed {
 		return false, false, 0
 	}

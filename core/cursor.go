@@ -34,16 +34,7 @@ var ErrBadCursor = errors.New("bad resume cursor")
 
 // String returns the cursor's text form.
 func (c Cursor) String() string {
-	b := strconv.AppendUint(make([]byte, 0, 16+24*len(c.Pos)), c.Seq, 10)
-	for _, p := range c.Pos {
-		b = append(b, '-')
-		b = strconv.AppendInt(b, int64(p.Partition), 10)
-		b = append(b, '.')
-		b = strconv.AppendUint(b, uint64(p.Epoch), 10)
-		b = append(b, '.')
-		b = strconv.AppendUint(b, p.N, 10)
-	}
-	return string(b)
+	return string(appendCursor(make([]byte, 0, 16+24*len(c.Pos)), c.Seq, c.Pos))
 }
 
 // ParseCursor reads a cursor's text form. It fails (wrapping ErrBadCursor)

@@ -37,6 +37,39 @@
 // per connection: node leases, and holds and releases of connections by
 // the node whose transport serves them (lease.go).
 //
+// # Data-plane mode
+//
+// With Config.Log and Config.DataPlane both set, the log carries only the
+// rare changes (connect, subscribe, unsubscribe, user state, channel
+// config, disconnect, collection, leases, holds, releases); messages and
+// the presence and state frames travel through the DataPlane's streams (a
+// channel's, a user's), and every node still applies every log entry, so
+// it knows every user, connection and channel. What follows the sockets:
+//
+//   - Publish: the node that takes it encodes each frame once, with a
+//     small routing header (dataplane_entry.go), and publishes it with its
+//     history effect (dataplane_publish.go). Presence and state frames are
+//     made while applying and published by the change's origin only.
+//   - Join points: the origin reads the heads of the streams a connect or
+//     subscribe adds and puts them in the op; entries at or before them
+//     never reach the connection, on any node.
+//   - Holder: only the node a transport attached to (or lingers on) keeps
+//     the connection's queue, seq and session, indexes it by stream and
+//     takes Subscriber references for its streams (dataplane_holder.go,
+//     dataplane_route.go): a node that holds nothing receives nothing.
+//     Its per-partition positions make the resume cursor (Cursor,
+//     Session.Cursor, the "cursor" key on the last object of each list
+//     Next returns, the release mark's cursor).
+//   - Attach: the new holder catches the connection up from the client's
+//     cursor, the last release's, or the join points, reading the streams
+//     while buffering their live entries (dataplane_attach.go); seq goes
+//     on from the cursor's. Lost entries come as a gap frame of its own
+//     seq: {"type":"gap","from_seq":s,"to_seq":s}.
+//
+// Streams are ordered per partition, not with each other: a private
+// message and a channel message published one after the other may arrive
+// in either order.
+//
 // # Statistics and latency
 //
 // Hub.Stats holds the counters (atomics that only ever grow, read without a
@@ -68,6 +101,12 @@
 // Locks guard maps and queues only, and are taken in this fixed order:
 //
 //	Hub.mu  →  Channel.mu  →  User.mu  →  Conn.mu
+//
+// In data-plane mode the node's index of held connections by stream has a
+// lock of its own (dpNode.mu), a leaf: nothing else is locked while it is
+// held. Subscriber calls and DataPlane reads are made without locks, off
+// the log's applying goroutine (a worker of the node takes the calls that
+// applying causes).
 //
 // Hub.mu (a RWMutex) guards the users, conns and channels maps, channel
 // membership, channel configs and user state. Channel.mu guards a channel's

@@ -30,6 +30,9 @@ type Frame struct {
 	// edits replace it under editMu.
 	msg    atomic.Pointer[Message]
 	editMu sync.Mutex
+	// pos is, in data-plane mode, the position of the DataPlane entry the
+	// frame came from (Epoch 0: none, a gap frame), for Session.Cursor.
+	pos Pos
 }
 
 func newFrame(body []byte, liveCatchup bool, born int64) *Frame {
@@ -146,6 +149,11 @@ func (m *Message) payload() []byte {
 // historyEntry returns the object /info shows for a stored message: the
 // internal form with the routing keys, as upstream does.
 func (m *Message) historyEntry() json.RawMessage {
+	return appendObject(nil, m.historyFields())
+}
+
+// historyFields are the fields of historyEntry, each already JSON.
+func (m *Message) historyFields() map[string]json.RawMessage {
 	fields := make(map[string]json.RawMessage, len(m.Fields)+8)
 	for k, v := range m.Fields {
 		fields[k] = v
@@ -157,7 +165,7 @@ func (m *Message) historyEntry() json.RawMessage {
 	fields["pm_users"] = rawStrings(m.PMUsers)
 	fields["exclude_users"] = rawStrings(m.ExcludeUsers)
 	fields["no_history"] = json.RawMessage(strconv.FormatBool(m.NoHistory))
-	return appendObject(nil, fields)
+	return fields
 }
 
 // clone returns a copy of m that shares no memory with it: the hub keeps

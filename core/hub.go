@@ -33,6 +33,8 @@ type Hub struct {
 	// dp is Config.DataPlane when Config.Log is set too (data-plane mode:
 	// messages travel through dp, not through the log); nil otherwise.
 	dp DataPlane
+	// dpn is the node's live side in data-plane mode (dataplane_route.go).
+	dpn *dpNode
 }
 
 // New returns a hub with cfg's defaults filled in. Call Run to start its
@@ -51,6 +53,9 @@ func New(cfg Config) *Hub {
 		h.repl = newReplicator(cfg.Log, cfg.NodeID)
 		h.leases = map[string]int64{}
 		h.dp = cfg.DataPlane
+		if h.dp != nil {
+			h.dpn = newDPNode(h, h.dp)
+		}
 	}
 	return h
 }
@@ -69,7 +74,7 @@ func (h *Hub) queueLimits() queueLimits {
 // would pass a limit of Config fails with a *LimitError and changes nothing.
 func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, error) {
 	if h.repl == nil {
-		return h.applyConnect(h.cfg.Now(), nil, p)
+		return h.applyConnect(h.cfg.Now(), nil, p, nil)
 	}
 	// fresh_user_state is checked when applying only: it does not apply
 	// to a user who exists.
@@ -79,7 +84,11 @@ func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, erro
 	if p.ConnID == "" {
 		p.ConnID = NewUUID()
 	}
-	return submit[ConnectResult](ctx, h, op{Kind: opConnect, Connect: &p})
+	joins, err := h.joinsFor(ctx, p.Channels, p.Username)
+	if err != nil {
+		return ConnectResult{}, fmt.Errorf("connect %q: %w", p.Username, err)
+	}
+	return submit[ConnectResult](ctx, h, op{Kind: opConnect, Connect: &p, Joins: joins})
 }
 
 // Subscribe adds the connection to channels (creating missing ones). More
@@ -87,12 +96,16 @@ func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, erro
 // on the hub, fail with a *LimitError and change nothing.
 func (h *Hub) Subscribe(ctx context.Context, p SubscribeParams) (SubscribeResult, error) {
 	if h.repl == nil {
-		return h.applySubscribe(h.cfg.Now(), nil, p)
+		return h.applySubscribe(h.cfg.Now(), nil, p, nil)
 	}
 	if err := h.precheck(p.Channels); err != nil {
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
 	}
-	return submit[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p})
+	joins, err := h.joinsFor(ctx, p.Channels, "")
+	if err != nil {
+		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
+	}
+	return submit[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p, Joins: joins})
 }
 
 // Unsubscribe removes the connection from channels; unknown names are

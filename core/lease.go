@@ -44,6 +44,9 @@ type connMark struct {
 	At int64 `json:"at"`
 	// Sent is the last seq handed to a transport on the releasing node.
 	Sent uint64 `json:"sent,omitempty"`
+	// Cursor is, in data-plane mode, the resume cursor at Sent: where
+	// the node that holds the connection next starts it (Cursor's text).
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // What a node last told the log about a connection (Conn.announced).
@@ -105,6 +108,7 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 		}
 		c.mu.Lock()
 		again := false
+		var held *connDP
 		switch s := c.session; {
 		case s != nil && s.attachedAt < m.At:
 			c.endSessionLocked(DisconnectReplaced)
@@ -114,7 +118,11 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 		default:
 			c.announced = announcedNone
 		}
+		if !again {
+			held = c.takeHeldLocked() // the other node serves it now
+		}
 		c.mu.Unlock()
+		h.unhold(c, held, true)
 		if again {
 			h.repl.markDirty(c)
 		}
@@ -137,7 +145,14 @@ func (h *Hub) applyRelease(node string, marks []connMark) {
 		if m.At > c.lastActive.Load() {
 			c.lastActive.Store(m.At)
 		}
-		if node != h.repl.node && m.Sent > 0 {
+		switch {
+		case h.dp != nil && m.Cursor != "":
+			if cur, err := ParseCursor(m.Cursor); err == nil {
+				c.mu.Lock()
+				c.keepRelLocked(cur)
+				c.mu.Unlock()
+			}
+		case h.dp == nil && node != h.repl.node && m.Sent > 0:
 			c.mu.Lock()
 			c.sent = max(c.sent, min(m.Sent, c.nextSeq-1))
 			c.mu.Unlock()
@@ -270,7 +285,11 @@ func (h *Hub) announce(all, final bool) {
 			if c.announced == announcedNone {
 				done = append(done, c)
 			} else if final || now-left >= min(int64(c.linger), maxLinger) {
-				releases = append(releases, connMark{ID: c.id, At: left, Sent: c.sent})
+				m := connMark{ID: c.id, At: left, Sent: c.sent}
+				if c.dp != nil {
+					m.Cursor = c.cursorLocked().String()
+				}
+				releases = append(releases, m)
 				released = append(released, c)
 				c.announced = announcedNone
 			}
@@ -285,10 +304,18 @@ func (h *Hub) announce(all, final bool) {
 	var gone []*Conn
 	for _, c := range released {
 		c.mu.Lock()
+		var held *connDP
 		if c.announced == announcedNone && c.session == nil {
 			gone = append(gone, c)
+			if c.dp != nil {
+				// Until the release comes back through the log, a
+				// transport that attaches here again starts from it.
+				c.keepRelLocked(c.cursorLocked())
+				held = c.takeHeldLocked()
+			}
 		}
 		c.mu.Unlock()
+		h.unhold(c, held, false)
 	}
 	r.forgetLocal(gone)
 }

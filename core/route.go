@@ -106,6 +106,12 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time, i
 
 // routeAll delivers hub-made events; called without h.mu held.
 func (h *Hub) routeAll(events []routed) {
+	if h.dp != nil {
+		// Data-plane mode: only the applying goroutine gets here; the
+		// change's origin publishes them (cluster.go, apply).
+		h.repl.events = append(h.repl.events, events...)
+		return
+	}
 	for _, ev := range events {
 		h.toChannel(ev, nil)
 	}
@@ -167,6 +173,9 @@ func (h *Hub) enqueueAll(targets []*Conn, f *Frame, keep func(*Conn) bool) int {
 func (h *Hub) Publish(ctx context.Context, msgs []Message) error {
 	if err := h.checkMessages(msgs); err != nil {
 		return fmt.Errorf("publish: %w", err)
+	}
+	if h.dp != nil {
+		return h.publishDP(ctx, msgs)
 	}
 	if h.repl != nil {
 		_, err := submit[struct{}](ctx, h, op{Kind: opPublish, Messages: msgs})

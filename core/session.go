@@ -73,7 +73,11 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	if c == nil {
 		return nil, ErrUnknownConn
 	}
-	if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
+	if h.dp != nil {
+		if err := h.prepareHeld(c, &opts); err != nil {
+			return nil, err
+		}
+	} else if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
 		// The client has frames this node has not applied yet (it read
 		// them through another node, or through this one before a
 		// restart that loaded an older snapshot): catch up first, or the
@@ -243,6 +247,7 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 	if c.queue.len() > 0 {
 		i = int(s.cursor + 1 - c.queue.at(0).seq)
 	}
+	from := i
 	for ; i < c.queue.len() && (max <= 0 || n < max); i++ {
 		e := c.queue.at(i)
 		if n > 0 {
@@ -255,6 +260,9 @@ func (s *Session) Next(dst []byte, max int) (out []byte, n int, last uint64) {
 		if observe {
 			s.born = append(s.born, e.frame.born)
 		}
+	}
+	if d := c.dp; d != nil {
+		dst = s.handedLocked(dst, d, from, i)
 	}
 	dst = append(dst, ']')
 	if s.cursor > c.sent {
@@ -355,7 +363,13 @@ func (s *Session) Leave(ctx context.Context) (bool, error) {
 // It is "" on a hub without a DataPlane: the seq is the whole position
 // there, and transports use it.
 func (s *Session) Cursor() string {
-	return ""
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dp == nil {
+		return ""
+	}
+	return Cursor{Seq: s.cursor, Pos: c.dp.spos}.String()
 }
 
 // Position is the seq of the last frame handed to this session.
@@ -377,4 +391,7 @@ func (s *Session) Rewind(seq uint64) {
 	}
 	s.cursor = min(s.cursor, seq)
 	c.sent = min(c.sent, seq)
+	if c.dp != nil {
+		c.dp.rewindLocked(&c.queue, seq)
+	}
 }

@@ -78,6 +78,9 @@ type snapConn struct {
 	NextSeq    uint64      `json:"next_seq"`
 	Sent       uint64      `json:"sent"`
 	Queue      []snapEntry `json:"queue"`
+	// Joins and Rel are Conn.joins and Conn.rel (data-plane mode).
+	Joins []streamJoin `json:"joins,omitempty"`
+	Rel   *Cursor      `json:"rel,omitempty"`
 }
 
 type snapEntry struct {
@@ -157,6 +160,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holder}
 		c.mu.Lock()
 		sc.NextSeq, sc.Sent = c.nextSeq, c.sent
+		sc.Joins, sc.Rel = c.joins, c.rel
 		for i := max(0, c.queue.len()-snapshotQueueFrames); i < c.queue.len(); i++ {
 			e := c.queue.at(i)
 			sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
@@ -246,6 +250,7 @@ func (h *Hub) restore(data []byte) error {
 		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive))
 		c.holder = sc.Holder
 		c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
+		c.joins, c.rel = sc.Joins, sc.Rel
 		for _, e := range sc.Queue {
 			f, err := frameAt(e.Frame)
 			if err != nil {

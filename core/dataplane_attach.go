@@ -1,0 +1,294 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Attach in data-plane mode. The node that a transport attaches to becomes
+// the connection's holder: it allocates the holder state, indexes the
+// connection under its streams (live entries for it wait in a buffer),
+// takes a Subscriber reference per stream, reads each stream from where
+// the client is, and queues what it read, then the buffered live entries
+// that came after; from then on, live entries go straight to the queue.
+//
+// Where the client is: the cursor it sent (AttachOptions.Cursor, exact);
+// else the cursor of the connection's last release (a transport detached
+// from some node, which handed its position over in the log); else the
+// join points (the connection was never attached). Seq numbers continue
+// from that cursor's Seq. A client that sent only a last_seq older than
+// the release cursor is told of the frames in between as a gap (they
+// were handed out by another node); one that sent a last_seq newer than
+// anything known (its node died before releasing) starts from now, after
+// a gap frame.
+
+// errNotRunning is the error of an attachment before Run started (or
+// after it ended) on a data-plane hub.
+var errNotRunning = fmt.Errorf("hub not running: %w", ErrUnavailable)
+
+// prepareHeld makes this node hold c with its queue caught up, unless it
+// already holds it with a queue that covers where the client resumes. It
+// sets opts so that the session starts after the catch-up's starting
+// seq.
+func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
+	var cur *Cursor
+	if opts.Resume && opts.Cursor != "" {
+		if parsed, err := ParseCursor(opts.Cursor); err == nil {
+			cur = &parsed
+			opts.LastSeq = parsed.Seq
+		}
+	}
+	c.mu.Lock()
+	reuse := c.dp != nil && (!opts.Resume || opts.LastSeq <= c.nextSeq-1)
+	c.mu.Unlock()
+	if reuse {
+		return nil
+	}
+	h.dropHeld(c, false)
+
+	streams, joins := h.connStreams(c)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrUnknownConn
+	}
+	start, gapFirst := c.startLocked(cur, *opts)
+	d := &connDP{streams: streams, qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
+		catching: make(map[Stream][]heldEntry, len(streams))}
+	for _, s := range streams {
+		d.catching[s] = nil
+	}
+	c.dp = d
+	c.queue.reset()
+	c.qBytes = 0
+	c.nextSeq, c.sent = start.Seq+1, start.Seq
+	if gapFirst {
+		h.enqueueGapLocked(c)
+	}
+	c.mu.Unlock()
+	if opts.Resume {
+		opts.LastSeq = min(opts.LastSeq, start.Seq)
+	} else {
+		opts.Resume, opts.LastSeq = true, start.Seq
+	}
+
+	h.dpn.index(c, streams)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	if err := h.dpn.addRefs(ctx, streams); err != nil {
+		c.mu.Lock()
+		if c.dp == d {
+			c.dp = nil
+		}
+		c.mu.Unlock()
+		h.dpn.unindex(c, streams)
+		h.stats.BrokerErrors.Add(1)
+		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+	}
+	after := func(s Stream) Pos {
+		j, _ := joinOf(joins, s)
+		if p, ok := start.At(h.dp.Partition(s)); ok && (p.Epoch != j.Epoch || p.N > j.N) {
+			return p
+		}
+		return j
+	}
+	read, err := h.readStreams(ctx, streams, after)
+	if err != nil {
+		h.dropHeld(c, false)
+		h.stats.BrokerErrors.Add(1)
+		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dp != d {
+		return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
+	}
+	h.finishCatchupLocked(c, read, streams, deliverRead)
+	return nil
+}
+
+func asUnavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// connStreams returns c's streams (its channels, sorted, then its user's)
+// and their join points.
+func (h *Hub) connStreams(c *Conn) ([]Stream, []streamJoin) {
+	h.mu.RLock()
+	names := c.channelNames()
+	h.mu.RUnlock()
+	streams := make([]Stream, 0, len(names)+1)
+	for _, n := range names {
+		streams = append(streams, Stream{Kind: ChannelStream, Name: n})
+	}
+	streams = append(streams, Stream{Kind: UserStream, Name: c.user.name})
+	c.mu.Lock()
+	joins := slices.Clone(c.joins)
+	c.mu.Unlock()
+	return streams, joins
+}
+
+// startLocked chooses the cursor a new holder starts c from (see above),
+// and whether the queue starts with a gap frame. Caller holds c.mu.
+func (c *Conn) startLocked(cur *Cursor, opts AttachOptions) (Cursor, bool) {
+	if cur != nil {
+		return *cur, false
+	}
+	var base Cursor
+	if c.rel != nil {
+		base = *c.rel
+	}
+	if !opts.Resume || opts.LastSeq <= base.Seq {
+		// Older: the frames in between come as Next's gap object.
+		return base, false
+	}
+	// The client has frames nobody handed over in the log (their node
+	// died): start from now.
+	return Cursor{Seq: opts.LastSeq, Pos: nil}, true
+}
+
+// catchup is what readStreams read: per partition, the entries up to the
+// head of the partition's first read, in N order.
+type catchup struct {
+	parts []partCatchup
+}
+
+type partCatchup struct {
+	head    Pos
+	gap     bool // a read said Trimmed or Reset
+	entries []StreamEntry
+}
+
+// readStreams reads every stream after after(stream), grouped by
+// partition (DataPlane's contract for merging reads of one partition).
+// The caller holds Subscriber references to every stream already.
+func (h *Hub) readStreams(ctx context.Context, streams []Stream, after func(Stream) Pos) (catchup, error) {
+	byPart := map[int][]Stream{}
+	for _, s := range streams {
+		k := h.dp.Partition(s)
+		byPart[k] = append(byPart[k], s)
+	}
+	var out catchup
+	for _, k := range slices.Sorted(mapKeys(byPart)) {
+		pc := partCatchup{}
+		for i, s := range byPart[k] {
+			res, err := h.dp.Read(ctx, s, after(s), 0)
+			if err != nil {
+				return catchup{}, fmt.Errorf("read %v: %w", s, err)
+			}
+			if i == 0 {
+				pc.head = res.Head
+			}
+			pc.gap = pc.gap || res.Trimmed || res.Reset
+			for _, e := range res.Entries {
+				if e.Pos.Epoch == pc.head.Epoch && e.Pos.N <= pc.head.N {
+					pc.entries = append(pc.entries, e)
+				}
+			}
+		}
+		slices.SortStableFunc(pc.entries, func(a, b StreamEntry) int { return cmp.Compare(a.Pos.N, b.Pos.N) })
+		out.parts = append(out.parts, pc)
+	}
+	return out, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// finishCatchupLocked queues what a catch-up read, then the live entries
+// of streams that arrived meanwhile and come after it, and ends the
+// streams' catching. Caller holds c.mu.
+func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode deliverMode) {
+	d := c.dp
+	for _, pc := range read.parts {
+		if pc.gap {
+			h.enqueueGapLocked(c)
+		}
+		for _, e := range pc.entries {
+			if !slices.Contains(d.streams, e.Stream) {
+				continue // unsubscribed meanwhile
+			}
+			f, err := h.frameOf(e)
+			if err != nil {
+				h.log.Error().Err(err).Msg("skipping a data plane entry")
+				continue
+			}
+			h.deliverLocked(c, e, &f, mode)
+		}
+		if mode == deliverRead {
+			if q, ok := posAt(d.qpos, pc.head.Partition); !ok || posAfter(pc.head, q) {
+				d.qpos = setPos(d.qpos, pc.head)
+			}
+		}
+	}
+	heads := map[int]Pos{}
+	for _, pc := range read.parts {
+		heads[pc.head.Partition] = pc.head
+	}
+	for _, s := range streams {
+		buf, ok := d.catching[s]
+		if !ok {
+			continue
+		}
+		delete(d.catching, s)
+		for _, b := range buf {
+			if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
+				continue // the read had it
+			}
+			h.deliverLocked(c, b.e, b.f, deliverRead)
+		}
+	}
+	if len(d.catching) == 0 {
+		d.catching = nil
+	}
+}
+
+// replayStreams is the worker's part of streamsAdded: it takes the new
+// streams' references and queues what they carried since their join
+// points that c does not have (see deliverReplay); a stream it cannot
+// follow is dropped with a gap frame.
+func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	err := h.dpn.addRefs(ctx, streams)
+	var read catchup
+	if err == nil {
+		c.mu.Lock()
+		joins := slices.Clone(c.joins)
+		c.mu.Unlock()
+		read, err = h.readStreams(ctx, streams, func(s Stream) Pos { j, _ := joinOf(joins, s); return j })
+		if err != nil {
+			h.dpn.dropRefs(streams)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dp != d {
+		return
+	}
+	if err != nil {
+		h.stats.BrokerErrors.Add(1)
+		h.log.Warn().Err(err).Str("conn_id", c.id).Msg("following a subscribed stream failed")
+		for _, s := range streams {
+			delete(d.catching, s)
+			d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })
+		}
+		h.dpn.unindex(c, streams)
+		h.enqueueGapLocked(c)
+		return
+	}
+	h.finishCatchupLocked(c, read, streams, deliverReplay)
+}

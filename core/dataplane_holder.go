@@ -1,0 +1,303 @@
+package core
+
+import (
+	"slices"
+)
+
+// Holder state. In data-plane mode every node knows every connection (the
+// log's small metadata: user, channels, join points, the last release's
+// cursor), but only the node that holds it (its transport attached here,
+// or lingering, lease.go) keeps a queue, a seq and a session, and takes
+// Subscriber references for its streams. The state is allocated when a
+// transport attaches (dataplane_attach.go) and freed when the node
+// releases the connection, another node takes it, or it is removed.
+
+// connDP is a held connection's data-plane state; guarded by Conn.mu.
+type connDP struct {
+	// streams are the streams the connection is indexed under here (one
+	// Subscriber reference each).
+	streams []Stream
+	// qpos is, per partition (sorted by partition), the position of the
+	// newest entry queued or skipped; spos the position the cursor gives:
+	// as of the last frame handed to a transport.
+	qpos, spos []Pos
+	// catching holds, per stream being caught up, the live entries that
+	// arrived meanwhile (a key with a nil list: catching, none yet).
+	catching map[Stream][]heldEntry
+}
+
+// heldEntry is a live entry waiting for a catch-up to finish.
+type heldEntry struct {
+	e StreamEntry
+	f *dpFrame
+}
+
+// streamJoin is a stream's join point in a connect or subscribe op and on
+// the connection: its entries at or before At (same epoch) are never
+// delivered to the connection.
+type streamJoin struct {
+	Kind StreamKind `json:"k,omitempty"`
+	Name string     `json:"s"`
+	P    int        `json:"p"`
+	N    uint64     `json:"n"`
+	E    uint32     `json:"e"`
+}
+
+func (j streamJoin) stream() Stream { return Stream{Kind: j.Kind, Name: j.Name} }
+func (j streamJoin) pos() Pos       { return Pos{Partition: j.P, N: j.N, Epoch: j.E} }
+
+// joinOf returns s's join point in list.
+func joinOf(list []streamJoin, s Stream) (Pos, bool) {
+	for _, j := range list {
+		if j.Name == s.Name && j.Kind == s.Kind {
+			return j.pos(), true
+		}
+	}
+	return Pos{}, false
+}
+
+// addJoinLocked records s's join point from an op's joins unless the
+// connection has one. Caller holds c.mu.
+func (c *Conn) addJoinLocked(s Stream, from []streamJoin) {
+	if _, ok := joinOf(c.joins, s); ok {
+		return
+	}
+	for _, j := range from {
+		if j.Name == s.Name && j.Kind == s.Kind {
+			c.joins = append(c.joins, j)
+			return
+		}
+	}
+}
+
+// dropJoinLocked forgets s's join point. Caller holds c.mu.
+func (c *Conn) dropJoinLocked(s Stream) {
+	c.joins = slices.DeleteFunc(c.joins, func(j streamJoin) bool { return j.Name == s.Name && j.Kind == s.Kind })
+}
+
+// posAt returns list's position in partition p.
+func posAt(list []Pos, p int) (Pos, bool) {
+	i, ok := slices.BinarySearchFunc(list, p, func(x Pos, p int) int { return x.Partition - p })
+	if !ok {
+		return Pos{}, false
+	}
+	return list[i], true
+}
+
+// setPos returns list with p's partition at p.
+func setPos(list []Pos, p Pos) []Pos {
+	i, ok := slices.BinarySearchFunc(list, p.Partition, func(x Pos, k int) int { return x.Partition - k })
+	if ok {
+		list[i] = p
+		return list
+	}
+	return slices.Insert(list, i, p)
+}
+
+// later reports whether p comes after q (another epoch counts as after).
+func posAfter(p, q Pos) bool { return p.Epoch != q.Epoch || p.N > q.N }
+
+// How deliverLocked treats an entry.
+type deliverMode uint8
+
+const (
+	// deliverLive: from the Subscriber; buffered while its stream is
+	// caught up.
+	deliverLive deliverMode = iota
+	// deliverRead: from a catch-up's read, or a buffered live entry that
+	// follows it.
+	deliverRead
+	// deliverReplay: a stream subscribed while held, read after the
+	// fact: queued if new, but the positions (the cursor) do not move,
+	// so that live entries of the partition still on their way are not
+	// taken for duplicates.
+	deliverReplay
+)
+
+// deliverLocked queues e's frame on the held connection c unless c
+// already had it (by its partition position), it is at or before the
+// stream's join point, or its filters leave c's user out; a Gap entry is
+// preceded by a gap frame. It reports whether the queue ended a slow
+// session. Caller holds c.mu.
+func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode) (slow bool) {
+	d := c.dp
+	if d == nil || c.closed {
+		return false
+	}
+	if mode == deliverLive && d.catching != nil {
+		if buf, ok := d.catching[e.Stream]; ok {
+			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f})
+			return false
+		}
+	}
+	p := e.Pos
+	if q, ok := posAt(d.qpos, p.Partition); ok && !posAfter(p, q) {
+		return false
+	}
+	advance := mode != deliverReplay
+	if advance {
+		defer func() { d.qpos = setPos(d.qpos, p) }()
+	}
+	if j, ok := joinOf(c.joins, e.Stream); ok && !posAfter(p, j) {
+		return false
+	}
+	if e.Gap {
+		slow = h.enqueueGapLocked(c)
+	}
+	if !f.accepts(c.user.name) {
+		return slow
+	}
+	frame := f.frame
+	if !advance {
+		frame = newFrame(frame.Body(), frame.liveCatchup, frame.born)
+	}
+	queued, s, dropped := c.enqueueLocked(frame)
+	if queued && f.counted {
+		h.stats.TotalMessages.Add(1)
+	}
+	if dropped > 0 {
+		h.stats.FramesDropped.Add(int64(dropped))
+	}
+	return slow || s
+}
+
+// enqueueGapLocked queues a gap frame: {"type":"gap","from_seq":s,
+// "to_seq":s} with its own seq s, telling the client that entries of its
+// streams were lost (trimmed by retention, or gone with the backend's
+// data) and that it may reload the history. Caller holds c.mu.
+func (h *Hub) enqueueGapLocked(c *Conn) (slow bool) {
+	seq := c.nextSeq
+	f := newFrame(appendGap(nil, seq, seq), false, h.since(h.cfg.Now()))
+	_, slow, dropped := c.enqueueLocked(f)
+	if dropped > 0 {
+		h.stats.FramesDropped.Add(int64(dropped))
+	}
+	return slow
+}
+
+// cursorLocked is the cursor at the last frame handed over. Caller holds
+// c.mu; c.dp is set.
+func (c *Conn) cursorLocked() Cursor {
+	return Cursor{Seq: c.sent, Pos: slices.Clone(c.dp.spos)}
+}
+
+// keepRelLocked records cur as the connection's release cursor when it is
+// newer than the one it has. Caller holds c.mu.
+func (c *Conn) keepRelLocked(cur Cursor) {
+	if c.rel == nil || cur.Seq >= c.rel.Seq {
+		c.rel = &cur
+	}
+}
+
+// dropHeld frees c's holder state: its queue, its positions and its
+// Subscriber references (from the worker when async: the caller is the
+// applying goroutine). The session, if any, was ended before.
+func (h *Hub) dropHeld(c *Conn, async bool) {
+	c.mu.Lock()
+	d := c.takeHeldLocked()
+	c.mu.Unlock()
+	h.unhold(c, d, async)
+}
+
+// takeHeldLocked detaches c's holder state and frees its queue; the caller
+// passes it to unhold after unlocking. Caller holds c.mu.
+func (c *Conn) takeHeldLocked() *connDP {
+	d := c.dp
+	if d != nil {
+		c.dp = nil
+		c.queue.reset()
+		c.qBytes = 0
+	}
+	return d
+}
+
+// unhold takes c out of the index under d's streams and drops their
+// references (see dropHeld). d may be nil.
+func (h *Hub) unhold(c *Conn, d *connDP, async bool) {
+	if d == nil {
+		return
+	}
+	gone := h.dpn.unindex(c, d.streams)
+	if async {
+		h.dpn.later(func() { h.dpn.dropRefs(gone) })
+	} else {
+		h.dpn.dropRefs(gone)
+	}
+}
+
+// streamsAdded follows, on the holder, streams that an applied connect or
+// subscribe added to c: c is indexed under them at once (their live
+// entries wait while they are caught up), and the worker takes their
+// references and reads what they carried since their join points. Called
+// by the applying goroutine without locks.
+func (h *Hub) streamsAdded(c *Conn, added []Stream) {
+	c.mu.Lock()
+	d := c.dp
+	var fresh []Stream
+	if d != nil {
+		for _, s := range added {
+			if !slices.Contains(d.streams, s) {
+				d.streams = append(d.streams, s)
+				if d.catching == nil {
+					d.catching = map[Stream][]heldEntry{}
+				}
+				d.catching[s] = nil
+				fresh = append(fresh, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	h.dpn.index(c, fresh)
+	h.dpn.later(func() { h.replayStreams(c, d, fresh) })
+}
+
+// streamsRemoved stops following, on the holder, streams that an applied
+// unsubscribe took from c. Called by the applying goroutine.
+func (h *Hub) streamsRemoved(c *Conn, removed []Stream) {
+	c.mu.Lock()
+	d := c.dp
+	var gone []Stream
+	if d != nil {
+		for _, s := range removed {
+			if i := slices.Index(d.streams, s); i >= 0 {
+				d.streams = slices.Delete(d.streams, i, i+1)
+				delete(d.catching, s)
+				gone = append(gone, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(gone) == 0 {
+		return
+	}
+	gone = h.dpn.unindex(c, gone)
+	h.dpn.later(func() { h.dpn.dropRefs(gone) })
+}
+
+// joinLocked records s's join point from an op's joins (unless c has one)
+// and returns s. Caller holds Hub.mu for writing.
+func (c *Conn) joinLocked(s Stream, joins []streamJoin) Stream {
+	if joins != nil {
+		c.mu.Lock()
+		c.addJoinLocked(s, joins)
+		c.mu.Unlock()
+	}
+	return s
+}
+
+// leaveStreams forgets the join points of the channels c left and returns
+// their streams. Caller holds Hub.mu for writing.
+func (c *Conn) leaveStreams(channels []string) []Stream {
+	out := make([]Stream, 0, len(channels))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range channels {
+		s := Stream{Kind: ChannelStream, Name: name}
+		c.dropJoinLocked(s)
+		out = append(out, s)
+	}
+	return out
+}

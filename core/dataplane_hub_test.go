@@ -1,0 +1,135 @@
+package core_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/channelstream-go/channelstream-go/core"
+	"github.com/channelstream-go/channelstream-go/core/redisbroker"
+	"github.com/channelstream-go/channelstream-go/core/redisbroker/redistest"
+)
+
+// dpBackend is a Log and a DataPlane under test.
+type dpBackend struct {
+	log core.Log
+	dp  core.DataPlane
+}
+
+// eachDataPlane runs test in data-plane mode on a MemoryLog with a
+// MemoryDataPlane (mem may set its fields first) and on one redis-server
+// (Log and DataPlane on the same Redis).
+func eachDataPlane(t *testing.T, mem func(*core.MemoryDataPlane), test func(t *testing.T, b dpBackend)) {
+	t.Run("memory", func(t *testing.T) {
+		dp := core.NewMemoryDataPlane()
+		if mem != nil {
+			mem(dp)
+		}
+		test(t, dpBackend{log: core.NewMemoryLog(), dp: dp})
+	})
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t)
+		cfg := redisbroker.Config{URL: srv.URL(), MaxBackoff: 100 * time.Millisecond}
+		if mem != nil {
+			probe := &core.MemoryDataPlane{}
+			mem(probe)
+			cfg.StreamMaxLen = probe.MaxLen
+		}
+		l, err := redisbroker.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		dp, err := redisbroker.NewDataPlane(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = dp.Close() })
+		test(t, dpBackend{log: l, dp: dp})
+	})
+}
+
+// newDPCluster starts n data-plane hubs on b.
+func newDPCluster(t *testing.T, b dpBackend, n int, cfg core.Config) []*node {
+	t.Helper()
+	cfg.DataPlane = b.dp
+	return newCluster(t, b.log, n, cfg)
+}
+
+func TestDataPlaneRoutesOnlyToTheHolder(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		nodes, clients := routeAcrossNodes(t, testLog{Log: b.log, dp: b.dp})
+		for _, i := range []int{0, 2} {
+			if n, r, q := nodes[i].DPStreams(), nodes[i].DPReceived(), nodes[i].QueuedFrames(); n != 0 || r != 0 || q != 0 {
+				t.Errorf("node%d holds nothing but follows %d streams, received %d entries, queues %d frames", i, n, r, q)
+			}
+		}
+		if n := nodes[1].DPStreams(); n != 3 { // room, u:alice, u:bob
+			t.Errorf("node1 follows %d streams, want 3", n)
+		}
+		for _, c := range clients {
+			c.expectNothing(t)
+		}
+	})
+}
+
+func TestDataPlaneDeliversEachMessageOnce(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		nodes := newDPCluster(t, b, 2, core.Config{})
+		ctx := t.Context()
+		subs := make([]*client, 3)
+		for i := range subs {
+			subs[i] = connect(t, nodes[0].Hub, fmt.Sprint("user", i), "c")
+			subs[i].hub = nodes[1].Hub
+			subs[i].attach(t, core.AttachOptions{Transport: "test"})
+		}
+		const n = 50
+		for i := range n {
+			if err := nodes[0].Publish(ctx, []core.Message{msg("c", fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pm := msg("", "private")
+		pm.PMUsers = []string{"user1"}
+		if err := nodes[0].Publish(ctx, []core.Message{pm}); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range subs {
+			want := n
+			if i == 1 {
+				want++
+			}
+			got := c.waitFor(t, want, testDeadline)
+			// Streams are not ordered with each other: the private
+			// message may come anywhere among the channel's.
+			j := 0
+			for _, f := range got {
+				if f.channel() == "" && i == 1 && f.text() == "private" {
+					continue
+				}
+				if f.text() != fmt.Sprint(j) {
+					t.Fatalf("%s: frame %v, want text %d", c.User, f, j)
+				}
+				j++
+			}
+			if j != n {
+				t.Fatalf("%s got %d channel messages, want %d", c.User, j, n)
+			}
+			c.expectNothing(t)
+		}
+		if got, want := nodes[1].Stats().TotalMessages.Load(), int64(3*n+1); got != want {
+			t.Errorf("node1 counted %d deliveries, want %d", got, want)
+		}
+		if got := nodes[0].Stats().TotalUniqueMessages.Load(); got != n+1 {
+			t.Errorf("node0 counted %d unique messages, want %d", got, n+1)
+		}
+	})
+}
+
+func TestDataPlanePresenceIsPerUserAcrossNodes(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		clusterPresenceIsPerUserAcrossNodes(t, testLog{Log: b.log, dp: b.dp})
+	})
+}
+
+func (f frame) channel() string { return f.str("channel") }
