@@ -238,11 +238,16 @@ func publishStep(ctx context.Context, ad Adapter, channelOf func(uint64) string,
 	sem := make(chan struct{}, inflight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	pace, err := newPacer()
+	if err != nil {
+		return publishFailures{}, err
+	}
+	defer pace.close()
 	start := time.Now().Add(publishLead)
 	s.firstSched.Store(start.Add(time.Duration(float64(s.warm-s.lo) / s.Rate * 1e9)).UnixNano())
 	for seq := s.lo; seq < s.hi; seq++ {
 		sched := start.Add(time.Duration(float64(seq-s.lo) / s.Rate * 1e9))
-		if err := sleepCtx(ctx, time.Until(sched)); err != nil {
+		if err := pace.until(ctx, sched); err != nil {
 			return publishFailures{}, err
 		}
 		select {
