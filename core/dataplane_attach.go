@@ -48,6 +48,9 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
 		return nil
 	}
 	h.dropHeld(c, false)
+	if cur == nil {
+		h.awaitRelease(c)
+	}
 
 	streams, joins := h.connStreams(c)
 	c.mu.Lock()
@@ -108,6 +111,21 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
 	}
 	h.finishCatchupLocked(c, read, streams, deliverRead)
 	return nil
+}
+
+// awaitRelease catches up with the log once when another node holds c:
+// its release, which says where the client is, may be on its way (the
+// client left it an instant ago).
+func (h *Hub) awaitRelease(c *Conn) {
+	h.mu.RLock()
+	other := c.holder != "" && c.holder != h.repl.node
+	h.mu.RUnlock()
+	if !other {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
+	_ = h.repl.lookups.wait(ctx, h) // on failure, start from what is known
 }
 
 func asUnavailable(err error) error {

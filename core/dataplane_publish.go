@@ -22,36 +22,19 @@ import (
 // the call with ErrUnavailable (messages of other partitions may have gone
 // out: the error says the outcome is not all-or-nothing).
 func (h *Hub) publishDP(ctx context.Context, msgs []Message) error {
-	now := h.cfg.Now()
-	born := now.UnixNano()
-	var pubs []Publication
-	unique := 0
-	h.mu.RLock()
-	for i := range msgs {
-		m := &msgs[i]
-		if m.Kind == KindSend {
-			unique++
+	born := h.cfg.Now().UnixNano()
+	pubs, missing := h.publications(msgs, born)
+	if missing {
+		// A channel or user made an instant ago through another node
+		// may not be applied here yet: catch up once (shared with other
+		// such calls, see lookupRoundGap) before dropping anything.
+		wctx, cancel := context.WithTimeout(ctx, h.cfg.ReplicateTimeout)
+		err := h.repl.lookups.wait(wctx, h)
+		cancel()
+		if err == nil {
+			pubs, _ = h.publications(msgs, born)
 		}
-		if m.Channel == "" {
-			data := encodeEntry(m.payload(), messageFlags(m), born, nil, nil)
-			for _, name := range slices.Compact(slices.Sorted(slices.Values(m.PMUsers))) {
-				if h.users[name] != nil {
-					pubs = append(pubs, Publication{Stream: Stream{Kind: UserStream, Name: name}, Data: data})
-				}
-			}
-			continue
-		}
-		ch := h.channels[m.Channel]
-		if ch == nil {
-			continue
-		}
-		pubs = append(pubs, Publication{
-			Stream:  Stream{Kind: ChannelStream, Name: m.Channel},
-			Data:    encodeEntry(m.payload(), messageFlags(m), born, m.PMUsers, m.ExcludeUsers),
-			History: historyOp(ch, m, h.cfg.MaxHistory),
-		})
 	}
-	h.mu.RUnlock()
 	if len(pubs) > 0 {
 		ctx, cancel := context.WithTimeout(ctx, h.cfg.ReplicateTimeout)
 		defer cancel()
@@ -60,8 +43,47 @@ func (h *Hub) publishDP(ctx context.Context, msgs []Message) error {
 			return fmt.Errorf("publish %d entries: %w", len(pubs), asUnavailable(err))
 		}
 	}
+	unique := 0
+	for i := range msgs {
+		if msgs[i].Kind == KindSend {
+			unique++
+		}
+	}
 	h.stats.TotalUniqueMessages.Add(int64(unique))
 	return nil
+}
+
+// publications encodes msgs for their streams; missing reports that a
+// channel or a listed user is unknown here (its message, or its copy, is
+// left out).
+func (h *Hub) publications(msgs []Message, born int64) (pubs []Publication, missing bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Channel == "" {
+			data := encodeEntry(m.payload(), messageFlags(m), born, nil, nil)
+			for _, name := range slices.Compact(slices.Sorted(slices.Values(m.PMUsers))) {
+				if h.users[name] == nil {
+					missing = true
+					continue
+				}
+				pubs = append(pubs, Publication{Stream: Stream{Kind: UserStream, Name: name}, Data: data})
+			}
+			continue
+		}
+		ch := h.channels[m.Channel]
+		if ch == nil {
+			missing = true
+			continue
+		}
+		pubs = append(pubs, Publication{
+			Stream:  Stream{Kind: ChannelStream, Name: m.Channel},
+			Data:    encodeEntry(m.payload(), messageFlags(m), born, m.PMUsers, m.ExcludeUsers),
+			History: historyOp(ch, m, h.cfg.MaxHistory),
+		})
+	}
+	return pubs, missing
 }
 
 // messageFlags are the entry flags of a published message.
