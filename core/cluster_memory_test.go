@@ -16,19 +16,24 @@ import (
 // them all to itself and publishes msgs messages to every channel; then
 // node1 starts, replays the log and catches up, and the heap it added is
 // divided by conns. The data-plane design targets at most 1 KiB.
+//
+// With dataplane=true the nodes run in data-plane mode (a MemoryDataPlane):
+// node1 then holds no queue and receives no message.
 func BenchmarkClusterBystanderMemory(b *testing.B) {
-	for _, msgs := range []int{0, 20} {
-		b.Run(fmt.Sprintf("messages=%d", msgs), func(b *testing.B) {
-			var perConn float64
-			for b.Loop() {
-				perConn = bystanderBytes(b, 5000, msgs)
-			}
-			b.ReportMetric(perConn, "B/conn")
-		})
+	for _, dp := range []bool{false, true} {
+		for _, msgs := range []int{0, 20} {
+			b.Run(fmt.Sprintf("dataplane=%v/messages=%d", dp, msgs), func(b *testing.B) {
+				var perConn float64
+				for b.Loop() {
+					perConn = bystanderBytes(b, 5000, msgs, dp)
+				}
+				b.ReportMetric(perConn, "B/conn")
+			})
+		}
 	}
 }
 
-func bystanderBytes(b *testing.B, conns, msgs int) float64 {
+func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) float64 {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
@@ -36,6 +41,9 @@ func bystanderBytes(b *testing.B, conns, msgs int) float64 {
 	// No snapshots: node1 replays every entry, as a node that was there
 	// from the start applied them.
 	cfg := core.Config{SnapshotEvery: 1 << 30, ConnTimeout: time.Minute}
+	if dataPlane {
+		cfg.DataPlane = core.NewMemoryDataPlane()
+	}
 	ctx := context.Background()
 	n0 := startBenchNode(b, log, cfg, "node0")
 	configs := map[string]core.ChannelConfig{}
