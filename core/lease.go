@@ -282,7 +282,11 @@ func (h *Hub) announce(all, final bool) {
 				left = now // still attached as the node stops, or ended by the hub
 				c.left = left
 			}
-			if c.announced == announcedNone {
+			// In data-plane mode a connection this node still holds the
+			// queue of is released even if its hold was never announced
+			// (a transport that left before its hold went out): the
+			// release carries the cursor the next holder starts from.
+			if c.announced == announcedNone && c.dp == nil {
 				done = append(done, c)
 			} else if final || now-left >= min(int64(c.linger), maxLinger) {
 				m := connMark{ID: c.id, At: left, Sent: c.sent}
