@@ -179,6 +179,7 @@ type frame struct {
 	Message json.RawMessage `json:"message"`
 	FromSeq uint64          `json:"from_seq"`
 	ToSeq   uint64          `json:"to_seq"`
+	Cursor  string          `json:"cursor"`
 }
 
 func (f frame) text() string {

@@ -82,7 +82,8 @@ type frame struct {
 
 // event is one data event as the r3labs client saw it, decoded.
 type event struct {
-	ID     uint64
+	ID     uint64 // the id when it is a seq
+	RawID  string
 	Frames []frame
 }
 
@@ -122,7 +123,8 @@ func subscribe(t testing.TB, c *r3sse.Client, onEvent func(event)) *subscription
 				return
 			}
 			ev := event{}
-			ev.ID, _ = strconv.ParseUint(string(msg.ID), 10, 64)
+			ev.RawID = string(msg.ID)
+			ev.ID, _ = strconv.ParseUint(ev.RawID, 10, 64)
 			if err := json.Unmarshal(msg.Data, &ev.Frames); err != nil {
 				t.Errorf("event data %q is not a JSON list: %v", msg.Data, err)
 				return

@@ -125,6 +125,7 @@ type frame struct {
 	Channel string `json:"channel"`
 	FromSeq uint64 `json:"from_seq"`
 	ToSeq   uint64 `json:"to_seq"`
+	Cursor  string `json:"cursor"`
 }
 
 // readList reads one server frame, which must be a text frame holding a
