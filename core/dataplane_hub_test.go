@@ -17,8 +17,9 @@ type dpBackend struct {
 }
 
 // eachDataPlane runs test in data-plane mode on a MemoryLog with a
-// MemoryDataPlane (mem may set its fields first) and on one redis-server
-// (Log and DataPlane on the same Redis).
+// MemoryDataPlane (mem may set its fields first), on one redis-server and
+// on the package's three-master Redis Cluster (Log and DataPlane on the
+// same Redis).
 func eachDataPlane(t *testing.T, mem func(*core.MemoryDataPlane), test func(t *testing.T, b dpBackend)) {
 	t.Run("memory", func(t *testing.T) {
 		dp := core.NewMemoryDataPlane()
@@ -27,26 +28,38 @@ func eachDataPlane(t *testing.T, mem func(*core.MemoryDataPlane), test func(t *t
 		}
 		test(t, dpBackend{log: core.NewMemoryLog(), dp: dp})
 	})
-	t.Run("redis", func(t *testing.T) {
-		srv := redistest.Start(t)
-		cfg := redisbroker.Config{URL: srv.URL(), MaxBackoff: 100 * time.Millisecond}
+	onRedis := func(t *testing.T, cfg redisbroker.Config) {
+		cfg.MaxBackoff = 100 * time.Millisecond
 		if mem != nil {
 			probe := &core.MemoryDataPlane{}
 			mem(probe)
 			cfg.StreamMaxLen = probe.MaxLen
 		}
-		l, err := redisbroker.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = l.Close() })
-		dp, err := redisbroker.NewDataPlane(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = dp.Close() })
-		test(t, dpBackend{log: l, dp: dp})
+		test(t, redisBackend(t, cfg))
+	}
+	t.Run("redis", func(t *testing.T) {
+		onRedis(t, redisbroker.Config{URL: redistest.Start(t).URL()})
 	})
+	t.Run("cluster", func(t *testing.T) {
+		onRedis(t, redisbroker.Config{URL: sharedCluster(t).URL(), KeyPrefix: clusterPrefix(t)})
+	})
+}
+
+// redisBackend is a redisbroker Log and DataPlane of cfg, closed at
+// cleanup.
+func redisBackend(t *testing.T, cfg redisbroker.Config) dpBackend {
+	t.Helper()
+	l, err := redisbroker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	dp, err := redisbroker.NewDataPlane(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dp.Close() })
+	return dpBackend{log: l, dp: dp}
 }
 
 // newDPCluster starts n data-plane hubs on b.
