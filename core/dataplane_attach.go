@@ -32,8 +32,8 @@ var errNotRunning = fmt.Errorf("hub not running: %w", ErrUnavailable)
 // prepareHeld makes this node hold c with its queue caught up, unless it
 // already holds it with a queue that covers where the client resumes. It
 // sets opts so that the session starts after the catch-up's starting
-// seq.
-func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
+// seq. now is when the attachment began (unix ns).
+func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	var cur *Cursor
 	if opts.Resume && opts.Cursor != "" {
 		if parsed, err := ParseCursor(opts.Cursor); err == nil {
@@ -60,7 +60,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
 	}
 	start, gapFirst := c.startLocked(cur, *opts)
 	d := &connDP{streams: streams, qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
-		catching: make(map[Stream][]heldEntry, len(streams))}
+		catching: make(map[Stream][]heldEntry, len(streams)), since: now, pending: slices.Clone(streams)}
 	for _, s := range streams {
 		d.catching[s] = nil
 	}
@@ -81,16 +81,24 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
 	h.dpn.index(c, streams)
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
-	if err := h.dpn.addRefs(ctx, streams); err != nil {
-		c.mu.Lock()
-		if c.dp == d {
-			c.dp = nil
-		}
-		c.mu.Unlock()
+	err := h.dpn.addRefs(ctx, streams)
+	c.mu.Lock()
+	back := c.settleRefsLocked(d, streams, err == nil)
+	mine := c.dp == d
+	if err != nil && mine {
+		c.dp = nil
+	}
+	c.mu.Unlock()
+	h.dpn.dropRefs(back)
+	if err != nil {
 		h.dpn.unindex(c, streams)
 		h.stats.BrokerErrors.Add(1)
 		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
 	}
+	if !mine {
+		return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
+	}
+	streams = without(streams, back) // unsubscribed meanwhile
 	after := func(s Stream) Pos {
 		j, _ := joinOf(joins, s)
 		if p, ok := start.At(h.dp.Partition(s)); ok && (p.Epoch != j.Epoch || p.N > j.N) {
@@ -100,7 +108,14 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions) error {
 	}
 	read, err := h.readStreams(ctx, streams, after)
 	if err != nil {
-		h.dropHeld(c, false)
+		c.mu.Lock()
+		if c.dp != d {
+			d = nil // replaced meanwhile: not ours to drop
+		} else {
+			c.takeHeldLocked()
+		}
+		c.mu.Unlock()
+		h.unhold(c, d, false)
 		h.stats.BrokerErrors.Add(1)
 		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
 	}
@@ -282,31 +297,50 @@ func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
 	err := h.dpn.addRefs(ctx, streams)
+	c.mu.Lock()
+	back := c.settleRefsLocked(d, streams, err == nil)
+	c.mu.Unlock()
+	h.dpn.dropRefs(back)
+	streams = without(streams, back) // no longer followed
+	if len(streams) == 0 {
+		return
+	}
+	reffed := err == nil
 	var read catchup
 	if err == nil {
 		c.mu.Lock()
 		joins := slices.Clone(c.joins)
 		c.mu.Unlock()
 		read, err = h.readStreams(ctx, streams, func(s Stream) Pos { j, _ := joinOf(joins, s); return j })
-		if err != nil {
-			h.dpn.dropRefs(streams)
-		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.dp != d {
+		c.mu.Unlock()
+		return // whoever took d dropped the references
+	}
+	if err == nil {
+		h.finishCatchupLocked(c, read, streams, deliverReplay)
+		c.mu.Unlock()
 		return
 	}
-	if err != nil {
-		h.stats.BrokerErrors.Add(1)
-		h.log.Warn().Err(err).Str("conn_id", c.id).Msg("following a subscribed stream failed")
-		for _, s := range streams {
-			delete(d.catching, s)
-			d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })
-		}
-		h.dpn.unindex(c, streams)
-		h.enqueueGapLocked(c)
-		return
+	h.stats.BrokerErrors.Add(1)
+	h.log.Warn().Err(err).Str("conn_id", c.id).Msg("following a subscribed stream failed")
+	for _, s := range streams {
+		delete(d.catching, s)
+		d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })
 	}
-	h.finishCatchupLocked(c, read, streams, deliverReplay)
+	h.enqueueGapLocked(c)
+	c.mu.Unlock()
+	h.dpn.unindex(c, streams)
+	if reffed {
+		h.dpn.dropRefs(streams)
+	}
+}
+
+// without returns streams less those in drop.
+func without(streams, drop []Stream) []Stream {
+	if len(drop) == 0 {
+		return streams
+	}
+	return slices.DeleteFunc(slices.Clone(streams), func(s Stream) bool { return slices.Contains(drop, s) })
 }

@@ -24,6 +24,17 @@ type connDP struct {
 	// catching holds, per stream being caught up, the live entries that
 	// arrived meanwhile (a key with a nil list: catching, none yet).
 	catching map[Stream][]heldEntry
+	// since is when the attachment that made this state began (unix ns,
+	// the session's attachedAt): a hold another node announced before it
+	// does not take the state away while it catches up (lease.go).
+	since int64
+	// pending are the streams whose Subscriber references an Add is
+	// still taking (prepareHeld, replayStreams): whoever takes the state
+	// or removes such a stream meanwhile leaves their references to that
+	// Add's caller (settleRefsLocked), which gives back what is no longer
+	// followed. drop, set when the state is taken, are the streams whose
+	// references the taker drops.
+	pending, drop []Stream
 }
 
 // heldEntry is a live entry waiting for a catch-up to finish.
@@ -207,8 +218,34 @@ func (c *Conn) takeHeldLocked() *connDP {
 		c.dp = nil
 		c.queue.reset()
 		c.qBytes = 0
+		d.drop = notPending(d, d.streams)
 	}
 	return d
+}
+
+// notPending returns those of streams that d has no Add pending for.
+func notPending(d *connDP, streams []Stream) []Stream { return without(streams, d.pending) }
+
+// settleRefsLocked ends d's pending Adds of streams (ok: they took their
+// references) and returns those whose references the caller must drop
+// after unlocking: the streams d no longer follows (taken from c, or
+// removed while the Add ran), whose takers left them to it. Caller holds
+// c.mu.
+func (c *Conn) settleRefsLocked(d *connDP, streams []Stream, ok bool) []Stream {
+	d.pending = slices.DeleteFunc(d.pending, func(s Stream) bool { return slices.Contains(streams, s) })
+	if !ok {
+		return nil
+	}
+	if c.dp != d {
+		return streams
+	}
+	var out []Stream
+	for _, s := range streams {
+		if !slices.Contains(d.streams, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // unhold takes c out of the index under d's streams and drops their
@@ -217,7 +254,8 @@ func (h *Hub) unhold(c *Conn, d *connDP, async bool) {
 	if d == nil {
 		return
 	}
-	gone := h.dpn.unindex(c, d.streams)
+	h.dpn.unindex(c, d.streams)
+	gone := d.drop
 	if async {
 		h.dpn.later(func() { h.dpn.dropRefs(gone) })
 	} else {
@@ -242,6 +280,7 @@ func (h *Hub) streamsAdded(c *Conn, added []Stream) {
 					d.catching = map[Stream][]heldEntry{}
 				}
 				d.catching[s] = nil
+				d.pending = append(d.pending, s)
 				fresh = append(fresh, s)
 			}
 		}
@@ -269,12 +308,16 @@ func (h *Hub) streamsRemoved(c *Conn, removed []Stream) {
 			}
 		}
 	}
+	var drop []Stream
+	if d != nil {
+		drop = notPending(d, gone)
+	}
 	c.mu.Unlock()
 	if len(gone) == 0 {
 		return
 	}
-	gone = h.dpn.unindex(c, gone)
-	h.dpn.later(func() { h.dpn.dropRefs(gone) })
+	h.dpn.unindex(c, gone)
+	h.dpn.later(func() { h.dpn.dropRefs(drop) })
 }
 
 // joinLocked records s's join point from an op's joins (unless c has one)

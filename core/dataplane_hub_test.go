@@ -146,3 +146,25 @@ func TestDataPlanePresenceIsPerUserAcrossNodes(t *testing.T) {
 }
 
 func (f frame) channel() string { return f.str("channel") }
+
+// The cluster tests that hold in data-plane mode as they are (the others
+// compare per-node counters or history, which data-plane mode keeps
+// elsewhere).
+
+func TestDataPlaneAttachElsewhereReplaces(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		clusterAttachElsewhereReplaces(t, testLog{Log: b.log, dp: b.dp})
+	})
+}
+
+func TestDataPlaneCollectsTheConnectionsOfADeadNode(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		clusterCollectsTheConnectionsOfADeadNode(t, testLog{Log: b.log, dp: b.dp})
+	})
+}
+
+func TestDataPlaneAttachRightAfterConnectElsewhereSucceeds(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		clusterAttachRightAfterConnectElsewhereSucceeds(t, testLog{Log: b.log, dp: b.dp})
+	})
+}

@@ -118,7 +118,10 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 		default:
 			c.announced = announcedNone
 		}
-		if !again {
+		// An attachment here that began after the hold and is still
+		// catching up (no session yet) keeps its state: its own hold,
+		// announced once it is attached, replaces the other node's.
+		if !again && (c.dp == nil || c.session != nil || c.dp.since < m.At) {
 			held = c.takeHeldLocked() // the other node serves it now
 		}
 		c.mu.Unlock()

@@ -73,8 +73,9 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	if c == nil {
 		return nil, ErrUnknownConn
 	}
+	now := h.cfg.Now()
 	if h.dp != nil {
-		if err := h.prepareHeld(c, &opts); err != nil {
+		if err := h.prepareHeld(c, &opts, now.UnixNano()); err != nil {
 			return nil, err
 		}
 	} else if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
@@ -88,7 +89,6 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 		_ = h.repl.lookups.wait(ctx, h) // on failure, clamped as before
 		cancel()
 	}
-	now := h.cfg.Now()
 	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{}), attachedAt: now.UnixNano()}
 	c.mu.Lock()
 	if c.closed {
