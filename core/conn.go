@@ -143,6 +143,9 @@ func (c *Conn) endSessionLocked(d Disconnect) {
 	if s := c.session; s != nil {
 		c.session = nil
 		s.end(d)
+		if s.notify != nil { // see Session.Notify
+			s.notify()
+		}
 	}
 }
 

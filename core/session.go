@@ -189,7 +189,8 @@ func (s *Session) ConnID() string { return s.conn.id }
 func (s *Session) Ready() <-chan struct{} { return s.wakeC }
 
 // Notify makes the hub call f, instead of signalling Ready, whenever frames
-// may be waiting for Next, and at once when some already are. This lets a
+// may be waiting for Next, and at once when some already are; and once
+// more when the hub ends the session (Done is closed by then). This lets a
 // transport write from a few goroutines of its own, in the order the
 // connections became ready, instead of waking one writer per connection for
 // every publish. f runs on the publisher's goroutine with the connection's

@@ -509,3 +509,26 @@ func TestLeaveRemovesTheConnectionUnlessAnotherTransportAttached(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyIsCalledWhenTheSessionEnds: a transport that waits without a
+// goroutine on Done (long-poll) learns of the session's end through its
+// Notify function, called once Done is closed.
+func TestNotifyIsCalledWhenTheSessionEnds(t *testing.T) {
+	h, _ := newHub(t, core.Config{})
+	c := listen(t, h, "alice", "room")
+	first := c.sess
+	var calls, doneAtCall int
+	first.Notify(func() {
+		calls++
+		if isDone(first) {
+			doneAtCall++
+		}
+	})
+	if calls != 0 {
+		t.Fatalf("Notify called %d times with nothing waiting", calls)
+	}
+	c.attach(t, core.AttachOptions{})
+	if calls != 1 || doneAtCall != 1 {
+		t.Fatalf("after the replacement: %d calls, %d with Done closed; want 1, 1", calls, doneAtCall)
+	}
+}

@@ -29,16 +29,25 @@
 //
 // A Handler is safe for concurrent use. An HTTP/1.x poll's connection is
 // taken over from net/http once the poll is attached (held.go): while it
-// waits it holds no net/http goroutine, buffers or request state, only a
-// waiter goroutine (the select on the session, the timers and Shutdown)
-// and a watcher parked in the poller's read, which notices a client that
-// leaves. The waiter writes the answer (head and body in one write) and
-// hands the connection back to the http.Server that read the poll
-// (handback.go), which reads the client's next request on it as on any
-// kept-alive connection. HTTP/2 polls, and ResponseWriters that cannot be
-// hijacked, wait on the request's goroutine instead. Either way one
-// goroutine writes the answer, holding no lock while waiting or writing. A newer poll for the same connection replaces
-// the older one in the hub, which ends the older session: the older request
-// answers at once (usually "[]") and the newer one gets the frames. Shutdown
-// makes every waiting poll answer at once and refuses new ones with 503.
+// waits it holds no net/http goroutine, buffers or request state, only one
+// goroutine parked in a read of the socket, as an idle socket holds, which
+// notices a client that leaves; frames, the session's end and Shutdown
+// move the socket's read deadline to cut that read short. That goroutine
+// then writes the answer (head and body in one write) and hands the
+// connection back to the http.Server that read the poll (handback.go),
+// which reads the client's next request on it as on any kept-alive
+// connection. HTTP/2 polls, and ResponseWriters that cannot be hijacked,
+// wait on the request's goroutine instead. Either way one goroutine writes
+// the answer, holding no lock while waiting or writing. A newer poll for
+// the same connection replaces the older one in the hub, which ends the
+// older session: the older request answers at once (usually "[]") and the
+// newer one gets the frames. Shutdown makes every waiting poll answer at
+// once and refuses new ones with 503.
+//
+// # Spread
+//
+// Each poll's quiet gap is Gather plus a random share of up to Gather/8,
+// drawn per poll (the gathering's cap moves with it), so that after a
+// message to many connections their answers, and the re-polls that follow,
+// come due over a few tens of milliseconds instead of in one instant.
 package longpoll

@@ -31,6 +31,9 @@ type Handler struct {
 	// backs hands answered connections back to the servers they came
 	// from (see handBack).
 	backs map[*http.Server]*backListener
+	// held are the polls waiting on taken-over connections, which
+	// Shutdown stops (see hold).
+	held map[*held]struct{}
 }
 
 // New returns a handler with cfg's defaults filled in. It panics when
@@ -229,16 +232,45 @@ func (h *Handler) enter() bool {
 
 func (h *Handler) leave() { h.polls.Done() }
 
+// hold lists a held poll for Shutdown; it reports false, listing nothing,
+// once Shutdown was called.
+func (h *Handler) hold(p *held) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopping {
+		return false
+	}
+	if h.held == nil {
+		h.held = map[*held]struct{}{}
+	}
+	h.held[p] = struct{}{}
+	return true
+}
+
+// release unlists a held poll.
+func (h *Handler) release(p *held) {
+	h.mu.Lock()
+	delete(h.held, p)
+	h.mu.Unlock()
+}
+
 // Shutdown makes every waiting poll answer at once with what it has,
 // refuses new polls with 503, and waits until the running polls are
 // written or ctx is done (returning ctx's error). It may be called more
 // than once.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
+	var held []*held
 	if !h.stopping {
 		h.stopping = true
 		close(h.stop)
+		for p := range h.held {
+			held = append(held, p)
+		}
 	}
 	h.mu.Unlock()
+	for _, p := range held {
+		p.stop(endShutdown)
+	}
 	return h.polls.Wait(ctx)
 }

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,13 +21,20 @@ const (
 	maxEarlyBytes = 16 << 10
 )
 
+// pastDeadline, as a read deadline, ends a waiting read at once.
+var pastDeadline = time.Unix(1, 0)
+
 // held is a poll whose HTTP/1.x connection was taken over from net/http
 // while it waits: net/http's goroutine, its buffers and its per-request
-// state go away, and the poll holds only the connection, its session, a
-// waiter and a watcher on the smallest stacks. Once answered, the
-// connection goes back to the http.Server that served the request (see
-// handBack), which reads the client's next request as on any kept-alive
-// connection.
+// state go away, and the poll holds only the connection, its session and
+// one goroutine parked in a read of the socket, as an idle socket does.
+// That read notices a client that leaves; everything else that ends the
+// wait moves the socket's read deadline, which cuts the read short: the
+// Timeout is the first deadline, a frame (Session.Notify) moves it to the
+// end of the gathering, and the session's end or Shutdown to the past.
+// Once answered, the connection goes back to the http.Server that served
+// the request (see handBack), which reads the client's next request as on
+// any kept-alive connection.
 type held struct {
 	h    *Handler
 	sess *core.Session
@@ -37,13 +45,18 @@ type held struct {
 	keep bool // the connection may serve another request (set once)
 
 	// early holds the bytes read past the request: by net/http before
-	// the take-over, then by the watcher. The watcher owns it until
-	// watched is closed.
-	early    []byte
-	left     bool          // the client left or sent too much (the watcher's)
-	gone     chan struct{} // closed by the watcher when the client left
-	watched  chan struct{} // closed when the watcher returned
-	stopping atomic.Bool   // the waiter stops the watcher (not the client)
+	// the take-over, then by the poll's own reads.
+	early []byte
+	left  bool // the client left or sent too much
+
+	mu sync.Mutex
+	// Guarded by mu (wake runs on the publisher's goroutine):
+	due       time.Time     // the read deadline: when the wait ends
+	gathering bool          // a frame came; due is the end of the gathering
+	gatherEnd time.Time     // the gathering's cap
+	spread    time.Duration // this poll's share of the quiet gap's spread
+	cut       ending        // endSession or endShutdown once one happened; else endFrames
+	decided   bool          // the wait is over: deadlines are the answer's
 }
 
 // takeOver hijacks the poll's connection and hands the wait to a held
@@ -63,53 +76,15 @@ func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Sessi
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	p := &held{
 		h: h, sess: s, req: req, conn: conn, hdr: hdr, srv: srv,
-		keep:    srv != nil && !r.Close,
-		gone:    make(chan struct{}),
-		watched: make(chan struct{}),
+		keep: srv != nil && !r.Close,
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		p.early = bytes.Clone(b)
 	}
 	h.polls.Add() // before the request's own count drops
-	go p.watch()
 	go p.run()
 	return true
-}
-
-// watch reads the connection while the poll waits, so that a client that
-// leaves is noticed at once: it closes gone when reading ends, unless the
-// waiter stopped it. Bytes the client sends meanwhile (a pipelined request)
-// are kept for the server. On a socket it waits in the poller's read
-// (syscall.RawConn, see readSome), which keeps its parked stack the
-// smallest.
-func (p *held) watch() {
-	defer close(p.watched)
-	if sc, ok := p.conn.(syscall.Conn); ok && rawWatch {
-		if raw, err := sc.SyscallConn(); err == nil {
-			_ = raw.Read(p.readSome) // ends when readSome does, or at the waiter's deadline
-			p.ended()
-			return
-		}
-	}
-	var b [64]byte
-	for {
-		n, err := p.conn.Read(b[:])
-		p.early = append(p.early, b[:n]...)
-		if err != nil || len(p.early) > maxEarlyBytes {
-			break
-		}
-	}
-	p.ended()
-}
-
-// ended notes that reading ended and, unless the waiter stopped the
-// watcher, closes gone.
-func (p *held) ended() {
-	p.left = !p.stopping.Load()
-	if p.left {
-		close(p.gone)
-	}
 }
 
 // run waits as a poll does, answers on the connection and hands it back
@@ -117,7 +92,7 @@ func (p *held) ended() {
 func (p *held) run() {
 	h := p.h
 	defer h.polls.Done()
-	end := h.wait(p.gone, p.sess)
+	end := p.wait()
 	h.pending.Add(-1)
 	if end == endClientGone {
 		h.clientGone(p.sess)
@@ -127,12 +102,7 @@ func (p *held) run() {
 	a := h.take(p.sess, p.req)
 	err := p.write(a.body)
 	h.finish(p.sess, p.req, end, a, err)
-	// The watcher reads on while the answer goes out; stop it before the
-	// connection is the server's again.
-	p.stopping.Store(true)
-	_ = p.conn.SetReadDeadline(time.Unix(1, 0))
-	<-p.watched
-	if err != nil || !p.keep || p.left {
+	if err != nil || !p.keep {
 		_ = p.conn.Close()
 		return
 	}
@@ -141,6 +111,136 @@ func (p *held) run() {
 		return
 	}
 	h.handBack(p.srv, p.conn, p.early)
+}
+
+// wait blocks in a read of the socket until the poll should answer (see
+// Handler.wait for when) and says why. On return no wake runs any more.
+func (p *held) wait() ending {
+	h := p.h
+	p.mu.Lock()
+	p.due = time.Now().Add(h.cfg.Timeout)
+	p.cut = endFrames
+	p.spread = h.spread()
+	err := p.conn.SetReadDeadline(p.due)
+	p.mu.Unlock()
+	if err != nil {
+		return endClientGone
+	}
+	if !h.hold(p) {
+		p.stop(endShutdown)
+	}
+	p.sess.Notify(p.wake)
+	select {
+	case <-p.sess.Done(): // ended before Notify
+		p.stop(endSession)
+	default:
+	}
+	end := endClientGone
+	for p.read() {
+		if e, over := p.over(); over {
+			end = e
+			break
+		}
+	}
+	p.mu.Lock()
+	p.decided = true
+	p.mu.Unlock()
+	p.sess.Notify(nil) // after it, wake is not called again
+	h.release(p)
+	return end
+}
+
+// over reports, after the read deadline passed, whether the wait is over
+// and why: a wake may have moved the deadline on since.
+func (p *held) over() (ending, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.cut != endFrames:
+		return p.cut, true
+	case time.Now().Before(p.due):
+		return 0, false
+	case p.gathering:
+		return endFrames, true
+	default:
+		return endTimeout, true
+	}
+}
+
+// wake is the session's Notify function: frames may be waiting, or the
+// session ended. It runs on the publisher's goroutine under the
+// connection's lock, so it only moves the read deadline.
+func (p *held) wake() {
+	select {
+	case <-p.sess.Done():
+		p.stop(endSession)
+		return
+	default:
+	}
+	g := p.h.cfg.Gather
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.decided || p.cut != endFrames {
+		return
+	}
+	if !p.gathering {
+		p.gathering = true
+		p.gatherEnd = now.Add(min(p.h.cfg.Timeout, maxGatherRounds*g) + p.spread)
+	}
+	due := now
+	if g >= 0 {
+		due = now.Add(g + p.spread)
+		if due.After(p.gatherEnd) {
+			due = p.gatherEnd
+		}
+	}
+	if due.Equal(p.due) {
+		return
+	}
+	p.due = due
+	_ = p.conn.SetReadDeadline(due)
+}
+
+// stop ends the wait at once, for why (the session ended, Shutdown).
+func (p *held) stop(why ending) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.decided || p.cut != endFrames {
+		return
+	}
+	p.cut = why
+	_ = p.conn.SetReadDeadline(pastDeadline)
+}
+
+// read reads the socket until its read deadline passes, and reports true
+// then; it reports false when the client left or sent too much. On a
+// socket it waits in the poller's read (syscall.RawConn, see readSome),
+// which keeps its parked stack the smallest. Bytes the client sends
+// meanwhile (a pipelined request) are kept for the server.
+func (p *held) read() bool {
+	if sc, ok := p.conn.(syscall.Conn); ok && rawWatch {
+		if raw, err := sc.SyscallConn(); err == nil {
+			err = raw.Read(p.readSome)
+			p.left = p.left || !errors.Is(err, os.ErrDeadlineExceeded)
+			return !p.left
+		}
+	}
+	var b [64]byte
+	for {
+		n, err := p.conn.Read(b[:])
+		p.early = append(p.early, b[:n]...)
+		switch {
+		case len(p.early) > maxEarlyBytes:
+			p.left = true
+			return false
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return true
+		case err != nil:
+			p.left = true
+			return false
+		}
+	}
 }
 
 // write writes the answer: the response head (with the middleware's
