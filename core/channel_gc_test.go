@@ -21,6 +21,17 @@ func channelNames(t *testing.T, h *core.Hub) []string {
 	return names
 }
 
+// waitChannels waits until every node, caught up with the log, holds
+// exactly the channels want.
+func waitChannels(t *testing.T, nodes []*node, within time.Duration, want ...string) {
+	t.Helper()
+	for i, nd := range nodes {
+		waitUntil(t, within, fmt.Sprintf("node%d holds the channels %v", i, want), func() bool {
+			return nd.Sync(t.Context()) == nil && slices.Equal(channelNames(t, nd.Hub), want)
+		})
+	}
+}
+
 func TestCollectChannels(t *testing.T) {
 	ctx := context.Background()
 	const timeout = 15 * time.Second
@@ -177,11 +188,7 @@ func TestClusterCollectsEmptyChannelsAndCountsMaxChannels(t *testing.T) {
 		if _, err := nodes[1].Disconnect(ctx, alice.ID); err != nil {
 			t.Fatal(err)
 		}
-		for i, nd := range nodes {
-			waitUntil(t, testDeadline, fmt.Sprintf("node%d collects the empty channels", i), func() bool {
-				return nd.Sync(ctx) == nil && len(channelNames(t, nd.Hub)) == 0
-			})
-		}
+		waitChannels(t, nodes, testDeadline)
 		sameEverywhere(t, nodes)
 		connect(t, nodes[1].Hub, "bob", "c", "d")
 		sameEverywhere(t, nodes)

@@ -70,6 +70,9 @@ type op struct {
 	// Joins are, in data-plane mode, the join points of the streams a
 	// connect or subscribe adds (dataplane_holder.go).
 	Joins []streamJoin `json:"joins,omitempty"`
+	// Channels are, in data-plane mode, the channels an opCollect may
+	// remove (gc_cluster.go).
+	Channels []string `json:"channels,omitempty"`
 }
 
 type applied struct {
@@ -485,7 +488,7 @@ func (h *Hub) applyOp(o *op, at time.Time, ids *idSource) (any, error) {
 	case opDisconnect:
 		return h.applyDisconnect(at, ids, o.ConnID), nil
 	case opCollect:
-		return h.applyCollect(at, ids), nil
+		return h.applyCollect(at, ids, o.Channels), nil
 	case opLease:
 		h.applyLease(o.Node, o.Time)
 		return nil, nil
@@ -602,8 +605,8 @@ func (h *Hub) runCluster(ctx context.Context) error {
 				outage.Store(false)
 				holdCollect = later(holdCollect, now.Add(h.cfg.ConnTimeout))
 			}
-			if now.After(holdCollect) && h.stale(now) {
-				h.appendAsync(op{Kind: opCollect})
+			if now.After(holdCollect) {
+				h.tickCollect(ctx, &wg, now)
 			}
 			if recovered || n-lastSnap >= int64(h.cfg.SnapshotEvery) {
 				lastSnap = n

@@ -69,6 +69,14 @@ type Config struct {
 	// changes, and a node queues frames only for the connections whose
 	// transport it holds. Ignored without Log. Default: none.
 	DataPlane DataPlane
+	// StatsBoard, in data-plane mode (Log and DataPlane set), adds up the
+	// nodes' message counters: each node posts its own every GCInterval
+	// (when they changed, and at least every minute) and admin.json's
+	// total_messages and total_unique_messages are the board's totals, the
+	// same on every node. Ignored in other modes (one node counts
+	// everything; in a replicated cluster every node counts the same).
+	// Default: none (admin.json shows this node's counters).
+	StatsBoard StatsBoard
 	// NodeID names this node in the log's entries. Default: a random UUID.
 	NodeID string
 	// ReplicateTimeout bounds how long a change waits for the log to store

@@ -79,7 +79,8 @@
 // Prometheus; the API package turns them into metrics at scrape time, and
 // admin.json's total_messages and total_unique_messages (what the admin
 // page charts) are the same Stats.TotalMessages and
-// Stats.TotalUniqueMessages.
+// Stats.TotalUniqueMessages; in data-plane mode, where each node counts only
+// its own work, they are the sums Config.StatsBoard keeps.
 //
 // Publish→write latency: every Frame records when it was encoded (born, an
 // int64 of nanoseconds since the hub started, taken from the publish

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,9 +18,15 @@ import (
 // then answers Ready once it has caught up, appends its lease every
 // ConnTimeout/4 (at most 5 s), and announces the holds and releases of its
 // transports' connections (lease.go): a connection held by a node whose
-// lease lives is never idle.
+// lease lives is never idle. In data-plane mode with a Config.StatsBoard,
+// Run posts the node's message counters to it (see StatsBoard).
 func (h *Hub) Run(ctx context.Context) error {
 	if h.repl != nil {
+		if b := h.board(); b != nil {
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() { h.runStats(ctx, b) })
+		}
 		return h.runCluster(ctx)
 	}
 	t := time.NewTicker(h.cfg.GCInterval)
@@ -36,21 +43,43 @@ func (h *Hub) Run(ctx context.Context) error {
 
 // Collect runs one collection pass now and reports how many connections it
 // removed. A clustered hub asks the log to collect and reports what this
-// node removed when it applied that entry (0 when the log is unreachable).
+// node removed when it applied that entry (0 when the log is unreachable);
+// in data-plane mode it first checks which idle channels have no history
+// (see collectCluster).
 func (h *Hub) Collect() int {
 	if h.repl != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 		defer cancel()
-		n, _ := submit[int](ctx, h, op{Kind: opCollect})
-		return n
+		return h.collectCluster(ctx, h.cfg.Now(), false)
 	}
-	return h.applyCollect(h.cfg.Now(), nil)
+	return h.applyCollect(h.cfg.Now(), nil, nil).conns
+}
+
+// collected is what applying a collection removed: how many connections,
+// and in data-plane mode the names of the channels.
+type collected struct {
+	conns    int
+	channels []string
 }
 
 // stale reports whether the collector would remove something at now.
 func (h *Hub) stale(now time.Time) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if h.staleMembersLocked(now) {
+		return true
+	}
+	for _, ch := range h.channels {
+		if ch.collectable(now, h.cfg.ConnTimeout) {
+			return true
+		}
+	}
+	return false
+}
+
+// staleMembersLocked reports whether the collector would remove a
+// connection or forget a user at now. Caller holds h.mu.
+func (h *Hub) staleMembersLocked(now time.Time) bool {
 	for _, c := range h.conns {
 		if h.idleLocked(c, now) > h.cfg.ConnTimeout {
 			return true
@@ -61,19 +90,17 @@ func (h *Hub) stale(now time.Time) bool {
 			return true
 		}
 	}
-	for _, ch := range h.channels {
-		if ch.collectable(now, h.cfg.ConnTimeout) {
-			return true
-		}
-	}
 	return false
 }
 
 // applyCollect is Collect's change: it removes what is inactive at now, in
-// connection id order (so that every node of a cluster does it alike).
-func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
+// connection id order (so that every node of a cluster does it alike). In
+// data-plane mode the channels removed are those of listed that are still
+// collectable (their history, in the DataPlane, was found empty by the
+// origin); otherwise listed is ignored and every collectable channel goes.
+func (h *Hub) applyCollect(now time.Time, ids *idSource, listed []string) collected {
 	if !h.stale(now) {
-		return 0
+		return collected{}
 	}
 	h.mu.Lock()
 	h.forgetLeasesLocked(now)
@@ -97,12 +124,23 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 	}
 	// After the connections: a channel their removal left empty waits
 	// ConnTimeout from now (its parted events still find it).
+	res := collected{conns: len(stale)}
 	channels := 0
-	for name, ch := range h.channels {
-		if ch.collectable(now, h.cfg.ConnTimeout) {
-			delete(h.channels, name)
-			channels++
+	if h.dp == nil {
+		for name, ch := range h.channels {
+			if ch.collectable(now, h.cfg.ConnTimeout) {
+				delete(h.channels, name)
+				channels++
+			}
 		}
+	} else {
+		for _, name := range listed {
+			if ch := h.channels[name]; ch != nil && ch.collectable(now, h.cfg.ConnTimeout) {
+				delete(h.channels, name)
+				res.channels = append(res.channels, name)
+			}
+		}
+		channels = len(res.channels)
 	}
 	h.mu.Unlock()
 
@@ -114,5 +152,5 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource) int {
 	h.stats.CollectedUsers.Add(int64(forgotten))
 	h.stats.CollectedChannels.Add(int64(channels))
 	h.routeAll(events)
-	return len(stale)
+	return res
 }

@@ -35,6 +35,11 @@ type Hub struct {
 	dp DataPlane
 	// dpn is the node's live side in data-plane mode (dataplane_route.go).
 	dpn *dpNode
+	// dpgc is this node's state for collection in data-plane mode
+	// (gc_cluster.go).
+	dpgc dpCollector
+	// lastTotals are the last totals read from Config.StatsBoard.
+	lastTotals atomic.Pointer[Counters]
 }
 
 // New returns a hub with cfg's defaults filled in. Call Run to start its
@@ -88,7 +93,11 @@ func (h *Hub) Connect(ctx context.Context, p ConnectParams) (ConnectResult, erro
 	if err != nil {
 		return ConnectResult{}, fmt.Errorf("connect %q: %w", p.Username, err)
 	}
-	return submit[ConnectResult](ctx, h, op{Kind: opConnect, Connect: &p, Joins: joins})
+	res, err := submit[ConnectResult](ctx, h, op{Kind: opConnect, Connect: &p, Joins: joins})
+	if err == nil {
+		h.addHistory(ctx, &res.ChannelsInfo, p.Info)
+	}
+	return res, err
 }
 
 // Subscribe adds the connection to channels (creating missing ones). More
@@ -105,7 +114,11 @@ func (h *Hub) Subscribe(ctx context.Context, p SubscribeParams) (SubscribeResult
 	if err != nil {
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, err)
 	}
-	return submit[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p, Joins: joins})
+	res, err := submit[SubscribeResult](ctx, h, op{Kind: opSubscribe, Subscribe: &p, Joins: joins})
+	if err == nil {
+		h.addHistory(ctx, &res.ChannelsInfo, p.Info)
+	}
+	return res, err
 }
 
 // Unsubscribe removes the connection from channels; unknown names are
@@ -114,7 +127,11 @@ func (h *Hub) Unsubscribe(ctx context.Context, p SubscribeParams) (UnsubscribeRe
 	if h.repl == nil {
 		return h.applyUnsubscribe(h.cfg.Now(), nil, p)
 	}
-	return submit[UnsubscribeResult](ctx, h, op{Kind: opUnsubscribe, Subscribe: &p})
+	res, err := submit[UnsubscribeResult](ctx, h, op{Kind: opUnsubscribe, Subscribe: &p})
+	if err == nil {
+		h.addHistory(ctx, &res.ChannelsInfo, p.Info)
+	}
+	return res, err
 }
 
 // SetUserState merges state into a known user's state and emits

@@ -9,15 +9,35 @@ import (
 
 // Info describes channels as upstream's /info does. A clustered hub first
 // catches up with the log (see readSync), so every node answers alike.
+// It is Describe without the error: in data-plane mode, the channels whose
+// history could not be read show none (the failure is logged and counted
+// in Stats.BrokerErrors).
 func (h *Hub) Info(ctx context.Context, opts InfoOptions) ChannelsInfo {
+	info, err := h.Describe(ctx, opts)
+	if err != nil {
+		h.log.Warn().Err(err).Msg("info shows no history: the data plane could not be read")
+	}
+	return info
+}
+
+// Describe is Info that reports a failure: in data-plane mode (Config.Log
+// and Config.DataPlane set) the history comes from the DataPlane, read
+// after Hub.mu is released, and an error from it (wrapping ErrUnavailable
+// when it cannot be reached) is returned with what could be read.
+func (h *Hub) Describe(ctx context.Context, opts InfoOptions) (ChannelsInfo, error) {
 	h.readSync(ctx)
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.infoLocked(opts)
+	info := h.infoLocked(opts)
+	h.mu.RUnlock()
+	if !opts.IncludeHistory {
+		return info, nil
+	}
+	return info, h.fillHistory(ctx, &info)
 }
 
 // infoLocked builds channels_info. opts.Channels nil means every channel.
-// Caller holds h.mu.
+// In data-plane mode every history is empty: the caller fills it with
+// fillHistory after releasing h.mu. Caller holds h.mu.
 func (h *Hub) infoLocked(opts InfoOptions) ChannelsInfo {
 	names := opts.Channels
 	if names == nil {
@@ -33,7 +53,7 @@ func (h *Hub) infoLocked(opts InfoOptions) ChannelsInfo {
 		if _, done := out.Channels[name]; done {
 			continue
 		}
-		info := ch.info(opts.IncludeHistory)
+		info := ch.info(opts.IncludeHistory && h.dp == nil)
 		if opts.IncludeUsers {
 			info.Users = sortedKeys(ch.members)
 			for _, u := range info.Users {
@@ -101,16 +121,29 @@ type AdminInfo struct {
 }
 
 // Admin returns the statistics and full listing admin.json shows. A
-// clustered hub first catches up with the log (see readSync).
+// clustered hub first catches up with the log (see readSync). In
+// data-plane mode the histories come from the DataPlane (a channel whose
+// history cannot be read shows none; the failure is logged) and the
+// message totals from Config.StatsBoard.
 func (h *Hub) Admin(ctx context.Context) AdminInfo {
 	h.readSync(ctx)
 	h.mu.RLock()
-	defer h.mu.RUnlock()
+	out := h.adminLocked()
+	h.mu.RUnlock()
+	t := h.totals(ctx)
+	out.TotalMessages, out.TotalUniqueMessages = t.Messages, t.UniqueMessages
+	info := ChannelsInfo{Channels: out.Channels}
+	if err := h.fillHistory(ctx, &info); err != nil {
+		h.log.Warn().Err(err).Msg("admin.json shows no history: the data plane could not be read")
+	}
+	return out
+}
+
+// adminLocked is Admin's listing. Caller holds h.mu.
+func (h *Hub) adminLocked() AdminInfo {
 	out := AdminInfo{
 		RememberedUserCount: len(h.users),
 		TotalChannels:       len(h.channels),
-		TotalMessages:       h.stats.TotalMessages.Load(),
-		TotalUniqueMessages: h.stats.TotalUniqueMessages.Load(),
 		Channels:            h.infoLocked(DefaultInfoOptions()).Channels,
 		Users:               []AdminUser{},
 		Uptime:              formatUptime(h.cfg.Now().Sub(h.started)),

@@ -16,7 +16,10 @@ import (
 // node's own snapshot entry, so it describes the log exactly up to that
 // entry. It holds users, connections (with their channels, seq counters and
 // the newest snapshotQueueFrames frames of their queues), channels (configs,
-// members, history, stored frames) and the counters every node shares.
+// members, history, stored frames) and the counters every node shares. In
+// data-plane mode (Hub.dp set) it holds no frames, queues, history or
+// message counters: those live in the DataPlane and on the node that
+// holds each connection (and the message counters in Config.StatsBoard).
 
 // snapshotQueueFrames is how many of a connection's newest queued frames a
 // snapshot keeps: a client that resumes on a node restored from a snapshot
@@ -127,10 +130,12 @@ func (h *Hub) snapshot() ([]byte, error) {
 	t := &frameTable{index: map[*Frame]int{}}
 	st := snapState{
 		Version:   snapshotVersion,
-		Messages:  h.stats.TotalMessages.Load(),
-		Unique:    h.stats.TotalUniqueMessages.Load(),
 		Collected: h.stats.CollectedConns.Load(),
 		Forgotten: h.stats.CollectedUsers.Load(),
+	}
+	frames := h.dp == nil // data-plane mode: no frames (see above)
+	if frames {
+		st.Messages, st.Unique = h.stats.TotalMessages.Load(), h.stats.TotalUniqueMessages.Load()
 	}
 	if h.repl != nil && len(h.repl.voided) > 0 {
 		st.Voided = maps.Clone(h.repl.voided)
@@ -141,17 +146,21 @@ func (h *Hub) snapshot() ([]byte, error) {
 	}
 	for _, name := range sortedKeys(h.users) {
 		u := h.users[name]
-		u.mu.Lock()
-		frames := t.refs(u.frames)
-		u.mu.Unlock()
-		st.Users = append(st.Users, snapUser{Name: name, UUID: u.uuid, State: u.state, PublicKeys: u.publicKeys,
-			LastActive: u.lastActive.UnixNano(), Frames: frames})
+		su := snapUser{Name: name, UUID: u.uuid, State: u.state, PublicKeys: u.publicKeys, LastActive: u.lastActive.UnixNano()}
+		if frames {
+			u.mu.Lock()
+			su.Frames = t.refs(u.frames)
+			u.mu.Unlock()
+		}
+		st.Users = append(st.Users, su)
 	}
 	for _, name := range sortedKeys(h.channels) {
 		ch := h.channels[name]
 		ch.mu.Lock()
-		sc := snapChannel{Name: name, UUID: ch.uuid, Config: ch.cfg, History: t.refs(ch.history),
-			Frames: t.refs(ch.frames), LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
+		sc := snapChannel{Name: name, UUID: ch.uuid, Config: ch.cfg, LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
+		if frames {
+			sc.History, sc.Frames = t.refs(ch.history), t.refs(ch.frames)
+		}
 		ch.mu.Unlock()
 		st.Channels = append(st.Channels, sc)
 	}
@@ -161,7 +170,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		c.mu.Lock()
 		sc.NextSeq, sc.Sent = c.nextSeq, c.sent
 		sc.Joins, sc.Rel = c.joins, c.rel
-		for i := max(0, c.queue.len()-snapshotQueueFrames); i < c.queue.len(); i++ {
+		for i := max(0, c.queue.len()-snapshotQueueFrames); frames && i < c.queue.len(); i++ {
 			e := c.queue.at(i)
 			sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
 		}
@@ -270,8 +279,10 @@ func (h *Hub) restore(data []byte) error {
 			ch.add(c)
 		}
 	}
-	h.stats.TotalMessages.Store(st.Messages)
-	h.stats.TotalUniqueMessages.Store(st.Unique)
+	if h.dp == nil { // data-plane mode: each node counts its own (StatsBoard)
+		h.stats.TotalMessages.Store(st.Messages)
+		h.stats.TotalUniqueMessages.Store(st.Unique)
+	}
 	h.stats.CollectedConns.Store(st.Collected)
 	h.stats.CollectedUsers.Store(st.Forgotten)
 	if h.repl != nil {

@@ -43,12 +43,18 @@ func (st *snapState) encode() ([]byte, error) {
 		b.WriteString(`,"` + kv.key + `":`)
 		b.WriteString(strconv.FormatInt(kv.n, 10))
 	}
-	if len(st.Voided) > 0 {
-		v, err := json.Marshal(st.Voided) // one small map
-		if err != nil {
-			return nil, fmt.Errorf("voided: %w", err)
+	for _, kv := range []struct {
+		key string
+		m   map[string]int64
+	}{{"voided", st.Voided}, {"leases", st.Leases}} {
+		if len(kv.m) == 0 {
+			continue
 		}
-		b.WriteString(`,"voided":`)
+		v, err := json.Marshal(kv.m) // one small map
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.key, err)
+		}
+		b.WriteString(`,"` + kv.key + `":`)
 		b.Write(v)
 	}
 	b.WriteByte('}')

@@ -10,7 +10,7 @@ import (
 
 func sampleSnapState(frames int, body string) *snapState {
 	st := &snapState{Version: snapshotVersion, Messages: 7, Unique: 3, Collected: 2, Forgotten: 1,
-		Voided: map[string]int64{"1-0": 5}}
+		Voided: map[string]int64{"1-0": 5}, Leases: map[string]int64{"node0": 9}}
 	for i := range frames {
 		st.Frames = append(st.Frames, snapFrame{Body: json.RawMessage(`{"type":"message","message":"` + body + `"}`), LiveCatchup: i%2 == 0})
 	}

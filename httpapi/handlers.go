@@ -58,11 +58,6 @@ func bodyOnly[P any](decode func([]byte) (P, error)) func(*http.Request, []byte)
 	return func(_ *http.Request, body []byte) (P, error) { return decode(body) }
 }
 
-// infallible adapts a hub call that cannot fail.
-func infallible[P, R any](do func(context.Context, P) R) func(context.Context, P) (R, error) {
-	return func(ctx context.Context, p P) (R, error) { return do(ctx, p), nil }
-}
-
 // subscription decodes a subscribe or unsubscribe body, with conn_id
 // falling back to the query string. Upstream validates the connection
 // inside the schema, so an unknown connection is reported together with

@@ -51,7 +51,7 @@ func (s *Server) table() []route {
 		{methods: one(http.MethodPatch), path: "/message", handle: api(s.messages(core.KindEdit))},
 		{methods: one(http.MethodDelete), path: "/message", handle: api(s.messages(core.KindDelete))},
 		{methods: one(http.MethodPost), path: "/channel_config", handle: api(endpoint(s, bodyOnly(decodeChannelConfig), h.ConfigureChannels))},
-		{methods: anyMethod, path: "/info", handle: api(endpoint(s, bodyOnly(decodeInfo), infallible(h.Info)))},
+		{methods: anyMethod, path: "/info", handle: api(endpoint(s, bodyOnly(decodeInfo), h.Describe))},
 		{methods: anyMethod, path: "/disconnect", handle: s.disconnect},
 		{methods: anyMethod, path: "/admin/admin.json", handle: s.admin(s.adminJSON)},
 		{methods: one(http.MethodGet), path: "/admin", handle: s.admin(s.adminPage)},

@@ -53,6 +53,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	latency := httpapi.NewWriteLatency()
 	var shared *redisbroker.Log
 	var sharedLog core.Log
+	var board core.StatsBoard // admin.json's cluster-wide message totals (data-plane mode)
 	if cfg.RedisURL != "" {
 		var err error
 		shared, err = redisbroker.New(redisbroker.Config{
@@ -62,10 +63,11 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
-		sharedLog = shared
+		sharedLog, board = shared, shared.StatsBoard()
 	}
 	hub := core.New(core.Config{
 		Log:         sharedLog,
+		StatsBoard:  board,
 		ConnTimeout: cfg.ConnTimeout,
 		MaxHistory:  cfg.MaxHistory,
 		QueueFrames: cfg.ConnQueueFrames,

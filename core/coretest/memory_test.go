@@ -20,3 +20,10 @@ func TestMemoryDataPlane(t *testing.T) {
 		Reset: func(t *testing.T, d core.DataPlane) { d.(*core.MemoryDataPlane).Reset() },
 	}.Run(t)
 }
+
+func TestMemoryStatsBoard(t *testing.T) {
+	coretest.TestStatsBoard(t, func(t *testing.T) (core.StatsBoard, core.StatsBoard) {
+		b := core.NewMemoryStatsBoard()
+		return b, b
+	})
+}

@@ -18,6 +18,8 @@
 //	                        including) and "state" (its bytes)
 //	<prefix>{ctl}:epoch     string: a random token naming the current life of the
 //	                        data set (see Redis restarts below)
+//	<prefix>{ctl}:stats     hash and sorted set (…:stats:ids) of the stats board
+//	                        (Log.StatsBoard): the cluster's message totals
 //
 // No key has a TTL; do not run the Log on a Redis whose maxmemory-policy may
 // evict them.
