@@ -18,9 +18,11 @@ import (
 // the empty ones in the entry; every node removes those of the list that
 // are still collectable when it applies it, and the origin then deletes
 // their history (DataPlane.DeleteHistory), so that a channel made again
-// later starts with none. A message published to such a channel between
-// the check and the removal is lost with it (its channel had no
-// connection); a single hub would have kept the channel.
+// later starts with none. Nodes do not see messages in this mode, so a
+// message is not activity that keeps a channel: an idle channel without
+// connections or history goes even while messages are published to it
+// (they reach nobody), where a single hub would keep it; and a message
+// published to it between the check and the removal goes with it.
 //
 // Only one node checks channels on its ticks: the live node (lease not
 // older than ConnTimeout) with the smallest id. A channel found with a
