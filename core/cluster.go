@@ -387,7 +387,8 @@ func (h *Hub) Sync(ctx context.Context) error {
 }
 
 // Ready returns nil when the hub takes traffic: not draining and, with a
-// Log, caught up with the log and able to reach it.
+// Log, caught up with the log and able to reach it (and its DataPlane,
+// when set).
 func (h *Hub) Ready(ctx context.Context) error {
 	if h.Draining() {
 		return errors.New("draining")
@@ -400,6 +401,11 @@ func (h *Hub) Ready(ctx context.Context) error {
 	}
 	if err := h.repl.log.Ping(ctx); err != nil {
 		return fmt.Errorf("log: %w", err)
+	}
+	if h.dp != nil {
+		if err := h.dp.Ping(ctx); err != nil {
+			return fmt.Errorf("data plane: %w", err)
+		}
 	}
 	if h.repl.broken.Load() {
 		// Following failed since the last applied entry: ready only once

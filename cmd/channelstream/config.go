@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/channelstream-go/channelstream-go/core/redisbroker"
 )
 
 // Config is every setting of the channelstream binary: the keys of UPSTREAM.md
@@ -85,9 +87,26 @@ type Config struct {
 	// node refuses to listen beyond loopback (see checkDemoPublic).
 	DemoPublic bool
 	// RedisURL, when set, shares all state between nodes through Redis
-	// (redis://, rediss:// or unix:// URL; key redis_url). Default "": one
-	// node, everything in memory.
+	// (redis://, rediss:// or unix:// URL, or redis+cluster://h1:p1,h2:p2
+	// (rediss+cluster:// for TLS) for a Redis Cluster; key redis_url).
+	// Default "": one node, everything in memory.
 	RedisURL string
+	// RedisDataPlane carries messages, presence and state frames through
+	// the Redis data plane (per-channel and per-user streams; a node then
+	// keeps queues only for the connections whose transport it holds)
+	// instead of replicating them to every node through the log (key
+	// redis_data_plane). Default false until the data-plane mode passes
+	// the whole cluster behaviour table.
+	RedisDataPlane bool
+	// RedisPartitions is how many partitions the data plane spreads its
+	// Redis streams over; every node of a cluster must use the same
+	// number (key redis_partitions). Default redisbroker's (16).
+	RedisPartitions int
+	// RedisStreamMaxAge is how long a data-plane Redis stream keeps a
+	// frame, which bounds how long a client may stay away and still
+	// resume without a gap (key redis_stream_max_age). Default 0: twice
+	// conn_timeout, at least a minute (streamMaxAge).
+	RedisStreamMaxAge time.Duration
 	// HeartbeatInterval is the time between heartbeats on an attached
 	// transport (key heartbeat_interval). Default 5 s.
 	HeartbeatInterval time.Duration
@@ -176,6 +195,7 @@ func defaultConfig() Config {
 		ClockSkew:          60 * time.Second,
 		AdminSession:       12 * time.Hour,
 		LogLevel:           "INFO",
+		RedisPartitions:    redisbroker.DefaultPartitions,
 		HeartbeatInterval:  5 * time.Second,
 		ConnTimeout:        15 * time.Second,
 		LongpollTimeout:    5 * time.Second,
@@ -445,9 +465,12 @@ func configKeys() []key {
 		boolKey("debug", "human-readable console logs instead of JSON", func(c *Config) *bool { return &c.Debug }).alias("d"),
 		boolKey("demo", "serve the demo chat at /demo (only on a loopback host unless demo_public)", func(c *Config) *bool { return &c.Demo }).alias("e"),
 		boolKey("demo_public", "serve the demo chat beyond loopback: anyone who reaches the port may use it", func(c *Config) *bool { return &c.DemoPublic }).alias("demo-public"),
-		{name: "redis_url", arg: "URL", doc: "Redis URL (redis://, rediss://, unix://) to share state between nodes; empty = one node in memory", secret: true,
+		{name: "redis_url", arg: "URL", doc: "Redis URL (redis://, rediss://, unix://, or redis+cluster://host:port,host:port for a Redis Cluster) to share state between nodes; empty = one node in memory", secret: true,
 			set: func(c *Config, v string) (err error) { c.RedisURL, err = parseRedisURL(v); return err },
 			get: func(c *Config) string { return c.RedisURL }},
+		boolKey("redis_data_plane", "with redis_url: messages through the Redis data plane (per-channel streams) instead of the replicated log (experimental)", func(c *Config) *bool { return &c.RedisDataPlane }),
+		intKey("redis_partitions", "N", "partitions of the Redis data plane's streams; the same on every node", 1, redisbroker.MaxPartitions, func(c *Config) *int { return &c.RedisPartitions }),
+		durationKey("redis_stream_max_age", "how long the Redis data plane keeps a frame for clients that resume; 0 = 2 × conn_timeout, at least 1m", 0, func(c *Config) *time.Duration { return &c.RedisStreamMaxAge }),
 		durationKey("heartbeat_interval", "time between heartbeats on an attached transport", 1, func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
 		durationKey("conn_timeout", "an inactive connection is collected after this", 1, func(c *Config) *time.Duration { return &c.ConnTimeout }),
 		durationKey("longpoll_timeout", "longest wait of a /listen request", 1, func(c *Config) *time.Duration { return &c.LongpollTimeout }),
@@ -606,7 +629,21 @@ func parseLogLevel(s string) (string, error) {
 	return "", errors.New("not a level (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
 }
 
-// parseRedisURL accepts "" or a redis://, rediss:// or unix:// URL.
+// streamMaxAge is the retention of the data plane's streams: the
+// redis_stream_max_age setting, or by default twice conn_timeout and at
+// least a minute. A client resumes up to conn_timeout after its transport
+// went away, and may need frames published up to conn_timeout before that
+// (what its transport had not yet taken, or a dead node's lease still
+// covered); a stream that outlives neither would answer it with a gap.
+func streamMaxAge(cfg Config) time.Duration {
+	if cfg.RedisStreamMaxAge > 0 {
+		return cfg.RedisStreamMaxAge
+	}
+	return max(2*cfg.ConnTimeout, time.Minute)
+}
+
+// parseRedisURL accepts "" or a redis://, rediss://, unix://,
+// redis+cluster:// or rediss+cluster:// URL.
 func parseRedisURL(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -617,10 +654,10 @@ func parseRedisURL(s string) (string, error) {
 		return "", errors.New("not a URL")
 	}
 	switch u.Scheme {
-	case "redis", "rediss", "unix":
+	case "redis", "rediss", "unix", "redis+cluster", "rediss+cluster":
 		return s, nil
 	}
-	return "", errors.New("scheme must be redis, rediss or unix")
+	return "", errors.New("scheme must be redis, rediss, unix, redis+cluster or rediss+cluster")
 }
 
 // checkAddrOrPrefix accepts an IP address or a CIDR range.

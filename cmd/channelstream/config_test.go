@@ -71,7 +71,10 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"debug":                 {"t", "f", "y", "true", "false", "true"},
 	"demo":                  {"on", "0", "yes", "true", "false", "true"},
 	"demo_public":           {"1", "no", "on", "true", "false", "true"},
-	"redis_url":             {"redis://a:6379", "redis://b:6379/1", "rediss://c:6380", "redis://a:6379", "redis://b:6379/1", "rediss://c:6380"},
+	"redis_url":             {"redis://a:6379", "redis+cluster://b:7000,c:7001", "rediss://c:6380", "redis://a:6379", "redis+cluster://b:7000,c:7001", "rediss://c:6380"},
+	"redis_data_plane":      {"yes", "off", "1", "true", "false", "true"},
+	"redis_partitions":      {"4", " 32 ", "1024", "4", "32", "1024"},
+	"redis_stream_max_age":  {"90", "2m", "0", "1m30s", "2m0s", "0s"},
 	"heartbeat_interval":    {"1", "2s", "3000ms", "1s", "2s", "3s"},
 	"conn_timeout":          {"1.5", "2m", "3h", "1.5s", "2m0s", "3h0m0s"},
 	"longpoll_timeout":      {"1s", "2", "3s", "1s", "2s", "3s"},
@@ -368,6 +371,8 @@ func TestErrorsNameKeyAndSource(t *testing.T) {
 		{"bad duration in flag", []string{"--conn_timeout", "soon"}, nil, []string{"conn_timeout", `"soon"`, "flag --conn_timeout"}},
 		{"bad duration in env", nil, map[string]string{"CHANNELSTREAM_HEARTBEAT_INTERVAL": "5q"}, []string{"heartbeat_interval", "CHANNELSTREAM_HEARTBEAT_INTERVAL"}},
 		{"bad log level", []string{"-l", "loud"}, nil, []string{"log_level", "flag -l"}},
+		{"too many partitions", []string{"--redis_partitions", "1025"}, nil, []string{"redis_partitions", "1024"}},
+		{"negative stream age", nil, map[string]string{"CHANNELSTREAM_REDIS_STREAM_MAX_AGE": "-1s"}, []string{"redis_stream_max_age", "must not be negative"}},
 		{"bad trusted proxy", nil, map[string]string{"CHANNELSTREAM_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, []string{"trusted_proxies", "proxy.local"}},
 		{"missing ini file", []string{"-i", missing}, nil, []string{"ini file", missing}},
 		{"ini without section", []string{"-i", noSection}, nil, []string{noSection, "[channelstream]"}},
@@ -393,6 +398,29 @@ func TestRedisURLErrorHidesTheValue(t *testing.T) {
 	_, _, err := loadConfig(nil, envOf(map[string]string{"CHANNELSTREAM_REDIS_URL": "http://user:hunter2@host"}))
 	if err == nil || !strings.Contains(err.Error(), "redis_url") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRedisClusterURLAccepted(t *testing.T) {
+	for _, u := range []string{"redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "rediss+cluster://u:p@h1:7000,h2:7000"} {
+		cfg, _, err := loadConfig([]string{"--redis_url", u}, envOf(nil))
+		if err != nil || cfg.RedisURL != u {
+			t.Errorf("redis_url %q: %q, %v", u, cfg.RedisURL, err)
+		}
+	}
+}
+
+func TestStreamMaxAgeDefaultsToTwiceConnTimeout(t *testing.T) {
+	for _, c := range []struct {
+		conn, set, want time.Duration
+	}{
+		{15 * time.Second, 0, time.Minute},
+		{45 * time.Second, 0, 90 * time.Second},
+		{45 * time.Second, 30 * time.Second, 30 * time.Second},
+	} {
+		if got := streamMaxAge(Config{ConnTimeout: c.conn, RedisStreamMaxAge: c.set}); got != c.want {
+			t.Errorf("conn_timeout %v, redis_stream_max_age %v: %v, want %v", c.conn, c.set, got, c.want)
+		}
 	}
 }
 

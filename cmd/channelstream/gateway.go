@@ -35,8 +35,10 @@ type gateway struct {
 	ws       *websocket.Handler
 	sse      *sse.Handler
 	longpoll *longpoll.Handler
-	// shared is the Redis log of a cluster node (nil on one node).
-	shared *redisbroker.Log
+	// shared is the Redis log of a cluster node (nil on one node), and
+	// dataPlane the data plane on the same client.
+	shared    *redisbroker.Log
+	dataPlane *redisbroker.DataPlane
 	// sockets caps and counts the client sockets (max_client_sockets).
 	sockets *sockets
 	// demo is the demo chat with its own hub (nil unless demo is on).
@@ -52,21 +54,30 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	registry := prometheus.NewRegistry()
 	latency := httpapi.NewWriteLatency()
 	var shared *redisbroker.Log
+	var dataPlane *redisbroker.DataPlane
 	var sharedLog core.Log
+	var sharedDP core.DataPlane
 	var board core.StatsBoard // admin.json's cluster-wide message totals (data-plane mode)
 	if cfg.RedisURL != "" {
 		var err error
 		shared, err = redisbroker.New(redisbroker.Config{
-			URL:    cfg.RedisURL,
-			Logger: log.With().Str("component", "redis").Logger(),
+			URL:          cfg.RedisURL,
+			Logger:       log.With().Str("component", "redis").Logger(),
+			Partitions:   cfg.RedisPartitions,
+			StreamMaxAge: streamMaxAge(cfg),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
 		sharedLog, board = shared, shared.StatsBoard()
+		if cfg.RedisDataPlane {
+			dataPlane = shared.DataPlane()
+			sharedDP = dataPlane
+		}
 	}
 	hub := core.New(core.Config{
 		Log:         sharedLog,
+		DataPlane:   sharedDP,
 		StatsBoard:  board,
 		ConnTimeout: cfg.ConnTimeout,
 		MaxHistory:  cfg.MaxHistory,
@@ -96,7 +107,7 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if clockSkew == 0 {
 		clockSkew = -1 // clock_skew = 0: no allowance (httpapi's 0 is its default)
 	}
-	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared,
+	g := &gateway{cfg: cfg, log: log, hub: hub, shared: shared, dataPlane: dataPlane,
 		sockets: newSockets(cfg.MaxClientSockets, log.With().Str("component", "http").Logger())}
 	if err := g.sockets.register(registry); err != nil {
 		return nil, fmt.Errorf("socket metrics: %w", err)
@@ -233,6 +244,9 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 		stopGC()
 		<-hubDone
 		<-demoDone
+		if g.dataPlane != nil {
+			_ = g.dataPlane.Close()
+		}
 		if g.shared != nil {
 			_ = g.shared.Close()
 		}

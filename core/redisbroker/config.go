@@ -54,7 +54,7 @@ type Config struct {
 	// Partitions is how many partitions the DataPlane spreads its streams
 	// over (core.PartitionOf); every node must use the same number, and
 	// changing it makes the positions nodes and clients hold meaningless.
-	// Default 16.
+	// Default DefaultPartitions, at most MaxPartitions.
 	Partitions int
 	// StreamMaxLen is how many entries each DataPlane stream keeps: a
 	// publish to a full stream drops its oldest entry (XADD MAXLEN =).
@@ -71,6 +71,13 @@ type Config struct {
 }
 
 const defaultURL = "redis://127.0.0.1:6379/0"
+
+// DefaultPartitions is Config.Partitions' default, MaxPartitions its
+// largest value.
+const (
+	DefaultPartitions = 16
+	MaxPartitions     = maxPartitions
+)
 
 // withDefaults fills every field left at its zero value.
 func (c Config) withDefaults() Config {
@@ -99,7 +106,7 @@ func (c Config) withDefaults() Config {
 		c.ReadCount = 1000
 	}
 	if c.Partitions <= 0 {
-		c.Partitions = 16
+		c.Partitions = DefaultPartitions
 	}
 	if c.StreamMaxLen <= 0 {
 		c.StreamMaxLen = 1000

@@ -63,13 +63,25 @@ func NewDataPlane(cfg Config) (*DataPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new redis data plane: %w", err)
 	}
+	return newDataPlane(cfg, rdb), nil
+}
+
+// DataPlane returns a DataPlane with l's Config that shares l's client
+// (its connections to Redis): a node's control and data planes then hold
+// one pool. Closing either closes the shared connections, so close both
+// once neither is used any more (the second Close does nothing more).
+func (l *Log) DataPlane() *DataPlane { return newDataPlane(l.cfg, l.rdb) }
+
+// newDataPlane returns a DataPlane on rdb; cfg has its defaults and was
+// checked.
+func newDataPlane(cfg Config, rdb redis.UniversalClient) *DataPlane {
 	d := &DataPlane{cfg: cfg, rdb: rdb}
 	for _, tag := range partitionTags(cfg.Partitions) {
 		prefix := cfg.KeyPrefix + "{" + tag + "}:"
 		d.parts = append(d.parts, partKeys{prefix: prefix, ctr: prefix + "ctr", anchor: prefix + "p"})
 	}
 	d.life, d.endLife = context.WithCancel(context.Background())
-	return d, nil
+	return d
 }
 
 // Close closes the connections and every Subscriber (without waiting for

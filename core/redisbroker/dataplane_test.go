@@ -78,3 +78,21 @@ func TestDataPlaneConformanceOnCluster(t *testing.T) {
 	c := sharedCluster(t)
 	dataPlaneSuite(c.URL(), c.Addrs()).Run(t)
 }
+
+// TestDataPlaneConformanceOnTheLogsClient runs the suite on DataPlanes
+// that share a Log's client (Log.DataPlane), as a node builds them.
+func TestDataPlaneConformanceOnTheLogsClient(t *testing.T) {
+	srv := redistest.Start(t)
+	suite := dataPlaneSuite(srv.URL(), []string{srv.Addr()})
+	suite.New = func(t *testing.T, o coretest.DataPlaneOptions) core.DataPlane {
+		cfg := fastConfig
+		cfg.URL = srv.URL()
+		cfg.StreamMaxLen, cfg.StreamMaxAge = o.MaxLen, o.MaxAge
+		cfg.BlockTimeout = time.Second
+		l := newLogAt(t, cfg)
+		d := l.DataPlane()
+		t.Cleanup(func() { _ = d.Close() })
+		return d
+	}
+	suite.Run(t)
+}
