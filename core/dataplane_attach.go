@@ -271,18 +271,22 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 	for _, pc := range read.parts {
 		heads[pc.head.Partition] = pc.head
 	}
+	// The buffered entries of every stream in the order they came (the
+	// partitions' order): stream by stream, the positions the first
+	// stream's entries move would make the others' look delivered.
+	var buf []heldEntry
 	for _, s := range streams {
-		buf, ok := d.catching[s]
-		if !ok {
-			continue
+		if b, ok := d.catching[s]; ok {
+			delete(d.catching, s)
+			buf = append(buf, b...)
 		}
-		delete(d.catching, s)
-		for _, b := range buf {
-			if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
-				continue // the read had it
-			}
-			h.deliverLocked(c, b.e, b.f, deliverRead)
+	}
+	slices.SortFunc(buf, func(a, b heldEntry) int { return cmp.Compare(a.n, b.n) })
+	for _, b := range buf {
+		if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
+			continue // the read had it
 		}
+		h.deliverLocked(c, b.e, b.f, deliverRead)
 	}
 	if len(d.catching) == 0 {
 		d.catching = nil

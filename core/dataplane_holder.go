@@ -22,8 +22,10 @@ type connDP struct {
 	// as of the last frame handed to a transport.
 	qpos, spos []Pos
 	// catching holds, per stream being caught up, the live entries that
-	// arrived meanwhile (a key with a nil list: catching, none yet).
+	// arrived meanwhile (a key with a nil list: catching, none yet);
+	// arrived numbers them across streams, in the order they came.
 	catching map[Stream][]heldEntry
+	arrived  uint64
 	// since is when the attachment that made this state began (unix ns,
 	// the session's attachedAt): a hold another node announced before it
 	// does not take the state away while it catches up (lease.go).
@@ -37,10 +39,12 @@ type connDP struct {
 	pending, drop []Stream
 }
 
-// heldEntry is a live entry waiting for a catch-up to finish.
+// heldEntry is a live entry waiting for a catch-up to finish; n is its
+// arrival number (connDP.arrived).
 type heldEntry struct {
 	e StreamEntry
 	f *dpFrame
+	n uint64
 }
 
 // streamJoin is a stream's join point in a connect or subscribe op and on
@@ -137,7 +141,8 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 	}
 	if mode == deliverLive && d.catching != nil {
 		if buf, ok := d.catching[e.Stream]; ok {
-			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f})
+			d.arrived++
+			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f, n: d.arrived})
 			return false
 		}
 	}

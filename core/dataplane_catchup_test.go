@@ -1,0 +1,137 @@
+package core_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/channelstream-go/channelstream-go/core"
+)
+
+// gate holds up the calls that pass it while it is shut: a test shuts it,
+// waits until a call is held (held), makes something happen meanwhile,
+// and opens it.
+type gate struct {
+	mu    sync.Mutex
+	shut  chan struct{} // nil while open
+	heldC chan struct{}
+}
+
+func newGate() *gate { return &gate{heldC: make(chan struct{}, 64)} }
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.shut = make(chan struct{})
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut != nil {
+		close(g.shut)
+		g.shut = nil
+	}
+}
+
+// pass waits while the gate is shut.
+func (g *gate) pass() {
+	g.mu.Lock()
+	shut := g.shut
+	g.mu.Unlock()
+	if shut == nil {
+		return
+	}
+	g.heldC <- struct{}{}
+	<-shut
+}
+
+// held waits until a call is held at the gate.
+func (g *gate) held(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.heldC:
+	case <-t.Context().Done():
+		t.Fatal("nothing came to the gate")
+	}
+}
+
+// gatedDP is a DataPlane whose Reads (before and after reading),
+// Subscriber Adds and Subscriber deliveries pass a gate each, so that a test can order them with what
+// it publishes (the backend underneath is real).
+type gatedDP struct {
+	core.DataPlane
+	read, readDone, add, deliver *gate
+}
+
+func newGatedDP(dp core.DataPlane) *gatedDP {
+	return &gatedDP{DataPlane: dp, read: newGate(), readDone: newGate(), add: newGate(), deliver: newGate()}
+}
+
+func (g *gatedDP) Read(ctx context.Context, s core.Stream, after core.Pos, limit int) (core.ReadResult, error) {
+	g.read.pass()
+	res, err := g.DataPlane.Read(ctx, s, after, limit)
+	g.readDone.pass()
+	return res, err
+}
+
+func (g *gatedDP) NewSubscriber(fn func(core.StreamEntry), onErr func(error)) core.Subscriber {
+	sub := g.DataPlane.NewSubscriber(func(e core.StreamEntry) { g.deliver.pass(); fn(e) }, onErr)
+	return gatedSub{Subscriber: sub, g: g}
+}
+
+type gatedSub struct {
+	core.Subscriber
+	g *gatedDP
+}
+
+func (s gatedSub) Add(ctx context.Context, st core.Stream) error {
+	s.g.add.pass()
+	return s.Subscriber.Add(ctx, st)
+}
+
+// onePartitionNode is one data-plane hub on a MemoryDataPlane of one
+// partition (every stream shares it) behind gates.
+func onePartitionNode(t *testing.T) (*node, *gatedDP) {
+	t.Helper()
+	g := newGatedDP(&core.MemoryDataPlane{NumPartitions: 1})
+	nodes := newDPCluster(t, dpBackend{log: core.NewMemoryLog(), dp: g}, 1, core.Config{})
+	return nodes[0], g
+}
+
+func pmTo(user, text string) core.Message {
+	m := msg("", text)
+	m.PMUsers = []string{user}
+	return m
+}
+
+func TestDataPlaneAttachKeepsLiveEntriesOfEveryStreamDuringTheCatchUp(t *testing.T) {
+	n, g := onePartitionNode(t)
+	c := connect(t, n.Hub, "alice", "a", "b")
+	g.readDone.close()
+	type attached struct {
+		s   *core.Session
+		err error
+	}
+	done := make(chan attached, 1)
+	go func() {
+		s, err := n.Attach(c.ID, core.AttachOptions{Transport: "test"})
+		done <- attached{s, err}
+	}()
+	g.readDone.held(t)
+	// Live entries of three streams of the partition while the attach
+	// reads: they wait in the catch-up's buffer.
+	publish(n.Hub, msg("a", "1"))
+	publish(n.Hub, msg("b", "2"))
+	publish(n.Hub, pmTo("alice", "3"))
+	publish(n.Hub, msg("a", "4"))
+	waitUntil(t, testDeadline, "the live entries", func() bool { return n.DPReceived() == 4 })
+	g.readDone.open()
+	a := <-done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	c.sess = a.s
+	wantTexts(t, "alice", c.waitFor(t, 4, testDeadline), []string{"1", "2", "3", "4"})
+	c.expectNothing(t)
+}
