@@ -286,7 +286,7 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 		if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
 			continue // the read had it
 		}
-		h.deliverLocked(c, b.e, b.f, deliverRead)
+		h.deliverLocked(c, b.e, b.f, deliverHeld)
 	}
 	if len(d.catching) == 0 {
 		d.catching = nil

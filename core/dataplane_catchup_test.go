@@ -135,3 +135,20 @@ func TestDataPlaneAttachKeepsLiveEntriesOfEveryStreamDuringTheCatchUp(t *testing
 	wantTexts(t, "alice", c.waitFor(t, 4, testDeadline), []string{"1", "2", "3", "4"})
 	c.expectNothing(t)
 }
+func TestDataPlaneSubscribeWhileHeldGetsWhatOtherStreamsOvertook(t *testing.T) {
+	n, g := onePartitionNode(t)
+	c := listen(t, n.Hub, "alice", "a")
+	g.add.close()
+	if _, err := n.Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	g.add.held(t) // the worker takes x's reference
+	publish(n.Hub, msg("x", "x1"))
+	publish(n.Hub, msg("a", "a1")) // live, after x1 in the partition
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"a1"})
+	g.add.open()
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x1"})
+	publish(n.Hub, msg("x", "x2"))
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x2"})
+	c.expectNothing(t)
+}

@@ -119,21 +119,25 @@ const (
 	// deliverLive: from the Subscriber; buffered while its stream is
 	// caught up.
 	deliverLive deliverMode = iota
-	// deliverRead: from a catch-up's read, or a buffered live entry that
-	// follows it.
+	// deliverRead: from an attachment's catch-up read (in N order per
+	// partition, from the connection's start positions).
 	deliverRead
 	// deliverReplay: a stream subscribed while held, read after the
 	// fact: queued if new, but the positions (the cursor) do not move,
 	// so that live entries of the partition still on their way are not
 	// taken for duplicates.
 	deliverReplay
+	// deliverHeld: a live entry buffered while its stream was caught up,
+	// that the read did not have: never queued before, even when other
+	// streams of its partition moved the position past it meanwhile.
+	deliverHeld
 )
 
 // deliverLocked queues e's frame on the held connection c unless c
-// already had it (by its partition position), it is at or before the
-// stream's join point, or its filters leave c's user out; a Gap entry is
-// preceded by a gap frame. It reports whether the queue ended a slow
-// session. Caller holds c.mu.
+// already had it (live and read entries, by its partition position), it
+// is at or before the stream's join point, or its filters leave c's user
+// out; a Gap entry is preceded by a gap frame. It reports whether the
+// queue ended a slow session. Caller holds c.mu.
 func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode) (slow bool) {
 	d := c.dp
 	if d == nil || c.closed {
@@ -147,12 +151,18 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 		}
 	}
 	p := e.Pos
-	if q, ok := posAt(d.qpos, p.Partition); ok && !posAfter(p, q) {
-		return false
+	if mode == deliverLive || mode == deliverRead {
+		if q, ok := posAt(d.qpos, p.Partition); ok && !posAfter(p, q) {
+			return false
+		}
 	}
 	advance := mode != deliverReplay
 	if advance {
-		defer func() { d.qpos = setPos(d.qpos, p) }()
+		defer func() {
+			if q, ok := posAt(d.qpos, p.Partition); !ok || posAfter(p, q) {
+				d.qpos = setPos(d.qpos, p)
+			}
+		}()
 	}
 	if j, ok := joinOf(c.joins, e.Stream); ok && !posAfter(p, j) {
 		return false
