@@ -271,6 +271,16 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 	for _, pc := range read.parts {
 		heads[pc.head.Partition] = pc.head
 	}
+	if mode == deliverReplay {
+		// The positions stayed: the live copies of what the read
+		// queued may still come.
+		for _, s := range streams {
+			if hd, ok := heads[h.dp.Partition(s)]; ok {
+				d.dropReplayLocked(s)
+				d.replays = append(d.replays, streamJoin{Kind: s.Kind, Name: s.Name, P: hd.Partition, N: hd.N, E: hd.Epoch})
+			}
+		}
+	}
 	// The buffered entries of every stream in the order they came (the
 	// partitions' order): stream by stream, the positions the first
 	// stream's entries move would make the others' look delivered.

@@ -152,3 +152,21 @@ func TestDataPlaneSubscribeWhileHeldGetsWhatOtherStreamsOvertook(t *testing.T) {
 	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x2"})
 	c.expectNothing(t)
 }
+func TestDataPlaneSubscribeWhileHeldDoesNotRepeatWhatItRead(t *testing.T) {
+	n, g := onePartitionNode(t)
+	c := listen(t, n.Hub, "alice", "a")
+	g.read.close()
+	if _, err := n.Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	g.read.held(t) // x's reference is taken: its entries come live too
+	g.deliver.close()
+	publish(n.Hub, msg("x", "x1"))
+	g.deliver.held(t) // the live copy is on its way
+	g.read.open()     // the read has x1
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x1"})
+	g.deliver.open()
+	publish(n.Hub, msg("x", "x2"))
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x2"})
+	c.expectNothing(t)
+}

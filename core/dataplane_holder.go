@@ -26,6 +26,10 @@ type connDP struct {
 	// arrived numbers them across streams, in the order they came.
 	catching map[Stream][]heldEntry
 	arrived  uint64
+	// replays are, per stream subscribed while held, the head its read
+	// went up to: live copies of the entries it queued that come after
+	// it are skipped, until the first live entry past it.
+	replays []streamJoin
 	// since is when the attachment that made this state began (unix ns,
 	// the session's attachedAt): a hold another node announced before it
 	// does not take the state away while it catches up (lease.go).
@@ -164,6 +168,9 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 			}
 		}()
 	}
+	if mode == deliverLive && d.replayedLocked(e) {
+		return false
+	}
 	if j, ok := joinOf(c.joins, e.Stream); ok && !posAfter(p, j) {
 		return false
 	}
@@ -185,6 +192,26 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 		h.stats.FramesDropped.Add(int64(dropped))
 	}
 	return slow || s
+}
+
+// replayedLocked reports whether e, a live entry, is one a replay read
+// queued already; the first one past that read forgets it. Caller holds
+// Conn.mu.
+func (d *connDP) replayedLocked(e StreamEntry) bool {
+	j, ok := joinOf(d.replays, e.Stream)
+	if !ok {
+		return false
+	}
+	if !posAfter(e.Pos, j) {
+		return true
+	}
+	d.dropReplayLocked(e.Stream)
+	return false
+}
+
+// dropReplayLocked forgets s's replay head. Caller holds Conn.mu.
+func (d *connDP) dropReplayLocked(s Stream) {
+	d.replays = slices.DeleteFunc(d.replays, func(j streamJoin) bool { return j.stream() == s })
 }
 
 // enqueueGapLocked queues a gap frame: {"type":"gap","from_seq":s,
@@ -319,6 +346,7 @@ func (h *Hub) streamsRemoved(c *Conn, removed []Stream) {
 			if i := slices.Index(d.streams, s); i >= 0 {
 				d.streams = slices.Delete(d.streams, i, i+1)
 				delete(d.catching, s)
+				d.dropReplayLocked(s)
 				gone = append(gone, s)
 			}
 		}
