@@ -60,7 +60,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 			added = append(added, c.joinLocked(Stream{Kind: ChannelStream, Name: name}, joins))
 		}
 		if first && ch.cfg.NotifyPresence {
-			events = append(events, h.presenceLocked(ch, u, "joined", now, ids))
+			events = h.addPresenceLocked(events, ch, u, "joined", now, ids)
 		}
 	}
 	opts := p.Info
@@ -125,7 +125,7 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams, jo
 			}
 		}
 		if first && ch.cfg.NotifyPresence {
-			events = append(events, h.presenceLocked(ch, c.user, "joined", now, ids))
+			events = h.addPresenceLocked(events, ch, c.user, "joined", now, ids)
 		}
 	}
 	c.touch(now)
@@ -162,7 +162,7 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 			removed = append(removed, name)
 		}
 		if last && ch.cfg.NotifyPresence {
-			events = append(events, h.presenceLocked(ch, c.user, "parted", now, ids))
+			events = h.addPresenceLocked(events, ch, c.user, "parted", now, ids)
 		}
 	}
 	c.touch(now)
@@ -270,7 +270,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
 	for _, ch := range chans {
 		if _, last := ch.remove(c, now); last && ch.cfg.NotifyPresence {
-			events = append(events, h.presenceLocked(ch, c.user, "parted", now, ids))
+			events = h.addPresenceLocked(events, ch, c.user, "parted", now, ids)
 		}
 	}
 	delete(h.conns, c.id)

@@ -120,6 +120,9 @@ type replicator struct {
 	// events collects, in data-plane mode, what the entry being applied
 	// routes (Hub.routeAll); only the applying goroutine touches it.
 	events []routed
+	// origin is, while an entry is applied, whether this node appended
+	// it (only the applying goroutine touches it).
+	origin bool
 
 	// voided holds the tokens of entries withdrawn by an opVoid that have
 	// not come through the log (yet): the entry is skipped if it does.
@@ -212,6 +215,13 @@ type idSource struct {
 
 func newIDSource(entryID, token string) *idSource {
 	return &idSource{seed: sha256.Sum256([]byte(entryID + "\x00" + token))}
+}
+
+// skip passes over n ids without making them.
+func (s *idSource) skip(n int) {
+	if s != nil {
+		s.n += uint64(n)
+	}
 }
 
 func (s *idSource) next() string {
@@ -436,7 +446,9 @@ func (h *Hub) apply(e Entry) {
 		err = errVoided
 		h.log.Warn().Str("entry", e.ID).Str("op", o.Kind).Msg("skipping an entry withdrawn by its node")
 	} else {
+		h.repl.origin = o.Node == h.repl.node
 		res, err = h.applyOp(&o, at, newIDSource(e.ID, o.Token))
+		h.repl.origin = false
 	}
 	events := h.repl.events
 	h.repl.events = nil

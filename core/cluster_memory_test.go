@@ -19,21 +19,25 @@ import (
 //
 // With dataplane=true the nodes run in data-plane mode (a MemoryDataPlane):
 // node1 then holds no queue and receives no message.
+//
+// allocs/conn is what node1 allocated while catching up (objects, from
+// runtime.MemStats.Mallocs), per connection: the bystander's work.
 func BenchmarkClusterBystanderMemory(b *testing.B) {
 	for _, dp := range []bool{false, true} {
 		for _, msgs := range []int{0, 20} {
 			b.Run(fmt.Sprintf("dataplane=%v/messages=%d", dp, msgs), func(b *testing.B) {
-				var perConn float64
+				var perConn, allocs float64
 				for b.Loop() {
-					perConn = bystanderBytes(b, 5000, msgs, dp)
+					perConn, allocs = bystanderBytes(b, 5000, msgs, dp)
 				}
 				b.ReportMetric(perConn, "B/conn")
+				b.ReportMetric(allocs, "allocs/conn")
 			})
 		}
 	}
 }
 
-func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) float64 {
+func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) (perConn, allocs float64) {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
@@ -73,6 +77,7 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) float64 {
 		b.Fatal(err)
 	}
 	before := heapAfterGC()
+	mallocs := mallocsNow()
 	n1 := startBenchNode(b, log, cfg, "node1")
 	if err := n1.Sync(ctx); err != nil {
 		b.Fatal(err)
@@ -80,10 +85,17 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) float64 {
 	if got := n1.Gauges().Conns; got != conns {
 		b.Fatalf("node1 holds %d connections, want %d", got, conns)
 	}
+	allocs = float64(mallocsNow()-mallocs) / float64(conns)
 	after := heapAfterGC()
 	runtime.KeepAlive(n0)
 	runtime.KeepAlive(n1)
-	return float64(int64(after)-int64(before)) / float64(conns)
+	return float64(int64(after)-int64(before)) / float64(conns), allocs
+}
+
+func mallocsNow() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 func heapAfterGC() uint64 {

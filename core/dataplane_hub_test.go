@@ -168,3 +168,35 @@ func TestDataPlaneAttachRightAfterConnectElsewhereSucceeds(t *testing.T) {
 		clusterAttachRightAfterConnectElsewhereSucceeds(t, testLog{Log: b.log, dp: b.dp})
 	})
 }
+
+// A node that only applies a change does not build its presence frames,
+// yet makes the same ids as the origin for what comes after them in the
+// entry: here channel "b", made after alice's presence frame in "a".
+func TestDataPlaneBystandersMakeTheSameIDs(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		nodes := newDPCluster(t, b, 2, core.Config{})
+		ctx := t.Context()
+		if _, err := nodes[0].ConfigureChannels(ctx, map[string]core.ChannelConfig{
+			"a": channelCfg(func(c *core.ChannelConfig) { c.NotifyPresence = true }),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		bob := listen(t, nodes[1].Hub, "bob", "a")
+		connect(t, nodes[0].Hub, "alice", "a", "b")
+		got := bob.waitFor(t, 1, testDeadline)
+		if got[0].typ() != "presence" || got[0].str("user") != "alice" || got[0].str("uuid") == "" {
+			t.Fatalf("bob got %v, want alice's presence", got)
+		}
+		if err := nodes[1].Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		opts := core.DefaultInfoOptions()
+		var uuids []string
+		for _, n := range nodes {
+			uuids = append(uuids, n.Info(ctx, opts).Channels["b"].UUID)
+		}
+		if uuids[0] == "" || uuids[0] != uuids[1] {
+			t.Fatalf("channel b's uuid on node0 %q, node1 %q", uuids[0], uuids[1])
+		}
+	})
+}

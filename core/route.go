@@ -15,6 +15,23 @@ type routed struct {
 	exclude []string // these users never receive it
 }
 
+// addPresenceLocked appends a presence frame for u in ch to events, unless
+// this node only applies the change (buildsFrames). Caller holds h.mu.
+func (h *Hub) addPresenceLocked(events []routed, ch *Channel, u *User, action string, now time.Time, ids *idSource) []routed {
+	if !h.buildsFrames() {
+		ids.skip(1) // the ids after it stay those of the origin
+		return events
+	}
+	return append(events, h.presenceLocked(ch, u, action, now, ids))
+}
+
+// buildsFrames reports whether applying the current change makes its
+// presence and state frames: always, except in data-plane mode on a node
+// that is not the change's origin (only the origin publishes them, see
+// Hub.apply). Their ids come from the entry (idSource), so the origin's
+// are the same whichever nodes skip them.
+func (h *Hub) buildsFrames() bool { return h.dp == nil || h.repl.origin }
+
 // presenceLocked builds a presence frame for u in ch. Caller holds h.mu.
 func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time, ids *idSource) routed {
 	users := []presenceUser{}
@@ -87,6 +104,10 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time, i
 		}
 		return 0
 	})
+	if !h.buildsFrames() {
+		ids.skip(len(chans))
+		return nil
+	}
 	public := []StateChange{}
 	for _, sc := range changed {
 		if u.isPublic(sc.Key) {
