@@ -1,0 +1,14 @@
+package core
+
+// Test hooks of clustered hubs (package core_test uses them).
+
+// Holder is the node that holds the connection as far as this node
+// applied the log ("" when none, or the connection is unknown).
+func (h *Hub) Holder(connID string) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if c := h.conns[connID]; c != nil {
+		return c.holder
+	}
+	return ""
+}
