@@ -116,7 +116,7 @@ func (s *socket) writeLoop() {
 	defer s.ws.Close()
 	defer s.sess.Detach()
 	start := time.Now()
-	s.nextBeat = clock(start) + int64(writer.UntilBeat(s.h.cfg.HeartbeatInterval, start))
+	s.nextBeat = clock(start) + int64(writer.UntilPing(s.h.cfg.HeartbeatInterval, start))
 	s.beat = time.NewTimer(time.Duration(s.nextBeat - clock(start)))
 	defer s.beat.Stop()
 	s.h.sockets.add(s)
@@ -165,7 +165,7 @@ func (s *socket) onBeat(now time.Time) (done bool, err error) {
 		if err := s.heartbeat(now); err != nil {
 			return false, err
 		}
-		s.nextBeat = at + int64(writer.UntilBeat(s.h.cfg.HeartbeatInterval, now))
+		s.nextBeat = at + int64(writer.UntilPing(s.h.cfg.HeartbeatInterval, now))
 	}
 	next := s.nextBeat
 	if s.closeAt != 0 {
@@ -228,7 +228,7 @@ func (s *socket) Frame(buf []byte) (b []byte, start, n int) {
 	return buf, putTextHeader(buf, len(buf)-headerRoom), n
 }
 
-// heartbeat runs at every heartbeat (see writer.UntilBeat). A client
+// heartbeat runs at every heartbeat (see writer.UntilPing). A client
 // silent for longer than PongWait is cut. The others get a ping, preceded
 // by [] when no batch went out since the last heartbeat, in one write.
 func (s *socket) heartbeat(now time.Time) error {

@@ -2,7 +2,7 @@
 // (WebSocket, SSE) share: a connection's non-blocking socket writer (Conn),
 // the write lock, batch and rest of a batch that its writer goroutine and
 // the transport's pump share (Stream), the batch buffers, and the
-// heartbeat slots (UntilBeat). A transport keeps only its framing (a
+// heartbeat slots (UntilBeat, UntilPing). A transport keeps only its framing (a
 // Framer), its handshake and its writer's select loop.
 //
 // # Concurrency contract
