@@ -51,9 +51,11 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The soak under faults (not part of test): the real binary, thousands of
-# clients, every fault, a restart. Knobs: SOAK_DURATION (2m), SOAK_CLIENTS
-# (3000), SOAK_RATE (20 POST /message per second), SOAK_BAD_RATE (100
-# malformed requests per second).
+# clients, every fault, a restart; its Redis variant runs SOAK_NODES nodes
+# (2; one is killed with SIGKILL) with the data plane (SOAK_DATA_PLANE=0:
+# without). Knobs: SOAK_DURATION (2m), SOAK_CLIENTS (3000), SOAK_RATE (20
+# POST /message per second), SOAK_BAD_RATE (100 malformed requests per
+# second), SOAK_NODES, SOAK_DATA_PLANE.
 soak:
 	CHANNELSTREAM_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestSoakFaults' -v ./cmd/channelstream
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +15,9 @@ import (
 // poll at a time, like channelstream's browser client. Until it has a
 // cursor it polls without last_seq (upstream semantics: a written answer
 // counts as delivered); once it has received a seq, or after Resume, every
-// poll carries last_seq=LastSeq, which acknowledges what it has and makes
-// an answer lost on the way come again.
+// poll carries last_seq=LastSeq (or the node's resume cursor once it gave
+// one), which acknowledges what it has and makes an answer lost on the way
+// come again.
 type pollSubscriber struct {
 	base   string // http://host/listen?conn_id=<id>
 	client *http.Client
@@ -66,7 +66,7 @@ func (s *pollSubscriber) loop(ctx context.Context, done chan struct{}) {
 		withCursor := s.resumed
 		s.mu.Unlock()
 		if last := s.in.cursor(); withCursor || last > 0 {
-			u += "&last_seq=" + strconv.FormatUint(last, 10)
+			u += s.in.resumeQuery()
 		}
 		frames, err := s.poll(ctx, u)
 		if ctx.Err() != nil {
@@ -114,6 +114,9 @@ func (s *pollSubscriber) Next(timeout time.Duration) ([]wireFrame, error) {
 
 func (s *pollSubscriber) LastSeq() uint64 { return s.in.cursor() }
 
+// ResumeCursor is the last resume cursor received ("" when none).
+func (s *pollSubscriber) ResumeCursor() string { return s.in.resumeCursor() }
+
 // Drop cancels the poll in flight, which closes its TCP connection, and
 // stops polling.
 func (s *pollSubscriber) Drop() {
@@ -124,7 +127,8 @@ func (s *pollSubscriber) Drop() {
 	<-done
 }
 
-// Resume polls again with last_seq=LastSeq.
+// Resume polls again with cursor= once the node gave one, else
+// last_seq=LastSeq.
 func (s *pollSubscriber) Resume() error {
 	s.Drop()
 	s.mu.Lock()

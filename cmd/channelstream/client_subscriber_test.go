@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -100,12 +102,16 @@ func decodeBatch(data []byte) ([]wireFrame, error) {
 }
 
 // inbox is what a subscriber's reader goroutine hands to Next: batches in
-// arrival order, then at most one end. It also keeps the resume cursor.
+// arrival order, then at most one end. It also keeps the resume position:
+// the last seq, and the resume cursor when the node gives one (the
+// "cursor" key of the last object of a WebSocket or long-poll list, the
+// id of an SSE event), which any node of a cluster can resume from.
 type inbox struct {
 	mu      sync.Mutex
 	batches [][]wireFrame
 	end     error
 	lastSeq uint64
+	resume  string        // the last resume cursor received; "" when none
 	wake    chan struct{} // buffered 1
 }
 
@@ -113,6 +119,12 @@ func newInbox() *inbox { return &inbox{wake: make(chan struct{}, 1)} }
 
 // push queues a batch and advances the cursor past its frames.
 func (in *inbox) push(frames []wireFrame) {
+	in.pushEvent(frames, "")
+}
+
+// pushEvent is push for an SSE event with its id: an id that is not a
+// plain seq is the resume cursor.
+func (in *inbox) pushEvent(frames []wireFrame, id string) {
 	in.mu.Lock()
 	for _, f := range frames {
 		last := f.Seq()
@@ -121,9 +133,45 @@ func (in *inbox) push(frames []wireFrame) {
 		}
 		in.lastSeq = max(in.lastSeq, last)
 	}
+	if n := len(frames); n > 0 && frames[n-1].Str("cursor") != "" {
+		in.resume = frames[n-1].Str("cursor")
+	}
+	if _, err := strconv.ParseUint(id, 10, 64); id != "" && err != nil {
+		in.resume = id
+	}
 	in.batches = append(in.batches, frames)
 	in.mu.Unlock()
 	in.signal()
+}
+
+// resumeCursor is the last resume cursor received ("" when none).
+func (in *inbox) resumeCursor() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.resume
+}
+
+// resumeQuery is the query that resumes /ws or /listen after what the
+// inbox holds: "&cursor=<cursor>" once the node gave one (it carries the
+// seq), else "&last_seq=<seq>".
+func (in *inbox) resumeQuery() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.resume != "" {
+		return "&cursor=" + url.QueryEscape(in.resume)
+	}
+	return "&last_seq=" + strconv.FormatUint(in.lastSeq, 10)
+}
+
+// lastEventID is the Last-Event-ID that resumes /sse after what the inbox
+// holds: the resume cursor once the node gave one, else the last seq.
+func (in *inbox) lastEventID() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.resume != "" {
+		return in.resume
+	}
+	return strconv.FormatUint(in.lastSeq, 10)
 }
 
 // finish records how the transport ended; only the first end counts.

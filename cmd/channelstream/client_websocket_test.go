@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,10 +120,14 @@ func (s *wsSubscriber) Drop() {
 	<-done
 }
 
-// Resume dials again with last_seq=LastSeq.
+// ResumeCursor is the last resume cursor received ("" when none).
+func (s *wsSubscriber) ResumeCursor() string { return s.in.resumeCursor() }
+
+// Resume dials again with cursor= once the node gave one, else
+// last_seq=LastSeq.
 func (s *wsSubscriber) Resume() error {
 	s.Drop() // in case the old socket still runs
-	return s.attach(s.base + "&last_seq=" + strconv.FormatUint(s.LastSeq(), 10))
+	return s.attach(s.base + s.in.resumeQuery())
 }
 
 // Close sends a close frame (1000), waits briefly for the server's echo and

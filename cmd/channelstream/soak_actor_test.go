@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type soakClient struct {
 	quiet     bool // injects no faults of its own
 	channels  []string
 	rng       *rand.Rand
+	// node is the node the client talks to; its loop alone changes it
+	// (see at), others read it.
+	node atomic.Pointer[soakNode]
 
 	mu   sync.Mutex
 	inc  *soakInc
@@ -78,7 +82,7 @@ func (c *soakClient) connect() error {
 	c.incs = append(c.incs, inc)
 	c.mu.Unlock()
 	c.churnIn = false
-	sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, v.ConnID, 0, false, p.polls)
+	sub, err := soakDial(c.transport, c.stallGate(), c.at().URL, v.ConnID, soakPos{}, false, p.polls)
 	if err != nil {
 		return fmt.Errorf("attach %s %s: %w", c.transport, v.ConnID, err)
 	}
@@ -153,6 +157,12 @@ func (c *soakClient) ended(err error) {
 		}
 		return
 	}
+	if c.node.Load().dead() {
+		// Its node was killed: resume the connection on a live one (at
+		// moves the client), from where it stood.
+		c.resume()
+		return
+	}
 	if !c.staller && p.node.outages.away(time.Now()) {
 		// A staller may be cut as slow any time; anyone else must stay
 		// attached while the backend is away.
@@ -200,15 +210,15 @@ func (c *soakClient) ended(err error) {
 // seq received.
 func (c *soakClient) resume() {
 	p := c.pool
-	cursor := c.sub.LastSeq()
+	pos := posOf(c.sub)
 	c.dropSub()
 	p.resumes.Add(1)
 	if c.failures > 1 && !pause(p.ctx, time.Duration(c.failures)*100*time.Millisecond) {
 		return
 	}
-	sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, c.connID(), cursor, true, p.polls)
+	sub, err := soakDial(c.transport, c.stallGate(), c.at().URL, c.connID(), pos, true, p.polls)
 	if err != nil {
-		c.sub = &endedSub{err: err, cursor: cursor}
+		c.sub = &endedSub{err: err, pos: pos}
 		return
 	}
 	c.sub = sub
@@ -251,7 +261,7 @@ func (c *soakClient) restart(err error) {
 		how = fmt.Sprint(e.Code)
 	}
 	p.countEnd(c.transport, how)
-	cursor := c.sub.LastSeq()
+	pos := posOf(c.sub)
 	c.dropSub()
 	select {
 	case <-p.back:
@@ -259,7 +269,7 @@ func (c *soakClient) restart(err error) {
 		return
 	}
 	if p.keep {
-		sub, err := soakDial(c.transport, c.stallGate(), p.node.URL, c.connID(), cursor, true, p.polls)
+		sub, err := soakDial(c.transport, c.stallGate(), c.at().URL, c.connID(), pos, true, p.polls)
 		if at, kicked := p.kicked.Load(c.connID()); err != nil && kicked {
 			// The app's /disconnect crossed the shutdown: the connection
 			// is gone, rightly.
@@ -369,12 +379,13 @@ func (c *soakClient) churn() {
 // endedSub is a subscriber whose attachment failed: Next reports the
 // failure, so that the client's loop handles it like any other end.
 type endedSub struct {
-	err    error
-	cursor uint64
+	err error
+	pos soakPos
 }
 
 func (s *endedSub) Next(time.Duration) ([]wireFrame, error) { return nil, s.err }
-func (s *endedSub) LastSeq() uint64                         { return s.cursor }
+func (s *endedSub) LastSeq() uint64                         { return s.pos.seq }
+func (s *endedSub) ResumeCursor() string                    { return s.pos.cursor }
 func (s *endedSub) Drop()                                   {}
 func (s *endedSub) Resume() error                           { return s.err }
 func (s *endedSub) Close()                                  {}

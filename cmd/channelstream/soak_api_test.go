@@ -17,15 +17,30 @@ import (
 )
 
 // soakAPI makes the signed API calls of the soak's app side. A valid
-// request must never fail nor get a 5xx, unless the node is draining or
-// an outage of the node's backend explains a 503 refusal (see
-// soakOutages.explains); callers take any 503 as "not done".
+// request must never fail nor get a 5xx, unless the node is draining, an
+// outage of the node's backend explains a 503 refusal (see
+// soakOutages.explains) or the node was killed under the call (no answer:
+// callers take it as "not known"); callers take any 503 as "not done".
 type soakAPI struct {
-	node     *soakNode
+	node *soakNode
+	// nodes, when set, take the calls in turn (the live ones); else node.
+	nodes    []*soakNode
+	next     atomic.Uint64
 	client   *http.Client
 	errs     *soakErrors
 	draining *atomic.Bool
 	calls    atomic.Int64
+	cut      atomic.Int64 // calls a node's kill left without an answer
+}
+
+// target is the node of the next call.
+func (a *soakAPI) target() *soakNode {
+	for range len(a.nodes) {
+		if n := a.nodes[a.next.Add(1)%uint64(len(a.nodes))]; !n.dead() {
+			return n
+		}
+	}
+	return a.node
 }
 
 func (a *soakAPI) call(method, path string, body any) (int, []byte, error) {
@@ -38,11 +53,14 @@ func (a *soakAPI) call(method, path string, body any) (int, []byte, error) {
 	// keep-alive connection from one on a fresh one.
 	var conn httptrace.GotConnInfo
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i }})
-	api := client.New(client.Config{BaseURL: a.node.URL, Secret: a.node.secret, HTTPClient: a.client})
+	node := a.target()
+	api := client.New(client.Config{BaseURL: node.URL, Secret: node.secret, HTTPClient: a.client})
 	sent := time.Now()
 	code, answer, err := api.Call(ctx, method, path, b)
 	switch {
 	case a.draining.Load():
+	case err != nil && node.killedBy(time.Now()):
+		a.cut.Add(1)
 	case err == nil && code == http.StatusServiceUnavailable && a.node.outages.explains(method+" "+path, sent, time.Now(), answer):
 	case err != nil:
 		a.errs.add("valid request failed", "%s %s at %s (connection reused %v, idle %v for %v): %v",

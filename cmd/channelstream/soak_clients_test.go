@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,14 +23,32 @@ import (
 // server keeps sending, with a small socket receive buffer, so that the
 // server's queue for them overflows and it cuts them as slow consumers.
 
+// soakPos is where a client resumes: the last seq it received and the
+// node's resume cursor of that point ("" until a node gave one), which
+// lets another node of a cluster resume it (cursor= on /ws and /listen,
+// Last-Event-ID on /sse).
+type soakPos struct {
+	seq    uint64
+	cursor string
+}
+
+// posOf is where sub stands.
+func posOf(sub subscriber) soakPos {
+	p := soakPos{seq: sub.LastSeq()}
+	if k, ok := sub.(interface{ ResumeCursor() string }); ok {
+		p.cursor = k.ResumeCursor()
+	}
+	return p
+}
+
 // soakDial attaches a new client of transport to connID. With resume it
-// asks for every frame after cursor (last_seq, Last-Event-ID); the client's
-// cursor starts at cursor either way, so that a later Resume does not ask
-// for what it already has. With a gate the client is a staller that reads
-// only while the gate is open.
-func soakDial(transport string, gate *stallGate, base, connID string, cursor uint64, resume bool, polls *http.Client) (subscriber, error) {
+// asks for every frame after pos (last_seq and cursor, Last-Event-ID); the
+// client's position starts at pos either way, so that a later Resume does
+// not ask for what it already has. With a gate the client is a staller
+// that reads only while the gate is open.
+func soakDial(transport string, gate *stallGate, base, connID string, pos soakPos, resume bool, polls *http.Client) (subscriber, error) {
 	in := newInbox()
-	in.lastSeq = cursor
+	in.lastSeq, in.resume = pos.seq, pos.cursor
 	stall := gate != nil
 	switch {
 	case transport == "websocket" && stall:
@@ -40,7 +57,7 @@ func soakDial(transport string, gate *stallGate, base, connID string, cursor uin
 		s := &wsSubscriber{base: "ws" + strings.TrimPrefix(base, "http") + "/ws?conn_id=" + url.QueryEscape(connID), in: in}
 		u := s.base
 		if resume {
-			u += "&last_seq=" + strconv.FormatUint(cursor, 10)
+			u += in.resumeQuery()
 		}
 		return s, s.attach(u)
 	case transport == "sse" && stall:
@@ -98,7 +115,7 @@ func (s *r3Stream) subscribe(resume bool) error {
 	client.Connection = &http.Client{Transport: tr}
 	client.ReconnectStrategy = noRetry{}
 	if resume {
-		client.LastEventID.Store([]byte(strconv.FormatUint(s.in.cursor(), 10)))
+		client.LastEventID.Store([]byte(s.in.lastEventID()))
 	}
 	answered := make(chan error, 1)
 	client.ResponseValidator = func(_ *r3sse.Client, resp *http.Response) error {
@@ -128,7 +145,7 @@ func (s *r3Stream) subscribe(resume bool) error {
 				s.in.finish(&endedError{Err: err})
 				return
 			}
-			s.in.push(frames)
+			s.in.pushEvent(frames, string(ev.ID))
 		})
 		select {
 		case answered <- err: // failed before an answer
@@ -161,6 +178,7 @@ func (s *r3Stream) subscribe(resume bool) error {
 
 func (s *r3Stream) Next(timeout time.Duration) ([]wireFrame, error) { return s.in.next(timeout) }
 func (s *r3Stream) LastSeq() uint64                                 { return s.in.cursor() }
+func (s *r3Stream) ResumeCursor() string                            { return s.in.resumeCursor() }
 
 // Drop cuts the stream's TCP connection and waits for the subscription to end.
 func (s *r3Stream) Drop() {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -85,6 +86,10 @@ type soakNodeOptions struct {
 	// main phase then takes it away and brings it back empty now and then
 	// (the backend outage fault, soak_outage_test.go).
 	backend soakBackend
+	// nodes is how many nodes share the backend (0 means 1): with more,
+	// clients and API calls are spread over them and the main phase kills
+	// one (soak_nodes_test.go). It needs keepsConnections.
+	nodes int
 }
 
 // soakGrace is the node's shutdown_grace in the soak.
@@ -93,21 +98,18 @@ const soakGrace = 5 * time.Second
 // soakNode is the binary under test, started and restarted on one port.
 type soakNode struct {
 	t      *testing.T
+	name   string // node0, node1, …
 	bin    string
 	opts   soakNodeOptions
 	secret string
 	port   string
 	URL    string
 	runs   []*runningBinary // every start, the current one last
-	// outages are the outages of the node's backend, which explain the
-	// 503s answered meanwhile.
+	// outages are the outages of the nodes' backend, which explain the
+	// 503s answered meanwhile (one record for every node).
 	outages *soakOutages
-}
-
-func startSoakNode(t *testing.T, opts soakNodeOptions) *soakNode {
-	n := &soakNode{t: t, bin: buildBinary(t), opts: opts, secret: "soak-secret", port: "0", outages: newSoakOutages()}
-	n.start()
-	return n
+	// killed is when the current run was killed (nil while it runs).
+	killed atomic.Pointer[time.Time]
 }
 
 // start runs the binary (on the port of the first start), with gctrace
@@ -118,6 +120,7 @@ func (n *soakNode) start() {
 		n.opts.args...)
 	rb := startBinary(n.t, n.bin, append([]string{"GODEBUG=gctrace=1"}, n.opts.env...), args...)
 	n.runs = append(n.runs, rb)
+	n.killed.Store(nil)
 	n.URL = "http://" + rb.addr
 	n.port = rb.addr[strings.LastIndexByte(rb.addr, ':')+1:]
 }
@@ -198,11 +201,11 @@ func (n *soakNode) keepLogs() {
 		return
 	}
 	for i, rb := range n.runs {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("node-run-%d.log", i+1)), []byte(rb.Logs()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-run-%d.log", n.name, i+1)), []byte(rb.Logs()), 0o644); err != nil {
 			n.t.Logf("keeping the node's logs: %v", err)
 		}
 	}
-	n.t.Logf("the node's logs are in %s", dir)
+	n.t.Logf("the logs of %s are in %s", n.name, dir)
 }
 
 // metrics scrapes the node.
@@ -293,12 +296,14 @@ const (
 //     so that the node cuts them as slow consumers, and malformed requests
 //     of every kind hit every endpoint. With opts.backend, the backend
 //     also goes away and comes back empty, once or twice (see
-//     backendOutage). Then the faults stop, and the ledger must balance
-//     (see soak_ledger_test.go).
-//  3. Every client leaves; the footprint must be back to the baseline.
-//  4. Every client connects again; while messages flow the node gets
-//     SIGTERM and must exit 0 within shutdown_grace, every transport ended
-//     as §3.3 says. The node starts again on the same port. With the
+//     backendOutage); with several nodes one of them is killed (SIGKILL)
+//     and its clients resume on a live node (see killNode). Then the
+//     faults stop, and the ledger must balance (see soak_ledger_test.go).
+//  3. The killed node starts again; every client leaves; the footprint
+//     (of the first node) must be back to the baseline.
+//  4. Every client connects again; while messages flow the first node
+//     gets SIGTERM and must exit 0 within shutdown_grace, every transport
+//     it served ended as §3.3 says. The node starts again on the same port. With the
 //     in-memory backend every connection died with the node, so clients
 //     POST /connect again, and the exactly-once accounting starts over
 //     with the new connections (with opts.keepsConnections they resume
@@ -310,19 +315,22 @@ const (
 // JSON body, and nothing may be delivered twice.
 func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	began := time.Now()
-	node := startSoakNode(t, opts)
-	t.Logf("%s soak: %d clients, %d publications/s, %d malformed requests/s, main phase %v, node %s",
-		opts.name, cfg.clients, cfg.rate, cfg.badRate, cfg.duration, node.URL)
+	nodes := startSoakNodes(t, opts, max(opts.nodes, 1))
+	node := nodes[0]
+	t.Logf("%s soak: %d clients, %d publications/s, %d malformed requests/s, main phase %v, nodes: %s",
+		opts.name, cfg.clients, cfg.rate, cfg.badRate, cfg.duration, nodeNames(nodes))
 	ledger, errs := newSoakLedger(), newSoakErrors()
 	t.Cleanup(func() {
 		errs.report(t)
 		if t.Failed() {
-			node.keepLogs()
+			for _, n := range nodes {
+				n.keepLogs()
+			}
 		}
 	})
 
 	// 1. Warm-up and baseline.
-	warm := newSoakPool(t, node, ledger, errs, cfg.clients, false)
+	warm := newSoakPool(t, nodes, ledger, errs, cfg.clients, false)
 	warm.join()
 	warm.run()
 	// Channels keep their last frames (store_frames, 100 by default) for
@@ -343,13 +351,13 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	t.Logf("warm-up done in %v; baseline: %s (%s)", time.Since(began).Round(time.Second), base, base.holds)
 
 	// 2. Main phase.
-	pool := newSoakPool(t, node, ledger, errs, cfg.clients, true)
+	pool := newSoakPool(t, nodes, ledger, errs, cfg.clients, true)
 	t.Logf("clients: %v, home channels %d", transportsOf(pool.clients), len(pool.homes))
 	outages := 0
 	if opts.backend != nil {
 		outages = backendOutages(cfg.duration)
 	}
-	first, bad := soakPhase(t, "main", pool, cfg, cfg.duration, true, outages)
+	first, bad := soakPhase(t, "main", pool, cfg, cfg.duration, true, outages, len(nodes) > 1)
 	checkTally(t, "main phase", first)
 	t.Logf("main phase: faults: %s; %s", pool.faultSummary(), bad.summary())
 	if outages > 0 {
@@ -362,7 +370,8 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 		}
 	}
 
-	// 3. Footprint after the run.
+	// 3. Footprint after the run (every node up again).
+	startAgain(t, nodes)
 	pool.leave()
 	after := node.footprint()
 	t.Logf("footprint: baseline %s → after the main phase %s (%s)", base, after, after.holds)
@@ -372,7 +381,7 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	}
 
 	// 4. SIGTERM under load, and a restart.
-	restart := newSoakPool(t, node, ledger, errs, cfg.clients, true)
+	restart := newSoakPool(t, nodes, ledger, errs, cfg.clients, true)
 	restart.join()
 	restart.run()
 	stopPublish := background(func(ctx context.Context) { restart.publish(ctx, cfg.rate) })
@@ -384,18 +393,20 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	took := node.stop()
 	stopPublish()
 	ends := checkShutdownEnds(t, restart)
-	t.Logf("SIGTERM with %d clients attached: exit 0 after %v; the clients saw %v", cfg.clients, took.Round(time.Millisecond), ends)
+	t.Logf("SIGTERM with %d clients attached: exit 0 after %v; the clients saw %v", restart.onNode(node), took.Round(time.Millisecond), ends)
 	node.start()
 	restart.draining.Store(false)
 	close(restart.back)
 
 	// 5. After the restart.
 	second := max(cfg.duration/4, 15*time.Second)
-	tally, bad := soakPhase(t, "after restart", restart, cfg, second, false, 0)
+	tally, bad := soakPhase(t, "after restart", restart, cfg, second, false, 0, false)
 	checkTally(t, "after the restart", tally)
 	t.Logf("after the restart: faults: %s; %s", restart.faultSummary(), bad.summary())
 	restart.leave()
-	node.stop()
+	for _, n := range nodes {
+		n.stop()
+	}
 	t.Logf("whole soak in %v: %d messages accepted, %d API calls; checked phases: %d deliveries, %d duplicates, %d lost (%d more announced by gaps to slow consumers); node footprint %s → %s",
 		time.Since(began).Round(time.Second), ledger.accepted(), warm.api.calls.Load()+pool.api.calls.Load()+restart.api.calls.Load(),
 		first.deliveries+tally.deliveries, first.duplicates+first.dupSeqs+tally.duplicates+tally.dupSeqs,

@@ -204,9 +204,14 @@ func backendOutage(t *testing.T, pool *soakPool) {
 	stopped := time.Now()
 	probes, wrong := 0, map[int]int{}
 	for {
-		probes++
-		if code := node.readyz(); code != http.StatusServiceUnavailable {
-			wrong[code]++
+		for _, n := range pool.nodes {
+			if n.dead() {
+				continue
+			}
+			probes++
+			if code := n.readyz(); code != http.StatusServiceUnavailable {
+				wrong[code]++
+			}
 		}
 		if time.Since(stopped) >= outageFor {
 			break
@@ -216,7 +221,14 @@ func backendOutage(t *testing.T, pool *soakPool) {
 	b.Restart()
 	back := time.Now()
 	o.end(back)
-	pollUntil(t, outageReadyWithin, "/readyz 200 after the backend came back", func() bool { return node.readyz() == http.StatusOK })
+	pollUntil(t, outageReadyWithin, "/readyz 200 after the backend came back", func() bool {
+		for _, n := range pool.nodes {
+			if !n.dead() && n.readyz() != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
 	ready := time.Since(back)
 	pollUntil(t, outageSnapshotWithin, "a snapshot of the node's state in the empty backend", b.HasSnapshot)
 	snapshot := time.Since(back)

@@ -13,11 +13,12 @@ const soakLogEvery = 30 * time.Second
 // soakPhase runs pool for d with every fault on: its clients' own faults,
 // the app's disconnections, the stall bursts, the publisher and the
 // malformed requests, plus outages of the node's backend spread evenly
-// over the phase (see backendOutage). With join the clients connect
-// first; otherwise their loops already run. Then the faults stop, and once
-// delivery settled it returns the tally and the injector of malformed
-// requests.
-func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d time.Duration, join bool, outages int) (*soakTally, *badInjector) {
+// over the phase (see backendOutage) and, with kill, the SIGKILL of a node
+// in the last stretch between them (see killNode). With join the clients
+// connect first; otherwise their loops already run. Then the faults stop,
+// and once delivery settled it returns the tally and the injector of
+// malformed requests.
+func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d time.Duration, join bool, outages int, kill bool) (*soakTally, *badInjector) {
 	t.Helper()
 	if join {
 		began := time.Now()
@@ -39,6 +40,10 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 	for i := 1; i <= outages; i++ {
 		outageAt = append(outageAt, start.Add(d*time.Duration(i)/time.Duration(outages+1)))
 	}
+	var killAt time.Time // halfway between the last outage and the end
+	if kill {
+		killAt = start.Add(d * time.Duration(2*outages+1) / time.Duration(2*outages+2))
+	}
 	for time.Now().Before(end) {
 		next := end
 		if nextLog.Before(next) {
@@ -47,10 +52,17 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 		if len(outageAt) > 0 && outageAt[0].Before(next) {
 			next = outageAt[0]
 		}
+		if !killAt.IsZero() && killAt.Before(next) {
+			next = killAt
+		}
 		time.Sleep(time.Until(next)) // the phase's schedule: faults run meanwhile
 		if len(outageAt) > 0 && !time.Now().Before(outageAt[0]) {
 			outageAt = outageAt[1:]
 			backendOutage(t, pool)
+		}
+		if !killAt.IsZero() && !time.Now().Before(killAt) {
+			killAt = time.Time{}
+			killNode(t, pool)
 		}
 		if time.Now().Before(nextLog) && time.Now().Before(end) {
 			continue
@@ -94,8 +106,8 @@ func checkTally(t *testing.T, phase string, tally *soakTally) {
 	}
 }
 
-// checkShutdownEnds waits until every client of pool saw its transport end
-// after SIGTERM, and checks how: WebSocket with close 1012, SSE with the
+// checkShutdownEnds waits until every client of pool.node saw its
+// transport end after SIGTERM, and checks how: WebSocket with close 1012, SSE with the
 // end of the stream, long-poll with 503 (or no answer once the node is
 // gone). It returns the counts.
 func checkShutdownEnds(t *testing.T, pool *soakPool) map[string]int64 {
@@ -109,12 +121,13 @@ func checkShutdownEnds(t *testing.T, pool *soakPool) map[string]int64 {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	ends := pool.shutdownSummary()
-	for total(ends) < len(pool.clients) && time.Now().Before(deadline) {
+	want := pool.onNode(pool.node)
+	for total(ends) < want && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 		ends = pool.shutdownSummary()
 	}
-	if total(ends) != len(pool.clients) {
-		t.Errorf("%d of %d clients saw their transport end after SIGTERM: %v", total(ends), len(pool.clients), ends)
+	if total(ends) != want {
+		t.Errorf("%d of the %d clients of the stopped node saw their transport end after SIGTERM: %v", total(ends), want, ends)
 	}
 	for k := range ends {
 		switch k {

@@ -54,7 +54,8 @@ const (
 // phases of the soak.
 type soakPool struct {
 	t      *testing.T
-	node   *soakNode
+	node   *soakNode   // the first node: the one the restart stops
+	nodes  []*soakNode // every node; clients start spread over them
 	ledger *soakLedger
 	api    *soakAPI
 	errs   *soakErrors
@@ -80,24 +81,26 @@ type soakPool struct {
 	actors sync.WaitGroup
 
 	drops, resumes, kicks, leaves, churns, pollStalls, bursts, reconnects atomic.Int64
+	moves                                                                 atomic.Int64 // clients moved off a killed node
 	burstAccepted                                                         atomic.Int64 // messages of the stall bursts answered 2xx
 	shutdownEnds                                                          sync.Map     // "transport: how" → *atomic.Int64
 }
 
-// newSoakPool makes n clients, a third per transport, none connected yet;
-// with stallers, one WebSocket and one SSE client in 3 × stallerShare
-// stall.
-func newSoakPool(t *testing.T, node *soakNode, ledger *soakLedger, errs *soakErrors, n int, stallers bool) *soakPool {
+// newSoakPool makes n clients, a third per transport, none connected yet,
+// client i on node i mod len(nodes); with stallers, one WebSocket and one
+// SSE client in 3 × stallerShare stall.
+func newSoakPool(t *testing.T, nodes []*soakNode, ledger *soakLedger, errs *soakErrors, n int, stallers bool) *soakPool {
 	ctx, cancel := context.WithCancel(context.Background())
+	node := nodes[0]
 	p := &soakPool{
-		t: t, node: node, ledger: ledger, errs: errs, gate: newStallGate(),
+		t: t, node: node, nodes: nodes, ledger: ledger, errs: errs, gate: newStallGate(),
 		polls:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}},
 		back:   make(chan struct{}),
 		keep:   node.opts.keepsConnections,
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	p.api = &soakAPI{node: node, errs: errs, draining: &p.draining,
+	p.api = &soakAPI{node: node, nodes: nodes, errs: errs, draining: &p.draining,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
 	for i := range max(1, n/clientsPerHome) {
 		p.homes = append(p.homes, fmt.Sprintf("soak-%d", i))
@@ -108,6 +111,7 @@ func newSoakPool(t *testing.T, node *soakNode, ledger *soakLedger, errs *soakErr
 		c := &soakClient{pool: p, user: fmt.Sprintf("soak-%d", i), transport: tr,
 			rng: rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))}
 		c.channels = []string{p.homes[i%len(p.homes)]}
+		c.node.Store(nodes[i%len(nodes)])
 		switch {
 		case stallers && tr != "longpoll" && i%(3*stallerShare) < 2:
 			c.staller, c.quiet = true, true
@@ -326,7 +330,7 @@ func (p *soakPool) settle(within time.Duration) *soakTally {
 	p.gate.unstall()
 	deadline := time.Now().Add(within)
 	for {
-		slow := p.node.slowCuts()
+		slow := p.slowCuts()
 		if p.ledger.complete(p.clients, slow) || time.Now().After(deadline) {
 			return p.ledger.verify(p.clients, slow)
 		}
@@ -348,7 +352,7 @@ func (p *soakPool) shutdownSummary() map[string]int64 {
 
 // faultSummary is how many faults of each kind the pool injected.
 func (p *soakPool) faultSummary() string {
-	return fmt.Sprintf("drops+resumes %d, kicks %d, leaves %d, churn %d, long-poll stalls %d, stall bursts %d (%d messages accepted), resumes after a server end %d (%d after %v of silence), reconnections %d",
+	return fmt.Sprintf("drops+resumes %d, kicks %d, leaves %d, churn %d, long-poll stalls %d, stall bursts %d (%d messages accepted), resumes after a server end %d (%d after %v of silence), reconnections %d, moves off a killed node %d",
 		p.drops.Load(), p.kicks.Load(), p.leaves.Load(), p.churns.Load(), p.pollStalls.Load(), p.bursts.Load(), p.burstAccepted.Load(), p.resumes.Load(),
-		p.gate.silent.Load(), stallSilence, p.reconnects.Load())
+		p.gate.silent.Load(), stallSilence, p.reconnects.Load(), p.moves.Load())
 }

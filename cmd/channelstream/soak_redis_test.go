@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,8 +13,16 @@ import (
 )
 
 // TestSoakFaultsRedis is the soak under faults (make soak) on a cluster
-// node: the node keeps its state in a redis-server of the test's own
-// (without persistence), so that, besides every fault of TestSoakFaults,
+// of SOAK_NODES nodes (default 2) with the data plane (redis_data_plane;
+// SOAK_DATA_PLANE=0: the replicated log alone): the nodes keep their
+// state in a redis-server of the test's own (without persistence), so
+// that, besides every fault of TestSoakFaults,
+//   - clients and API calls are spread over the nodes, and during the
+//     main phase one node is killed (SIGKILL): its clients resume their
+//     connections on the other node with their resume position (the
+//     node's resume cursor: cursor= on /ws and /listen, Last-Event-ID on
+//     /sse), and nothing is lost or delivered twice across the move
+//     (soak_nodes_test.go);
 //   - during the main phase Redis goes away for outageFor and comes back
 //     empty, once or twice (backendOutage): clients stay attached, /readyz
 //     answers 503 and changes are refused with 503 meanwhile, the node
@@ -23,17 +33,31 @@ import (
 //     connection with their last seq, and the exactly-once accounting
 //     carries on across it.
 //
-// Same gate and knobs as TestSoakFaults.
+// Same gate and knobs as TestSoakFaults, and SOAK_NODES (1 to 4; with
+// 1, no node is killed) and SOAK_DATA_PLANE.
 func TestSoakFaultsRedis(t *testing.T) {
 	if os.Getenv("CHANNELSTREAM_SOAK") != "1" {
 		t.Skip("the fault soak runs with CHANNELSTREAM_SOAK=1 (make soak)")
 	}
+	nodes := 2
+	if v := os.Getenv("SOAK_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4 {
+			t.Fatalf("SOAK_NODES=%q: want 1 to 4", v)
+		}
+		nodes = n
+	}
+	args, mode := []string{"--redis_data_plane"}, "data plane"
+	if os.Getenv("SOAK_DATA_PLANE") == "0" {
+		args, mode = nil, "replicated log"
+	}
 	srv := redistest.Start(t)
 	runFaultSoak(t, soakSettingsFromEnv(t), soakNodeOptions{
-		name:             "redis",
-		args:             []string{"--redis_url", srv.URL()},
+		name:             fmt.Sprintf("redis (%s, %d nodes)", mode, nodes),
+		args:             append(args, "--redis_url", srv.URL()),
 		keepsConnections: true,
 		backend:          newSoakRedis(t, srv),
+		nodes:            nodes,
 	})
 }
 

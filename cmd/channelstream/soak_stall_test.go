@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,7 +139,7 @@ func dialStallWS(base, connID string, in *inbox, resume bool, gate *stallGate) (
 	s := &stallWS{wsSubscriber: wsSubscriber{base: "ws" + strings.TrimPrefix(base, "http") + "/ws?conn_id=" + url.QueryEscape(connID), in: in}, gate: gate}
 	u := s.base
 	if resume {
-		u += "&last_seq=" + strconv.FormatUint(in.cursor(), 10)
+		u += in.resumeQuery()
 	}
 	return s, s.attach(u)
 }
@@ -209,7 +208,7 @@ func (s *stallWS) Drop() {
 
 func (s *stallWS) Resume() error {
 	s.Drop()
-	return s.attach(s.base + "&last_seq=" + strconv.FormatUint(s.LastSeq(), 10))
+	return s.attach(s.base + s.in.resumeQuery())
 }
 
 func (s *stallWS) Close() {
@@ -250,7 +249,7 @@ func (s *sseReader) open(resume bool) error {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if resume {
-		req.Header.Set("Last-Event-ID", strconv.FormatUint(s.in.cursor(), 10))
+		req.Header.Set("Last-Event-ID", s.in.lastEventID())
 	}
 	resp, err := s.tr.RoundTrip(req)
 	if err != nil {
@@ -275,6 +274,7 @@ func (s *sseReader) read(body io.ReadCloser, cut *atomic.Bool, quit, done chan s
 	// socket's receive buffer is taken from the server.
 	r := bufio.NewReaderSize(body, 512)
 	var data []byte
+	var id string
 	fail := func(err error) {
 		if !cut.Load() {
 			s.in.finish(err)
@@ -315,9 +315,11 @@ func (s *sseReader) read(body io.ReadCloser, cut *atomic.Bool, quit, done chan s
 					fail(&endedError{Err: err})
 					return
 				}
-				s.in.push(frames)
+				s.in.pushEvent(frames, id)
 				data = nil
 			}
+		case strings.HasPrefix(text, "id:"):
+			id = strings.TrimPrefix(strings.TrimPrefix(text, "id:"), " ")
 		case strings.HasPrefix(text, "data:"):
 			data = append(data, strings.TrimPrefix(strings.TrimPrefix(text, "data:"), " ")...)
 		}
@@ -326,6 +328,7 @@ func (s *sseReader) read(body io.ReadCloser, cut *atomic.Bool, quit, done chan s
 
 func (s *sseReader) Next(timeout time.Duration) ([]wireFrame, error) { return s.in.next(timeout) }
 func (s *sseReader) LastSeq() uint64                                 { return s.in.cursor() }
+func (s *sseReader) ResumeCursor() string                            { return s.in.resumeCursor() }
 
 // Drop closes the stream under the reader and waits for it to stop.
 func (s *sseReader) Drop() {
@@ -342,7 +345,8 @@ func (s *sseReader) Drop() {
 	<-done
 }
 
-// Resume opens the stream again with Last-Event-ID.
+// Resume opens the stream again with Last-Event-ID (the resume cursor, or
+// the last seq).
 func (s *sseReader) Resume() error {
 	s.Drop()
 	return s.open(true)
