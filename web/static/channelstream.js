@@ -66,6 +66,15 @@
  *                     connect() (a new conn_id) runs only when the server no
  *                     longer knows the connection (ws close 1000, long-poll
  *                     401, SSE 404 "unknown connection").
+ *   cursor            the resume cursor ("<seq>-<partition>.<epoch>.<n>...")
+ *                     of the last object (or SSE event id) that carried one,
+ *                     '' when none did: a cluster with redis_url puts it on
+ *                     the last object of each list. While it is the position
+ *                     of lastSeq, reconnects send it (cursor=, beside
+ *                     last_seq on /ws and /listen; on /sse instead of
+ *                     last_event_id), also on a switch to another transport
+ *                     or to another tab in shared mode, so that any node
+ *                     resumes exactly after it.
  *   gapCallback(gap)  a {"type": "gap", "from_seq", "to_seq"} object: frames
  *                     the server could no longer keep were lost (reload
  *                     history through your app). Gap objects are taken out
@@ -143,6 +152,13 @@
   var LONGPOLL_OPEN_MS = 1000; // a first poll still waiting after this counts as open
   var TRANSPORTS = ['websocket', 'sse', 'longpoll'];
   var CLOSE_COMING_BACK = 4001; // our WebSocket close code for "keep my connection"
+  // A resume cursor (core.Cursor's text): a seq, then partition positions.
+  var CURSOR = /^\d+(?:-\d+\.\d+\.\d+)*$/;
+
+  /** The seq a resume cursor (or a plain seq) names. */
+  function cursorSeq(c) {
+    return parseInt(c, 10);
+  }
 
   /** Appends query parameters to url (which may already have a query). */
   function withParams(url, params) {
@@ -405,6 +421,8 @@
       this.currentTransport = null;
       /** The seq of the last frame received on this connection (added). */
       this.lastSeq = 0;
+      /** The resume cursor of the last frame that carried one, or '' (added). */
+      this.cursor = '';
       /** ms a WebSocket or SSE stream gets to open before the next transport is tried. */
       this.openTimeout = 4000;
       /** ms without any byte after which a transport is deemed dead (0: never). */
@@ -744,7 +762,7 @@
     openWebsocket() {
       var gen = this._begin();
       var self = this;
-      var url = withParams(this.websocketUrl, { conn_id: this.connectionId, last_seq: this.lastSeq });
+      var url = withParams(this.websocketUrl, this._resumeParams({ conn_id: this.connectionId, last_seq: this.lastSeq }));
       var ws;
       try {
         ws = new WebSocket(url);
@@ -814,7 +832,9 @@
     openSse() {
       var gen = this._begin();
       var self = this;
-      var url = withParams(this._sseUrl(), { conn_id: this.connectionId, last_event_id: this.lastSeq });
+      // A new stream cannot set Last-Event-ID: the cursor goes as cursor=.
+      var url = withParams(this._sseUrl(), this._cursorValid() ? { conn_id: this.connectionId, cursor: this.cursor } :
+        { conn_id: this.connectionId, last_event_id: this.lastSeq });
       var ctl = typeof AbortController !== 'undefined' ? new AbortController() : null;
       this._sseAbort = ctl;
       var opened = false;
@@ -937,7 +957,7 @@
     _poll(gen, st) {
       var self = this;
       var request = new ChannelStreamRequest();
-      request.url = withParams(this.longPollUrl, { conn_id: this.connectionId, last_seq: this.lastSeq });
+      request.url = withParams(this.longPollUrl, this._resumeParams({ conn_id: this.connectionId, last_seq: this.lastSeq }));
       request.timeout = this.idleTimeout > 0 ? this.idleTimeout : 0;
       request.handleRequest = function () {};
       request.handleError = function (xhr, data) {
@@ -1151,6 +1171,7 @@
         // connectionId was set by hand: lastSeq counted for another one.
         this._seqConnId = this.connectionId;
         this.lastSeq = 0;
+        this.cursor = '';
       }
       return this._gen;
     }
@@ -1288,11 +1309,18 @@
         return;
       }
       var seq = this.lastSeq;
+      var cursor = this.cursor;
       var out = [];
       var gaps = [];
       for (var i = 0; i < list.length; i++) {
         var m = list[i];
         if (m && typeof m === 'object') {
+          if (typeof m.seq === 'number' && m.seq <= seq && m.type !== 'gap') {
+            continue; // already delivered
+          }
+          if (typeof m.cursor === 'string' && CURSOR.test(m.cursor)) {
+            cursor = m.cursor;
+          }
           if (m.type === 'gap') {
             gaps.push(m);
             if (typeof m.to_seq === 'number' && m.to_seq > seq) {
@@ -1301,22 +1329,35 @@
             continue;
           }
           if (typeof m.seq === 'number') {
-            if (m.seq <= seq) {
-              continue; // already delivered
-            }
             seq = m.seq;
           }
         }
         out.push(m);
       }
-      if (eventId && /^\d+$/.test(eventId) && +eventId > seq) {
-        seq = +eventId;
+      if (eventId && CURSOR.test(eventId) && cursorSeq(eventId) >= seq) {
+        // SSE: the event id is the seq, or in a cluster the cursor.
+        seq = cursorSeq(eventId);
+        cursor = eventId.indexOf('-') === -1 ? cursor : eventId;
       }
       this.lastSeq = seq;
+      this.cursor = cursor;
       this._deliver(out, gaps, list.length === 0);
       if (this._group && this.sharedRole === 'leader' && (out.length || gaps.length)) {
-        this._post({ t: 'frames', connId: this.connectionId, lastSeq: seq, list: out, gaps: gaps });
+        this._post({ t: 'frames', connId: this.connectionId, lastSeq: seq, cursor: cursor, list: out, gaps: gaps });
       }
+    }
+
+    /** The cursor is the position of lastSeq (not older: objects without one came after it). */
+    _cursorValid() {
+      return !!this.cursor && cursorSeq(this.cursor) === this.lastSeq;
+    }
+
+    /** params plus the cursor, when it is valid, beside last_seq. */
+    _resumeParams(params) {
+      if (this._cursorValid()) {
+        params.cursor = this.cursor;
+      }
+      return params;
     }
 
     _deliver(out, gaps, heartbeat) {
@@ -1432,6 +1473,7 @@
         connId: this.connectionId,
         channels: this.channels,
         lastSeq: this.lastSeq,
+        cursor: this.cursor,
         connected: this.connected,
         transport: this.currentTransport,
         connectData: this._connectData
@@ -1480,6 +1522,9 @@
             if (msg.lastSeq > this.lastSeq) {
               this.lastSeq = msg.lastSeq;
             }
+            if (msg.lastSeq >= this.lastSeq && typeof msg.cursor === 'string') {
+              this.cursor = msg.cursor;
+            }
             this._deliver(out, msg.gaps || [], false);
           }
           break;
@@ -1502,6 +1547,7 @@
         this.connectionId = s.connId;
         this._seqConnId = s.connId;
         this.lastSeq = s.lastSeq || 0;
+        this.cursor = typeof s.cursor === 'string' ? s.cursor : '';
         this._connGone = false;
         this._connectData = s.connectData;
         this.channels = (s.channels || []).slice();
@@ -1672,6 +1718,7 @@
       if (data.conn_id !== this._seqConnId) {
         this._seqConnId = data.conn_id;
         this.lastSeq = 0;
+        this.cursor = '';
       }
       this._connGone = false;
       this._connectData = data;
