@@ -76,8 +76,14 @@ func (l *Log) DataPlane() *DataPlane { return newDataPlane(l.cfg, l.rdb) }
 // checked.
 func newDataPlane(cfg Config, rdb redis.UniversalClient) *DataPlane {
 	d := &DataPlane{cfg: cfg, rdb: rdb}
+	base := cfg.KeyPrefix
+	if c, ok := rdb.(*redis.Client); ok && c.Options().DB != 0 {
+		// Pub/sub knows no databases: name the shard channels (named
+		// like the keys) after the database too.
+		base += "db" + strconv.Itoa(c.Options().DB) + ":"
+	}
 	for _, tag := range partitionTags(cfg.Partitions) {
-		prefix := cfg.KeyPrefix + "{" + tag + "}:"
+		prefix := base + "{" + tag + "}:"
 		d.parts = append(d.parts, partKeys{prefix: prefix, ctr: prefix + "ctr", anchor: prefix + "p"})
 	}
 	d.life, d.endLife = context.WithCancel(context.Background())

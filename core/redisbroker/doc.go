@@ -87,7 +87,10 @@
 // of k, the first "p<k>-<j>" whose slot falls in the k-th of Partitions
 // equal slot ranges, so with a cluster's default slot ranges the partitions
 // spread evenly over the masters; every key of one partition lives in one
-// slot:
+// slot (on a database other than 0, redis://host/<db>, <prefix> goes on
+// with "db<db>:", because the shard channels are named like the keys and
+// pub/sub knows no databases: nodes on two databases of one server would
+// hear each other's entries):
 //
 //	<prefix>{tag}:ctr        hash: n (the partition's counter), ep (its epoch)
 //	<prefix>{tag}:c:<name>   stream of a channel: field d = the entry's data,
