@@ -16,10 +16,9 @@
 //   - Every server frame is a text frame holding one JSON list: a batch of
 //     queued frames as Session.Next builds it (each object carries "seq"), or
 //     the heartbeat []. Heartbeats come every Config.HeartbeatInterval
-//     (rounded up to a 4096th of it, so that those of many sockets fall
-//     together a few at a time, see writer.PingSlots): a ping, preceded by
-//     [] unless a batch went out since the last heartbeat (the client has
-//     had bytes then).
+//     (rounded up to one of writer.PingSlots moments of it, so that those
+//     of many sockets fall together): a ping, preceded by [] unless a batch
+//     went out since the last heartbeat (the client has had bytes then).
 //     Catch-up frames queued while no transport was attached come first and
 //     carry "catchup": true; upstream sent them one per frame, we batch them,
 //     which every client that iterates the list already handles.

@@ -21,9 +21,11 @@ const HeartbeatSlots = 256
 // clients' time, every 20 ms: most of the p99 of many small channels
 // (csbench channels, 10 000 clients, 500 msg/s, 8 alternated pairs on a
 // busy machine, p99 medians: 256 moments 2.74 ms, 1024 moments 1.96 ms,
-// 4096 moments 1.42 ms). The price is more wake-ups of an idle process
-// (strace, 10 000 idle sockets: 0.12 → 0.20 epoll waits per heartbeat).
-const PingSlots = 4096
+// 4096 moments 1.42 ms). The price is idle CPU: csbench idle, 10 000
+// sockets, 3 alternated rounds, 6.4 µs/s per socket on 256 moments, 8.0
+// on 1024, 8.5 on 4096. Until that trade is decided (BENCHMARKS.md,
+// "Small channels"), WebSocket keeps the 256 moments of HeartbeatSlots.
+const PingSlots = HeartbeatSlots
 
 // UntilBeat is the time from now to a connection's next heartbeat: one
 // interval, rounded up to a multiple of interval / HeartbeatSlots on the
