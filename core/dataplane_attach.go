@@ -71,6 +71,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	if gapFirst {
 		h.enqueueGapLocked(c)
 	}
+	h.dpn.index(c, streams)
 	c.mu.Unlock()
 	if opts.Resume {
 		opts.LastSeq = min(opts.LastSeq, start.Seq)
@@ -78,7 +79,6 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		opts.Resume, opts.LastSeq = true, start.Seq
 	}
 
-	h.dpn.index(c, streams)
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
 	err := h.dpn.addRefs(ctx, streams)
@@ -86,12 +86,14 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	back := c.settleRefsLocked(d, streams, err == nil)
 	mine := c.dp == d
 	if err != nil && mine {
+		// No references to drop: the Add took none, and those of
+		// streams added meanwhile are left to their Adds.
 		c.dp = nil
+		h.dpn.unindex(c, d.streams)
 	}
 	c.mu.Unlock()
 	h.dpn.dropRefs(back)
 	if err != nil {
-		h.dpn.unindex(c, streams)
 		h.stats.BrokerErrors.Add(1)
 		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
 	}
@@ -112,10 +114,10 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		if c.dp != d {
 			d = nil // replaced meanwhile: not ours to drop
 		} else {
-			c.takeHeldLocked()
+			h.takeHeldLocked(c)
 		}
 		c.mu.Unlock()
-		h.unhold(c, d, false)
+		h.unhold(d, false)
 		h.stats.BrokerErrors.Add(1)
 		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
 	}
@@ -344,8 +346,8 @@ func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
 		d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })
 	}
 	h.enqueueGapLocked(c)
-	c.mu.Unlock()
 	h.dpn.unindex(c, streams)
+	c.mu.Unlock()
 	if reffed {
 		h.dpn.dropRefs(streams)
 	}

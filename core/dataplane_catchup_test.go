@@ -2,7 +2,10 @@ package core_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/channelstream-go/channelstream-go/core"
@@ -62,6 +65,9 @@ func (g *gate) held(t *testing.T) {
 type gatedDP struct {
 	core.DataPlane
 	read, readDone, add, deliver *gate
+	// failAdd, when set as an Add starts, says whether it fails (after
+	// its gate).
+	failAdd atomic.Pointer[func(core.Stream) bool]
 }
 
 func newGatedDP(dp core.DataPlane) *gatedDP {
@@ -85,8 +91,15 @@ type gatedSub struct {
 	g *gatedDP
 }
 
+// errAddFailed is what an Add fails with when gatedDP.failAdd says so.
+var errAddFailed = fmt.Errorf("gated add: %w", core.ErrUnavailable)
+
 func (s gatedSub) Add(ctx context.Context, st core.Stream) error {
+	f := s.g.failAdd.Load() // as it is when the call starts
 	s.g.add.pass()
+	if f != nil && (*f)(st) {
+		return errAddFailed
+	}
 	return s.Subscriber.Add(ctx, st)
 }
 
@@ -169,4 +182,41 @@ func TestDataPlaneSubscribeWhileHeldDoesNotRepeatWhatItRead(t *testing.T) {
 	publish(n.Hub, msg("x", "x2"))
 	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x2"})
 	c.expectNothing(t)
+}
+
+func TestDataPlaneAFailedAttachLeavesTheOneThatReplacedItRouted(t *testing.T) {
+	n, g := onePartitionNode(t)
+	c := connect(t, n.Hub, "alice", "a")
+	attach := func(opts core.AttachOptions) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			s, err := n.Attach(c.ID, opts)
+			if err == nil {
+				c.sess = s
+			}
+			errc <- err
+		}()
+		return errc
+	}
+	g.add.close()
+	fail := func(core.Stream) bool { return true }
+	g.failAdd.Store(&fail)
+	first := attach(core.AttachOptions{Transport: "test"})
+	g.add.held(t)
+	g.failAdd.Store(nil)
+	// A second attachment replaces the first while its Add runs (a
+	// client that resumes after frames this node never queued); then
+	// the first one's Add fails.
+	second := attach(core.AttachOptions{Transport: "test", Resume: true, LastSeq: 5})
+	g.add.held(t)
+	g.add.open()
+	if err := <-first; !errors.Is(err, core.ErrUnavailable) {
+		t.Fatalf("first attach: %v, want ErrUnavailable", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("second attach: %v", err)
+	}
+	c.pos = 5
+	publish(n.Hub, msg("a", "1"))
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"1"})
 }

@@ -247,17 +247,20 @@ func (c *Conn) keepRelLocked(cur Cursor) {
 // applying goroutine). The session, if any, was ended before.
 func (h *Hub) dropHeld(c *Conn, async bool) {
 	c.mu.Lock()
-	d := c.takeHeldLocked()
+	d := h.takeHeldLocked(c)
 	c.mu.Unlock()
-	h.unhold(c, d, async)
+	h.unhold(d, async)
 }
 
-// takeHeldLocked detaches c's holder state and frees its queue; the caller
-// passes it to unhold after unlocking. Caller holds c.mu.
-func (c *Conn) takeHeldLocked() *connDP {
+// takeHeldLocked detaches c's holder state, takes c out of the index under
+// its streams and frees its queue; the caller passes it to unhold after
+// unlocking. The index changes with c.dp, under c.mu: an index entry made
+// for the state that replaces it is never undone. Caller holds c.mu.
+func (h *Hub) takeHeldLocked(c *Conn) *connDP {
 	d := c.dp
 	if d != nil {
 		c.dp = nil
+		h.dpn.unindex(c, d.streams)
 		c.queue.reset()
 		c.qBytes = 0
 		d.drop = notPending(d, d.streams)
@@ -290,13 +293,12 @@ func (c *Conn) settleRefsLocked(d *connDP, streams []Stream, ok bool) []Stream {
 	return out
 }
 
-// unhold takes c out of the index under d's streams and drops their
-// references (see dropHeld). d may be nil.
-func (h *Hub) unhold(c *Conn, d *connDP, async bool) {
+// unhold drops the references of a state takeHeldLocked took (see
+// dropHeld). d may be nil.
+func (h *Hub) unhold(d *connDP, async bool) {
 	if d == nil {
 		return
 	}
-	h.dpn.unindex(c, d.streams)
 	gone := d.drop
 	if async {
 		h.dpn.later(func() { h.dpn.dropRefs(gone) })
@@ -326,12 +328,12 @@ func (h *Hub) streamsAdded(c *Conn, added []Stream) {
 				fresh = append(fresh, s)
 			}
 		}
+		h.dpn.index(c, fresh)
 	}
 	c.mu.Unlock()
 	if len(fresh) == 0 {
 		return
 	}
-	h.dpn.index(c, fresh)
 	h.dpn.later(func() { h.replayStreams(c, d, fresh) })
 }
 
@@ -354,12 +356,12 @@ func (h *Hub) streamsRemoved(c *Conn, removed []Stream) {
 	var drop []Stream
 	if d != nil {
 		drop = notPending(d, gone)
+		h.dpn.unindex(c, gone)
 	}
 	c.mu.Unlock()
 	if len(gone) == 0 {
 		return
 	}
-	h.dpn.unindex(c, gone)
 	h.dpn.later(func() { h.dpn.dropRefs(drop) })
 }
 

@@ -19,7 +19,8 @@ type dpNode struct {
 	dp DataPlane
 
 	// mu guards sub and local. It is a leaf: nothing else is locked while
-	// it is held.
+	// it is held. A connection's index entries change under its Conn.mu,
+	// with Conn.dp.
 	mu    sync.Mutex
 	sub   Subscriber
 	local map[Stream]map[*Conn]struct{}

@@ -122,10 +122,10 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 		// catching up (no session yet) keeps its state: its own hold,
 		// announced once it is attached, replaces the other node's.
 		if !again && (c.dp == nil || c.session != nil || c.dp.since < m.At) {
-			held = c.takeHeldLocked() // the other node serves it now
+			held = h.takeHeldLocked(c) // the other node serves it now
 		}
 		c.mu.Unlock()
-		h.unhold(c, held, true)
+		h.unhold(held, true)
 		if again {
 			h.repl.markDirty(c)
 		}
@@ -318,11 +318,11 @@ func (h *Hub) announce(all, final bool) {
 				// Until the release comes back through the log, a
 				// transport that attaches here again starts from it.
 				c.keepRelLocked(c.cursorLocked())
-				held = c.takeHeldLocked()
+				held = h.takeHeldLocked(c)
 			}
 		}
 		c.mu.Unlock()
-		h.unhold(c, held, false)
+		h.unhold(held, false)
 	}
 	r.forgetLocal(gone)
 }
