@@ -52,13 +52,28 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		h.awaitRelease(c)
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
+	defer cancel()
 	streams, joins := h.connStreams(c)
+	c.mu.Lock()
+	start, gapFirst := c.startLocked(cur, *opts)
+	c.mu.Unlock()
+	if gapFirst {
+		// Past anything handed over: from the streams' heads.
+		heads, err := h.dp.Heads(ctx, streams)
+		if err != nil {
+			h.stats.BrokerErrors.Add(1)
+			return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+		}
+		for _, p := range heads {
+			start.Pos = setPos(start.Pos, p)
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrUnknownConn
 	}
-	start, gapFirst := c.startLocked(cur, *opts)
 	d := &connDP{streams: streams, qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
 		catching: make(map[Stream][]heldEntry, len(streams)), since: now, pending: slices.Clone(streams)}
 	for _, s := range streams {
@@ -79,8 +94,6 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		opts.Resume, opts.LastSeq = true, start.Seq
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
-	defer cancel()
 	err := h.dpn.addRefs(ctx, streams)
 	c.mu.Lock()
 	back := c.settleRefsLocked(d, streams, err == nil)
@@ -170,7 +183,8 @@ func (h *Hub) connStreams(c *Conn) ([]Stream, []streamJoin) {
 }
 
 // startLocked chooses the cursor a new holder starts c from (see above),
-// and whether the queue starts with a gap frame. Caller holds c.mu.
+// and whether the queue starts with a gap frame: then the caller fills
+// its positions with the streams' heads (from now). Caller holds c.mu.
 func (c *Conn) startLocked(cur *Cursor, opts AttachOptions) (Cursor, bool) {
 	if cur != nil {
 		return *cur, false
@@ -185,7 +199,7 @@ func (c *Conn) startLocked(cur *Cursor, opts AttachOptions) (Cursor, bool) {
 	}
 	// The client has frames nobody handed over in the log (their node
 	// died): start from now.
-	return Cursor{Seq: opts.LastSeq, Pos: nil}, true
+	return Cursor{Seq: opts.LastSeq}, true
 }
 
 // catchup is what readStreams read: per partition, the entries up to the

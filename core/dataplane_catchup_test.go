@@ -220,3 +220,19 @@ func TestDataPlaneAFailedAttachLeavesTheOneThatReplacedItRouted(t *testing.T) {
 	publish(n.Hub, msg("a", "1"))
 	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"1"})
 }
+
+func TestDataPlaneLastSeqNewerThanAnyReleaseStartsFromNow(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		nodes := newDPCluster(t, b, 2, core.Config{})
+		c := listen(t, nodes[0].Hub, "alice", "c")
+		publishTexts(t, nodes[0].Hub, "c", numbered(0, 3)...)
+		c.waitFor(t, 3, testDeadline)
+		// Its node never released it (as if it died): a client with
+		// only a last_seq resumes elsewhere.
+		c.hub = nodes[1].Hub
+		c.attach(t, core.AttachOptions{Transport: "test", Resume: true, LastSeq: c.pos})
+		publishTexts(t, nodes[0].Hub, "c", "live")
+		wantTexts(t, "alice on node1", c.waitFor(t, 1, testDeadline), []string{"live"})
+		c.expectNothing(t)
+	})
+}
