@@ -308,6 +308,10 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 		}
 	}
 	slices.SortFunc(buf, func(a, b heldEntry) int { return cmp.Compare(a.n, b.n) })
+	if d.heldLost {
+		d.heldLost = false
+		h.enqueueGapLocked(c)
+	}
 	for _, b := range buf {
 		if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
 			continue // the read had it

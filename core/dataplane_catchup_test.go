@@ -105,10 +105,10 @@ func (s gatedSub) Add(ctx context.Context, st core.Stream) error {
 
 // onePartitionNode is one data-plane hub on a MemoryDataPlane of one
 // partition (every stream shares it) behind gates.
-func onePartitionNode(t *testing.T) (*node, *gatedDP) {
+func onePartitionNode(t *testing.T, cfg core.Config) (*node, *gatedDP) {
 	t.Helper()
 	g := newGatedDP(&core.MemoryDataPlane{NumPartitions: 1})
-	nodes := newDPCluster(t, dpBackend{log: core.NewMemoryLog(), dp: g}, 1, core.Config{})
+	nodes := newDPCluster(t, dpBackend{log: core.NewMemoryLog(), dp: g}, 1, cfg)
 	return nodes[0], g
 }
 
@@ -119,7 +119,7 @@ func pmTo(user, text string) core.Message {
 }
 
 func TestDataPlaneAttachKeepsLiveEntriesOfEveryStreamDuringTheCatchUp(t *testing.T) {
-	n, g := onePartitionNode(t)
+	n, g := onePartitionNode(t, core.Config{})
 	c := connect(t, n.Hub, "alice", "a", "b")
 	g.readDone.close()
 	type attached struct {
@@ -149,7 +149,7 @@ func TestDataPlaneAttachKeepsLiveEntriesOfEveryStreamDuringTheCatchUp(t *testing
 	c.expectNothing(t)
 }
 func TestDataPlaneSubscribeWhileHeldGetsWhatOtherStreamsOvertook(t *testing.T) {
-	n, g := onePartitionNode(t)
+	n, g := onePartitionNode(t, core.Config{})
 	c := listen(t, n.Hub, "alice", "a")
 	g.add.close()
 	if _, err := n.Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
@@ -166,7 +166,7 @@ func TestDataPlaneSubscribeWhileHeldGetsWhatOtherStreamsOvertook(t *testing.T) {
 	c.expectNothing(t)
 }
 func TestDataPlaneSubscribeWhileHeldDoesNotRepeatWhatItRead(t *testing.T) {
-	n, g := onePartitionNode(t)
+	n, g := onePartitionNode(t, core.Config{})
 	c := listen(t, n.Hub, "alice", "a")
 	g.read.close()
 	if _, err := n.Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
@@ -185,7 +185,7 @@ func TestDataPlaneSubscribeWhileHeldDoesNotRepeatWhatItRead(t *testing.T) {
 }
 
 func TestDataPlaneAFailedAttachLeavesTheOneThatReplacedItRouted(t *testing.T) {
-	n, g := onePartitionNode(t)
+	n, g := onePartitionNode(t, core.Config{})
 	c := connect(t, n.Hub, "alice", "a")
 	attach := func(opts core.AttachOptions) chan error {
 		errc := make(chan error, 1)
@@ -235,4 +235,28 @@ func TestDataPlaneLastSeqNewerThanAnyReleaseStartsFromNow(t *testing.T) {
 		wantTexts(t, "alice on node1", c.waitFor(t, 1, testDeadline), []string{"live"})
 		c.expectNothing(t)
 	})
+}
+
+func TestDataPlaneCatchUpBuffersAtMostAQueueOfLiveEntries(t *testing.T) {
+	n, g := onePartitionNode(t, core.Config{QueueFrames: 10})
+	c := connect(t, n.Hub, "alice", "a")
+	g.readDone.close()
+	errc := make(chan error, 1)
+	go func() {
+		s, err := n.Attach(c.ID, core.AttachOptions{Transport: "test"})
+		c.sess = s
+		errc <- err
+	}()
+	g.readDone.held(t)
+	publishTexts(t, n.Hub, "a", numbered(0, 30)...)
+	waitUntil(t, testDeadline, "the live entries", func() bool { return n.DPReceived() == 30 })
+	if got := n.DPBuffered(c.ID); got > 10 {
+		t.Errorf("the catch-up buffers %d live entries, want at most the queue's 10", got)
+	}
+	g.readDone.open()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	wantTexts(t, "alice", c.waitFor(t, 10, testDeadline), numbered(20, 30))
+	c.expectNothing(t)
 }

@@ -32,6 +32,26 @@ func (h *Hub) DPHeld(connID string) bool {
 	return c.dp != nil
 }
 
+// DPBuffered is how many live entries wait for the connection's
+// catch-up to finish.
+func (h *Hub) DPBuffered(connID string) int {
+	h.mu.RLock()
+	c := h.conns[connID]
+	h.mu.RUnlock()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	if c.dp != nil {
+		for _, b := range c.dp.catching {
+			n += len(b)
+		}
+	}
+	return n
+}
+
 // DPReleased reports whether this node applied a release of the
 // connection that carries a cursor (and knows no holder).
 func (h *Hub) DPReleased(connID string) bool {

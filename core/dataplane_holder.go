@@ -22,10 +22,14 @@ type connDP struct {
 	// as of the last frame handed to a transport.
 	qpos, spos []Pos
 	// catching holds, per stream being caught up, the live entries that
-	// arrived meanwhile (a key with a nil list: catching, none yet);
-	// arrived numbers them across streams, in the order they came.
+	// arrived meanwhile (a key with a nil list: catching, none yet), at
+	// most a queue's worth (the oldest beyond, which the queue would
+	// evict anyway, are dropped and heldLost set: the catch-up that ends
+	// next queues a gap frame first); arrived numbers them across
+	// streams, in the order they came.
 	catching map[Stream][]heldEntry
 	arrived  uint64
+	heldLost bool
 	// replays are, per stream subscribed while held, the head its read
 	// went up to: live copies of the entries it queued that come after
 	// it are skipped, until the first live entry past it.
@@ -149,6 +153,10 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 	}
 	if mode == deliverLive && d.catching != nil {
 		if buf, ok := d.catching[e.Stream]; ok {
+			if len(buf) >= c.limits.frames {
+				buf[0] = heldEntry{}
+				buf, d.heldLost = buf[1:], true
+			}
 			d.arrived++
 			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f, n: d.arrived})
 			return false
