@@ -54,12 +54,15 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ReplicateTimeout)
 	defer cancel()
-	streams, joins := h.connStreams(c)
 	c.mu.Lock()
 	start, gapFirst := c.startLocked(cur, *opts)
 	c.mu.Unlock()
 	if gapFirst {
-		// Past anything handed over: from the streams' heads.
+		// Past anything handed over: from the streams' heads (a
+		// stream subscribed meanwhile starts at its join point, later).
+		h.mu.RLock()
+		streams := c.streamsLocked()
+		h.mu.RUnlock()
 		heads, err := h.dp.Heads(ctx, streams)
 		if err != nil {
 			h.stats.BrokerErrors.Add(1)
@@ -69,11 +72,17 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 			start.Pos = setPos(start.Pos, p)
 		}
 	}
+	// The streams as the state is installed, under Hub.mu: a subscribe
+	// applied before is in them, one applied after finds the state
+	// (streamsAdded).
+	h.mu.RLock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		h.mu.RUnlock()
 		return ErrUnknownConn
 	}
+	streams, joins := c.streamsLocked(), slices.Clone(c.joins)
 	d := &connDP{streams: streams, qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
 		catching: make(map[Stream][]heldEntry, len(streams)), since: now, pending: slices.Clone(streams)}
 	for _, s := range streams {
@@ -88,6 +97,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	}
 	h.dpn.index(c, streams)
 	c.mu.Unlock()
+	h.mu.RUnlock()
 	if opts.Resume {
 		opts.LastSeq = min(opts.LastSeq, start.Seq)
 	} else {
@@ -165,21 +175,15 @@ func asUnavailable(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// connStreams returns c's streams (its channels, sorted, then its user's)
-// and their join points.
-func (h *Hub) connStreams(c *Conn) ([]Stream, []streamJoin) {
-	h.mu.RLock()
+// streamsLocked returns c's streams (its channels, sorted, then its
+// user's). Caller holds Hub.mu.
+func (c *Conn) streamsLocked() []Stream {
 	names := c.channelNames()
-	h.mu.RUnlock()
 	streams := make([]Stream, 0, len(names)+1)
 	for _, n := range names {
 		streams = append(streams, Stream{Kind: ChannelStream, Name: n})
 	}
-	streams = append(streams, Stream{Kind: UserStream, Name: c.user.name})
-	c.mu.Lock()
-	joins := slices.Clone(c.joins)
-	c.mu.Unlock()
-	return streams, joins
+	return append(streams, Stream{Kind: UserStream, Name: c.user.name})
 }
 
 // startLocked chooses the cursor a new holder starts c from (see above),

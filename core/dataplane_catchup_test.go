@@ -15,17 +15,27 @@ import (
 // waits until a call is held (held), makes something happen meanwhile,
 // and opens it.
 type gate struct {
-	mu    sync.Mutex
-	shut  chan struct{} // nil while open
-	heldC chan struct{}
+	mu      sync.Mutex
+	holding bool          // new calls are held
+	once    bool          // only the next one
+	shut    chan struct{} // the held calls wait for it to close
+	heldC   chan struct{}
 }
 
 func newGate() *gate { return &gate{heldC: make(chan struct{}, 64)} }
 
-func (g *gate) close() {
+func (g *gate) close() { g.shutFor(false) }
+
+// closeNext shuts the gate for the next call only.
+func (g *gate) closeNext() { g.shutFor(true) }
+
+func (g *gate) shutFor(once bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.shut = make(chan struct{})
+	if g.shut == nil {
+		g.shut = make(chan struct{})
+	}
+	g.holding, g.once = true, once
 }
 
 func (g *gate) open() {
@@ -35,16 +45,21 @@ func (g *gate) open() {
 		close(g.shut)
 		g.shut = nil
 	}
+	g.holding = false
 }
 
 // pass waits while the gate is shut.
 func (g *gate) pass() {
 	g.mu.Lock()
-	shut := g.shut
-	g.mu.Unlock()
-	if shut == nil {
+	if !g.holding {
+		g.mu.Unlock()
 		return
 	}
+	shut := g.shut
+	if g.once {
+		g.holding = false
+	}
+	g.mu.Unlock()
 	g.heldC <- struct{}{}
 	<-shut
 }
@@ -64,14 +79,14 @@ func (g *gate) held(t *testing.T) {
 // it publishes (the backend underneath is real).
 type gatedDP struct {
 	core.DataPlane
-	read, readDone, add, deliver *gate
+	read, readDone, add, deliver, heads *gate
 	// failAdd, when set as an Add starts, says whether it fails (after
 	// its gate).
 	failAdd atomic.Pointer[func(core.Stream) bool]
 }
 
 func newGatedDP(dp core.DataPlane) *gatedDP {
-	return &gatedDP{DataPlane: dp, read: newGate(), readDone: newGate(), add: newGate(), deliver: newGate()}
+	return &gatedDP{DataPlane: dp, read: newGate(), readDone: newGate(), add: newGate(), deliver: newGate(), heads: newGate()}
 }
 
 func (g *gatedDP) Read(ctx context.Context, s core.Stream, after core.Pos, limit int) (core.ReadResult, error) {
@@ -79,6 +94,11 @@ func (g *gatedDP) Read(ctx context.Context, s core.Stream, after core.Pos, limit
 	res, err := g.DataPlane.Read(ctx, s, after, limit)
 	g.readDone.pass()
 	return res, err
+}
+
+func (g *gatedDP) Heads(ctx context.Context, streams []core.Stream) ([]core.Pos, error) {
+	g.heads.pass()
+	return g.DataPlane.Heads(ctx, streams)
 }
 
 func (g *gatedDP) NewSubscriber(fn func(core.StreamEntry), onErr func(error)) core.Subscriber {
@@ -259,4 +279,29 @@ func TestDataPlaneCatchUpBuffersAtMostAQueueOfLiveEntries(t *testing.T) {
 	}
 	wantTexts(t, "alice", c.waitFor(t, 10, testDeadline), numbered(20, 30))
 	c.expectNothing(t)
+}
+
+func TestDataPlaneSubscribeDuringAnAttachIsFollowed(t *testing.T) {
+	n, g := onePartitionNode(t, core.Config{})
+	c := connect(t, n.Hub, "alice", "a")
+	// A resume past anything released reads the streams' heads before
+	// it holds the connection: a subscribe applied meanwhile.
+	g.heads.closeNext()
+	errc := make(chan error, 1)
+	go func() {
+		s, err := n.Attach(c.ID, core.AttachOptions{Transport: "test", Resume: true, LastSeq: 5})
+		c.sess = s
+		errc <- err
+	}()
+	g.heads.held(t)
+	if _, err := n.Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	g.heads.open()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	c.pos = 5
+	publish(n.Hub, msg("x", "x1"))
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x1"})
 }
