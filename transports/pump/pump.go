@@ -39,6 +39,7 @@ type Pump struct {
 	head, tail *Task
 	running    int // goroutines running tasks
 	max        int
+	runs       atomic.Uint64 // task runs started, ever
 }
 
 // New returns a pump that runs tasks on up to workers goroutines at once
@@ -105,8 +106,14 @@ func (p *Pump) take() *Task {
 	}
 	// Unlisted before it runs: a Ready from now on lists it again.
 	t.listed.Store(false)
+	p.runs.Add(1)
 	return t
 }
+
+// Runs returns how many task runs the pump has started so far: a
+// transport compares two readings to learn whether frames flowed in
+// between.
+func (p *Pump) Runs() uint64 { return p.runs.Load() }
 
 // loop runs listed tasks until the list is empty.
 func (p *Pump) loop() {

@@ -16,8 +16,9 @@ type Config struct {
 	// Required.
 	Hub *core.Hub
 	// HeartbeatInterval is how often an attached socket gets the heartbeat
-	// (rounded up to a writer.PingSlots-th of it): a WebSocket ping, preceded by the
-	// text frame [] unless a batch went out since the last heartbeat.
+	// (rounded up to a writer.PingSlots-th of it, spread within that while
+	// frames flow): a WebSocket ping, preceded by the text frame [] unless
+	// a batch went out since the last heartbeat.
 	// Default 5 s.
 	HeartbeatInterval time.Duration
 	// WriteWait bounds every write (frames, heartbeats, pings, close

@@ -17,8 +17,11 @@
 //     queued frames as Session.Next builds it (each object carries "seq"), or
 //     the heartbeat []. Heartbeats come every Config.HeartbeatInterval
 //     (rounded up to one of writer.PingSlots moments of it, so that those
-//     of many sockets fall together): a ping, preceded by [] unless a batch
-//     went out since the last heartbeat (the client has had bytes then).
+//     of many idle sockets fall together; while frames flow, each socket's
+//     waits for its own sixteenth of the moment, writer.Spread, so that they
+//     do not hold up deliveries all at once): a ping, preceded by [] unless
+//     a batch went out since the last heartbeat (the client has had bytes
+//     then).
 //     Catch-up frames queued while no transport was attached come first and
 //     carry "catchup": true; upstream sent them one per frame, we batch them,
 //     which every client that iterates the list already handles.

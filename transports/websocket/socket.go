@@ -65,6 +65,13 @@ type socket struct {
 	// The writer's own state, in clock nanoseconds: the next heartbeat,
 	// and the moment to close (0: not set).
 	nextBeat, closeAt int64
+	// spread is the socket's offset within its heartbeat moments
+	// (writer.Spread): a heartbeat due after the handler's pump ran
+	// (runs is the last reading of pump.Runs) waits for it, and
+	// spreading marks that wait.
+	spread    time.Duration
+	runs      uint64
+	spreading bool
 
 	// w is the socket's write path, shared by the writer and the
 	// handler's pump; every frame gorilla writes takes its lock too (see
@@ -117,6 +124,7 @@ func (s *socket) writeLoop() {
 	defer s.sess.Detach()
 	start := time.Now()
 	s.nextBeat = clock(start) + int64(writer.UntilPing(s.h.cfg.HeartbeatInterval, start))
+	s.spread, s.runs = writer.Spread(s.h.cfg.HeartbeatInterval), s.h.pump.Runs()
 	s.beat = time.NewTimer(time.Duration(s.nextBeat - clock(start)))
 	defer s.beat.Stop()
 	s.h.sockets.add(s)
@@ -161,7 +169,15 @@ func (s *socket) onBeat(now time.Time) (done bool, err error) {
 		s.restart()
 		return true, nil
 	}
-	if at >= s.nextBeat {
+	switch {
+	case at < s.nextBeat:
+	case !s.spreading && s.flowed():
+		// Frames flow: this heartbeat waits for its sub-moment instead
+		// of holding up deliveries with the rest of its moment.
+		s.spreading = true
+		s.nextBeat += int64(s.spread)
+	default:
+		s.spreading = false
 		if err := s.heartbeat(now); err != nil {
 			return false, err
 		}
@@ -178,6 +194,15 @@ func (s *socket) onBeat(now time.Time) (done bool, err error) {
 		s.beat.Reset(0)
 	}
 	return false, nil
+}
+
+// flowed reports whether the handler's pump wrote frames since the last
+// call, and the socket has a sub-moment to wait for.
+func (s *socket) flowed() bool {
+	runs := s.h.pump.Runs()
+	flowed := runs != s.runs
+	s.runs = runs
+	return flowed && s.spread > 0
 }
 
 // sessionEnded closes the socket once the session ended: with the hub's

@@ -1,6 +1,9 @@
 package writer
 
-import "time"
+import (
+	"math/rand/v2"
+	"time"
+)
 
 // HeartbeatSlots is how many moments of each heartbeat interval the
 // heartbeats of a transport's connections are gathered on. Each connection
@@ -46,4 +49,21 @@ func untilSlot(interval time.Duration, now time.Time, slots int64) time.Duration
 		at += slot - r
 	}
 	return time.Duration(at - now.UnixNano())
+}
+
+// SpreadSlots is how many sub-moments a heartbeat moment is split into
+// while frames flow (Spread): the heartbeats of a moment, written at once
+// (and for a WebSocket, its pongs read at once and its clients answering
+// together), hold up every delivery that arrives meanwhile. An idle
+// process keeps them together, sharing its wake-ups; a busy one wakes
+// often anyway, and spreads them.
+const SpreadSlots = 16
+
+// Spread returns a connection's offset within its heartbeat moments, drawn
+// at random among SpreadSlots sub-moments of interval / HeartbeatSlots. A
+// transport delays a heartbeat by it when frames flowed since the
+// connection's last one.
+func Spread(interval time.Duration) time.Duration {
+	sub := interval / HeartbeatSlots / SpreadSlots
+	return time.Duration(rand.N(SpreadSlots)) * sub
 }

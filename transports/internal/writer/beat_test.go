@@ -24,3 +24,20 @@ func TestBeatsFallOnTheirGrid(t *testing.T) {
 		}
 	}
 }
+
+func TestSpreadTakesEverySubMomentOfAMoment(t *testing.T) {
+	const interval = 5 * time.Second
+	slot := interval / HeartbeatSlots
+	sub := slot / SpreadSlots
+	seen := map[time.Duration]bool{}
+	for range 2000 {
+		s := Spread(interval)
+		if s < 0 || s >= slot || s%sub != 0 {
+			t.Fatalf("Spread = %v, want a multiple of %v below %v", s, sub, slot)
+		}
+		seen[s] = true
+	}
+	if len(seen) != SpreadSlots {
+		t.Errorf("Spread took %d distinct offsets in 2000 draws, want all %d", len(seen), SpreadSlots)
+	}
+}
