@@ -251,6 +251,26 @@ func (h *Hub) readStreams(ctx context.Context, streams []Stream, after func(Stre
 	return out, nil
 }
 
+// readEntry is an entry a catch-up read, decoded.
+type readEntry struct {
+	e StreamEntry
+	f dpFrame
+}
+
+// earliest returns the index of the list whose first entry was published
+// first (by the origin's clock; -1 when every list is empty): merging the
+// partitions' lists so, each in its N order, queues what one node
+// published across streams in the order it published it.
+func earliest(lists [][]readEntry) int {
+	best := -1
+	for i, l := range lists {
+		if len(l) > 0 && (best < 0 || l[0].f.frame.born < lists[best][0].f.frame.born) {
+			best = i
+		}
+	}
+	return best
+}
+
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	return func(yield func(K) bool) {
 		for k := range m {
@@ -266,7 +286,8 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 // streams' catching. Caller holds c.mu.
 func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode deliverMode) {
 	d := c.dp
-	for _, pc := range read.parts {
+	lists := make([][]readEntry, len(read.parts))
+	for i, pc := range read.parts {
 		if pc.gap {
 			h.enqueueGapLocked(c)
 		}
@@ -279,9 +300,20 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 				h.log.Error().Err(err).Msg("skipping a data plane entry")
 				continue
 			}
-			h.deliverLocked(c, e, &f, mode)
+			lists[i] = append(lists[i], readEntry{e: e, f: f})
 		}
-		if mode == deliverRead {
+	}
+	for {
+		next := earliest(lists)
+		if next < 0 {
+			break
+		}
+		r := lists[next][0]
+		lists[next] = lists[next][1:]
+		h.deliverLocked(c, r.e, &r.f, mode)
+	}
+	if mode == deliverRead {
+		for _, pc := range read.parts {
 			if q, ok := posAt(d.qpos, pc.head.Partition); !ok || posAfter(pc.head, q) {
 				d.qpos = setPos(d.qpos, pc.head)
 			}

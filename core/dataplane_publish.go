@@ -61,6 +61,9 @@ func (h *Hub) publications(msgs []Message, born int64) (pubs []Publication, miss
 	defer h.mu.RUnlock()
 	for i := range msgs {
 		m := &msgs[i]
+		// One nanosecond apart: a catch-up orders the entries of several
+		// streams by it (finishCatchupLocked).
+		born := born + int64(i)
 		if m.Channel == "" {
 			data := encodeEntry(m.payload(), messageFlags(m), born, nil, nil)
 			for _, name := range slices.Compact(slices.Sorted(slices.Values(m.PMUsers))) {
@@ -137,7 +140,7 @@ func (h *Hub) publishEvents(ctx context.Context, events []routed) {
 		}
 		pubs[i] = Publication{
 			Stream: Stream{Kind: ChannelStream, Name: ev.channel},
-			Data:   encodeEntry(ev.frame.Body(), flags, born, ev.pm, ev.exclude),
+			Data:   encodeEntry(ev.frame.Body(), flags, born+int64(i), ev.pm, ev.exclude),
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.ReplicateTimeout)

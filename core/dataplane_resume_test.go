@@ -175,3 +175,32 @@ func TestDataPlaneSubscribeWhileHeldDeliversFromTheJoinPoint(t *testing.T) {
 		c.expectNothing(t)
 	})
 }
+
+// A catch-up of several streams queues what one node published in the
+// order it published it, although streams are not ordered with each
+// other live.
+func TestDataPlaneCatchUpKeepsThePublishOrderAcrossStreams(t *testing.T) {
+	eachDataPlane(t, nil, func(t *testing.T, b dpBackend) {
+		nodes := newDPCluster(t, b, 2, core.Config{})
+		c := connect(t, nodes[0].Hub, "alice", "c")
+		if p, q := b.dp.Partition(core.Stream{Kind: core.ChannelStream, Name: "c"}),
+			b.dp.Partition(core.Stream{Kind: core.UserStream, Name: "alice"}); p == q {
+			t.Fatalf("c and alice share partition %d: pick other names", p)
+		}
+		var msgs []core.Message
+		for i := range 6 {
+			m := msg("c", fmt.Sprint(i))
+			if i%2 == 1 {
+				m = msg("", fmt.Sprint(i))
+				m.PMUsers = []string{"alice"}
+			}
+			msgs = append(msgs, m)
+		}
+		if err := nodes[0].Publish(t.Context(), msgs); err != nil {
+			t.Fatal(err)
+		}
+		c.hub = nodes[1].Hub
+		c.attach(t, core.AttachOptions{Transport: "test"})
+		wantTexts(t, "alice", c.waitFor(t, 6, testDeadline), numbered(0, 6))
+	})
+}
