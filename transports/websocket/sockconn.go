@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	gws "github.com/gorilla/websocket"
+
 	"github.com/channelstream-go/channelstream-go/transports/internal/writer"
 )
 
@@ -61,7 +63,10 @@ type sockConn struct {
 // while the pump writes: a frame written outside the lock could hold the
 // connection's own write lock for as long as its deadline on a client
 // that stopped reading, and the pump, which takes that lock for every
-// send, would wait on it and hold up every other socket.
+// send, would wait on it and hold up every other socket. A close frame
+// (gorilla writes each control frame whole, in one Write) seals the
+// stream under the same lock: nothing is written after it (RFC 6455
+// 5.5.1), neither by the pump nor by the writer.
 func (s *sockConn) Write(p []byte) (int, error) {
 	if s.stream == nil {
 		return s.Conn.Write(p)
@@ -71,8 +76,14 @@ func (s *sockConn) Write(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(p) > 0 && p[0] == closeFrameByte {
+		defer s.stream.Seal()
+	}
 	return s.Conn.Write(p)
 }
+
+// closeFrameByte is the first byte of a close frame: FIN and opcode 8.
+const closeFrameByte = 0x80 | gws.CloseMessage
 
 func newSockConn(c net.Conn) *sockConn {
 	s := &sockConn{Conn: c}

@@ -57,6 +57,8 @@ type socket struct {
 	// client close frame after it is an echo, not a leave. left is set by
 	// the reader when the client closed first with a leaving code.
 	closeSent, left atomic.Bool
+	// state says who closes the network connection (connOpen...).
+	state atomic.Int32
 
 	// beat is the writer's timer: it fires for the next heartbeat, for
 	// the socket's moment to close once Shutdown began, and when the
@@ -120,7 +122,7 @@ func clock(t time.Time) int64 { return int64(t.Sub(epoch)) }
 // stay small.
 func (s *socket) writeLoop() {
 	defer s.h.release()
-	defer s.ws.Close()
+	defer s.closeConn()
 	defer s.sess.Detach()
 	start := time.Now()
 	s.nextBeat = clock(start) + int64(writer.UntilPing(s.h.cfg.HeartbeatInterval, start))
@@ -314,7 +316,9 @@ func writeClose(ws *gws.Conn, d core.Disconnect, wait time.Duration) error {
 // readLoop reads and discards client frames until reading fails, noting
 // when the client was last heard from (pongs included) and touching the
 // session for each data frame. Then it closes the network connection (so
-// that a writer blocked on a dead peer returns at once) and readDone, and
+// that a writer blocked on a dead peer returns at once; after a frame it
+// refused, once the client had the time to read what came before the
+// close frame, see linger) and readDone, and
 // detaches the session, which wakes the writer. By the time NextReader
 // fails, gorilla has already answered a client's close frame, or sent 1009
 // or 1002 for an oversized or malformed frame. It sets no read deadline (a
@@ -334,10 +338,13 @@ func (s *socket) readLoop() {
 	ws.SetCloseHandler(s.answerClose)
 	for {
 		_, r, err := ws.NextReader()
-		if err != nil {
-			return
+		if err == nil {
+			_, err = io.Copy(io.Discard, r) // a continuation may be refused too
 		}
-		if _, err := io.Copy(io.Discard, r); err != nil {
+		if err != nil {
+			if refusedFrame(err) {
+				s.linger()
+			}
 			return
 		}
 		s.heard.Store(clock(time.Now()))

@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/channelstream-go/channelstream-go/core"
@@ -113,6 +114,23 @@ func (s *Stream) Unlock() { s.mu.Unlock() }
 // Write writes b through out, waiting within the write wait. Caller holds
 // the lock (Lock).
 func (s *Stream) Write(b []byte) error { return s.out.Write(b) }
+
+// ErrSealed is what the writes of a sealed stream return (see Seal).
+var ErrSealed = errors.New("writer: stream sealed: nothing is written after the close")
+
+// Seal ends the stream's writes at once, for a protocol in which nothing
+// may follow a frame just written (a WebSocket close frame): from now on
+// Push writes nothing and Flush and Lock return ErrSealed, without taking
+// any frame from the session. Caller holds the lock.
+func (s *Stream) Seal() {
+	if s.werr == nil {
+		s.werr = ErrSealed
+	}
+	if s.restBuf != nil {
+		putBuf(s.restBuf)
+	}
+	s.rest, s.restBuf = nil, nil
+}
 
 // TakeSent reports whether a batch went out since the last call. Caller
 // holds the lock.
