@@ -68,7 +68,7 @@
  *                     401, SSE 404 "unknown connection").
  *   cursor            the resume cursor ("<seq>-<partition>.<epoch>.<n>...")
  *                     of the last object (or SSE event id) that carried one,
- *                     '' when none did: a cluster with redis_url puts it on
+ *                     '' when none did: a data-plane cluster puts it on
  *                     the last object of each list. While it is the position
  *                     of lastSeq, reconnects send it (cursor=, beside
  *                     last_seq on /ws and /listen; on /sse instead of
