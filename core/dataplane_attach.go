@@ -107,7 +107,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	err := h.dpn.addRefs(ctx, streams)
 	c.mu.Lock()
 	back := c.settleRefsLocked(d, streams, err == nil)
-	mine := c.dp == d
+	mine, closed := c.dp == d, c.closed
 	if err != nil && mine {
 		// No references to drop: the Add took none, and those of
 		// streams added meanwhile are left to their Adds.
@@ -121,7 +121,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
 	}
 	if !mine {
-		return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
+		return lostWhileCatchingUp(c, closed)
 	}
 	streams = without(streams, back) // unsubscribed meanwhile
 	after := func(s Stream) Pos {
@@ -147,10 +147,21 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dp != d {
-		return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
+		return lostWhileCatchingUp(c, c.closed)
 	}
 	h.finishCatchupLocked(c, read, streams, deliverRead)
 	return nil
+}
+
+// lostWhileCatchingUp is the error of an attachment whose held state was
+// taken while it caught up: ErrUnknownConn when the connection is gone
+// (disconnected or collected: a long-poll then answers 401), else an
+// ErrUnavailable (another attachment replaced it).
+func lostWhileCatchingUp(c *Conn, closed bool) error {
+	if closed {
+		return ErrUnknownConn
+	}
+	return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
 }
 
 // awaitRelease catches up with the log once when another node holds c:
