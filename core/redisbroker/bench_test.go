@@ -3,6 +3,7 @@ package redisbroker_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,4 +141,40 @@ func BenchmarkDataPlaneThroughput(b *testing.B) {
 	if n := delivered.Load(); n != int64(b.N) {
 		b.Fatalf("delivered %d of %d", n, b.N)
 	}
+}
+
+// BenchmarkDataPlanePublishConcurrent is BenchmarkDataPlanePublish from
+// 32 goroutines per CPU to 16 channels (several partitions), as many REST
+// calls at once on a busy node; it reports the script calls Redis ran per
+// publish (below 1 when concurrent calls shared a batch).
+func BenchmarkDataPlanePublishConcurrent(b *testing.B) {
+	srv := redistest.Start(b)
+	d := newDataPlaneAt(b, srv.URL(), coretest.DataPlaneOptions{})
+	var next atomic.Int64
+	calls := func() int64 {
+		out, err := redistest.Command(srv.Addr(), "INFO", "commandstats")
+		if err != nil {
+			b.Fatalf("INFO: %v", err)
+		}
+		_, rest, ok := strings.Cut(out, "cmdstat_evalsha:calls=")
+		if !ok {
+			return 0 // none yet
+		}
+		n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		return n
+	}
+	before := calls()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			st := core.Stream{Name: "bench" + strconv.FormatInt(next.Add(1)%16, 10)}
+			pub := []core.Publication{{Stream: st, Data: make([]byte, 200)}}
+			if _, err := d.Publish(context.Background(), pub); err != nil {
+				b.Errorf("Publish: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(calls()-before)/float64(b.N), "scripts/op")
 }

@@ -1,7 +1,6 @@
 package redisbroker
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -31,6 +30,8 @@ type DataPlane struct {
 
 	life    context.Context // ends when Close is called
 	endLife context.CancelFunc
+
+	batch publishQueue // Publish calls waiting for the batch in flight
 }
 
 // partKeys are the names of one partition's keys.
@@ -147,36 +148,6 @@ func (s script) run(ctx context.Context, rdb redis.UniversalClient, keys []strin
 // that has none yet.
 func epochCandidate() string { return strconv.FormatUint(uint64(rand.Uint32N(1<<32-1))+1, 10) }
 
-// Publish implements core.DataPlane: one publish script call per partition
-// touched, the partitions at the same time.
-func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]core.Pos, error) {
-	if err := core.CheckPublications(pubs); err != nil {
-		return nil, err
-	}
-	out := make([]core.Pos, len(pubs))
-	groups := byPartition(len(pubs), func(i int) int { return d.Partition(pubs[i].Stream) })
-	errs := eachPartition(groups, func(k int, idx []int) error {
-		return d.publishPartition(ctx, k, pubs, idx, out)
-	})
-	var first error
-	sure := true // every failed call certainly stored nothing
-	failed := 0
-	for _, err := range errs {
-		if err != nil {
-			failed++
-			first = cmp.Or(first, err)
-			sure = sure && notStored(err)
-		}
-	}
-	if first == nil {
-		return out, nil
-	}
-	if sure && failed == len(groups) {
-		first = fmt.Errorf("%w: %w", core.ErrNotStored, first)
-	}
-	return out, wrap(ctx, "publish", first)
-}
-
 // partitionGroup is the indexes of the items of one partition.
 type partitionGroup struct {
 	k   int
@@ -216,42 +187,6 @@ func eachPartition(groups []partitionGroup, fn func(k int, idx []int) error) []e
 	}
 	wg.Wait()
 	return errs
-}
-
-// publishPartition stores pubs[idx…], all of partition k, with one script
-// call, and fills their positions in out.
-func (d *DataPlane) publishPartition(ctx context.Context, k int, pubs []core.Publication, idx []int, out []core.Pos) error {
-	pk := d.parts[k]
-	keys := make([]string, 0, 1+2*len(idx))
-	args := make([]any, 0, 3+5*len(idx))
-	keys = append(keys, pk.ctr)
-	args = append(args, epochCandidate(), d.cfg.StreamMaxLen, d.cfg.StreamMaxAge.Milliseconds())
-	for _, i := range idx {
-		p := pubs[i]
-		sk, hk := pk.stream(p.Stream), pk.stream(p.Stream)
-		if p.History.Kind != core.HistoryNone {
-			hk = pk.history(p.Stream.Name)
-		}
-		keys = append(keys, sk, hk)
-		args = append(args, p.Data, int(p.History.Kind), p.History.ID, encodeFields(p.History.Fields), p.History.Limit)
-	}
-	v, err := publishLua.run(ctx, d.rdb, keys, args...)
-	if err != nil {
-		return err
-	}
-	r, ok := v.([]any)
-	if !ok || len(r) != 2+len(idx) {
-		return fmt.Errorf("publish script answered %v", v)
-	}
-	ep, err := parseEpoch(r[0])
-	if err != nil {
-		return err
-	}
-	for j, i := range idx {
-		n, _ := r[2+j].(int64)
-		out[i] = core.Pos{Partition: k, N: uint64(n), Epoch: ep}
-	}
-	return nil
 }
 
 func parseEpoch(v any) (uint32, error) {
