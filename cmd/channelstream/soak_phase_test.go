@@ -87,6 +87,7 @@ func soakPhase(t *testing.T, name string, pool *soakPool, cfg soakSettings, d ti
 		t.Logf("%s: a staller gave a silent connection up at %s", name, n)
 	}
 	if len(tally.failures()) > 0 {
+		pool.draining.Store(true) // the dump ends the node's transports: not more failures
 		pool.node.dumpGoroutines()
 		checkTally(t, name, tally)
 		t.Fatalf("%s: delivery did not settle; the node's goroutines are at the end of its log", name)
