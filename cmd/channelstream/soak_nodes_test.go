@@ -120,7 +120,11 @@ func killNode(t *testing.T, pool *soakPool) {
 	movesBefore, cutBefore := pool.moves.Load(), pool.api.cut.Load()
 	began := time.Now()
 	node.kill()
-	pollUntil(t, killMovedWithin, "every client of the killed node on a live node", func() bool { return pool.onNode(node) == 0 })
+	for deadline := time.Now().Add(killMovedWithin); pool.onNode(node) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients still on the killed %s %v after the kill, e.g. %s", pool.onNode(node), node.name, killMovedWithin, pool.describeOn(node, 5))
+		}
+	}
 	t.Logf("%s SIGKILL %s with %d clients on it: they all moved to a live node within %v (%d moves); the kill left %d API calls without an answer",
 		time.Now().Format("15:04:05"), node.name, served, time.Since(began).Round(time.Millisecond), pool.moves.Load()-movesBefore, pool.api.cut.Load()-cutBefore)
 }
@@ -143,4 +147,25 @@ func nodeNames(nodes []*soakNode) string {
 		parts[i] = n.name + " " + n.URL
 	}
 	return strings.Join(parts, ", ")
+}
+
+// describeOn describes up to n clients whose node is node, for a failure.
+func (p *soakPool) describeOn(node *soakNode, n int) string {
+	var out []string
+	for _, c := range p.clients {
+		if len(out) == n {
+			break
+		}
+		if c.node.Load() != node {
+			continue
+		}
+		c.mu.Lock()
+		d := fmt.Sprintf("%s %s (staller %v, quiet %v)", c.user, c.transport, c.staller, c.quiet)
+		if c.inc != nil {
+			d += fmt.Sprintf(" conn %s: %d frames, ended %q at %s", c.inc.connID, c.inc.frames, c.inc.endReason, c.inc.ended.Format("15:04:05.000"))
+		}
+		c.mu.Unlock()
+		out = append(out, d)
+	}
+	return strings.Join(out, "; ")
 }
