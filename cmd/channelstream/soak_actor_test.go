@@ -210,6 +210,7 @@ func (c *soakClient) ended(err error) {
 // seq received.
 func (c *soakClient) resume() {
 	p := c.pool
+	c.drain()
 	pos := posOf(c.sub)
 	c.dropSub()
 	p.resumes.Add(1)
@@ -261,6 +262,7 @@ func (c *soakClient) restart(err error) {
 		how = fmt.Sprint(e.Code)
 	}
 	p.countEnd(c.transport, how)
+	c.drain()
 	pos := posOf(c.sub)
 	c.dropSub()
 	select {
@@ -288,6 +290,22 @@ func (c *soakClient) restart(err error) {
 	}
 	c.endInc("restart", *p.sigAt.Load())
 	c.reconnect()
+}
+
+// drain accounts the batches the transport delivered that the loop has
+// not taken yet: a Resume that failed (after a fault's Drop) leaves them in
+// the subscriber, and the position a new subscriber starts from counts
+// them as received.
+func (c *soakClient) drain() {
+	for {
+		batch, err := c.sub.Next(0)
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		c.inc.take(batch)
+		c.mu.Unlock()
+	}
 }
 
 func (c *soakClient) dropSub() {
