@@ -83,7 +83,9 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		return ErrUnknownConn
 	}
 	streams, joins := c.streamsLocked(), slices.Clone(c.joins)
-	d := &connDP{streams: streams, qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
+	// d.streams is its own: subscribes and unsubscribes change it in
+	// place while this attachment goes on with streams.
+	d := &connDP{streams: slices.Clone(streams), qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
 		catching: make(map[Stream][]heldEntry, len(streams)), since: now, pending: slices.Clone(streams)}
 	for _, s := range streams {
 		d.catching[s] = nil

@@ -305,3 +305,40 @@ func TestDataPlaneSubscribeDuringAnAttachIsFollowed(t *testing.T) {
 	publish(n.Hub, msg("x", "x1"))
 	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x1"})
 }
+
+// resubscribeDuringAnAttach attaches alice (channel a) on n while, as the
+// attachment takes its references, she leaves a and joins it again (a
+// second Add of a starts).
+func resubscribeDuringAnAttach(t *testing.T, n *node, g *gatedDP) *client {
+	t.Helper()
+	c := connect(t, n.Hub, "alice", "a")
+	g.add.close()
+	errc := make(chan error, 1)
+	go func() {
+		s, err := n.Attach(c.ID, core.AttachOptions{Transport: "test"})
+		c.sess = s
+		errc <- err
+	}()
+	g.add.held(t)
+	sub := core.SubscribeParams{ConnID: c.ID, Channels: []string{"a"}}
+	if _, err := n.Unsubscribe(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Subscribe(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	g.add.held(t)
+	g.add.open()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDataPlaneResubscribeDuringAnAttachKeepsEveryStream(t *testing.T) {
+	n, g := onePartitionNode(t, core.Config{})
+	c := resubscribeDuringAnAttach(t, n, g)
+	publish(n.Hub, msg("a", "1"))
+	publish(n.Hub, pmTo("alice", "2"))
+	wantTexts(t, "alice", c.waitFor(t, 2, testDeadline), []string{"1", "2"})
+}
