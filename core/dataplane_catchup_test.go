@@ -348,3 +348,24 @@ func TestDataPlaneResubscribeDuringAnAttachKeepsEveryStream(t *testing.T) {
 		t.Fatalf("alice got %v, want 1 and 2", got)
 	}
 }
+
+func TestDataPlaneResubscribeDuringAnAttachLeavesNoReference(t *testing.T) {
+	n, g := onePartitionNode(t, core.Config{})
+	c := resubscribeDuringAnAttach(t, n, g)
+	publish(n.Hub, msg("a", "1"))
+	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"1"})
+	c.sess.Detach()
+	waitUntil(t, testDeadline, "the release", func() bool { return !n.DPHeld(c.ID) })
+
+	// The node holds nothing: a's entries no longer reach it (once the
+	// release dropped its references). bob's frame on b, after a's in
+	// the partition, says when they would have.
+	bob := listen(t, n.Hub, "bob", "b")
+	waitUntil(t, testDeadline, "a's entries to stop", func() bool {
+		before := n.DPReceived()
+		publish(n.Hub, msg("a", "x"))
+		publish(n.Hub, msg("b", "y"))
+		wantTexts(t, "bob", bob.waitFor(t, 1, testDeadline), []string{"y"})
+		return n.DPReceived()-before == 1
+	})
+}

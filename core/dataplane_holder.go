@@ -282,10 +282,15 @@ func notPending(d *connDP, streams []Stream) []Stream { return without(streams, 
 // settleRefsLocked ends d's pending Adds of streams (ok: they took their
 // references) and returns those whose references the caller must drop
 // after unlocking: the streams d no longer follows (taken from c, or
-// removed while the Add ran), whose takers left them to it. Caller holds
-// c.mu.
+// removed while the Add ran), whose takers left them to it, and those
+// another Add still under way takes a reference to (the stream was
+// removed and added again meanwhile). Caller holds c.mu.
 func (c *Conn) settleRefsLocked(d *connDP, streams []Stream, ok bool) []Stream {
-	d.pending = slices.DeleteFunc(d.pending, func(s Stream) bool { return slices.Contains(streams, s) })
+	for _, s := range streams {
+		if i := slices.Index(d.pending, s); i >= 0 {
+			d.pending = slices.Delete(d.pending, i, i+1)
+		}
+	}
 	if !ok {
 		return nil
 	}
@@ -294,7 +299,7 @@ func (c *Conn) settleRefsLocked(d *connDP, streams []Stream, ok bool) []Stream {
 	}
 	var out []Stream
 	for _, s := range streams {
-		if !slices.Contains(d.streams, s) {
+		if !slices.Contains(d.streams, s) || slices.Contains(d.pending, s) {
 			out = append(out, s)
 		}
 	}
