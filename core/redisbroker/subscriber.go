@@ -45,6 +45,10 @@ type subPart struct {
 	mu   sync.Mutex
 	ps   *redis.PubSub      // nil while not connected
 	refs map[string]*subRef // by stream key (= shard channel)
+	// unsubs counts, by key, the SUNSUBSCRIBEs sent on ps whose reply
+	// was not read yet: such a reply is no loss of the stream, which
+	// may have a new reference already (Remove then Add).
+	unsubs map[string]int
 	// last is the newest entry delivered, or the partition's head read
 	// before the first subscription: the point catch-up reads after.
 	last core.Pos
@@ -151,6 +155,10 @@ func (s *subscriber) Remove(st core.Stream) {
 	}
 	delete(p.refs, key)
 	if p.ps != nil {
+		if p.unsubs == nil {
+			p.unsubs = map[string]int{}
+		}
+		p.unsubs[key]++
 		_ = p.ps.SUnsubscribe(s.ctx, key) // a failure breaks the connection, which comes back without it
 	}
 }
@@ -258,7 +266,7 @@ func (s *subscriber) connect(p *subPart, reconnect bool) error {
 	// One SSUBSCRIBE command subscribed every channel in it before its
 	// first reply.
 	p.mu.Lock()
-	p.ps = ps
+	p.ps, p.unsubs = ps, nil
 	for key, r := range p.refs {
 		if slices.Contains(chans, key) {
 			closeOnce(r.confirmed)
@@ -324,6 +332,13 @@ func (s *subscriber) receive(p *subPart) error {
 			r := p.refs[m.Channel]
 			if r != nil && m.Kind == "ssubscribe" {
 				closeOnce(r.confirmed)
+			}
+			if m.Kind == "sunsubscribe" && p.unsubs[m.Channel] > 0 {
+				// The reply to Remove's SUNSUBSCRIBE.
+				if p.unsubs[m.Channel]--; p.unsubs[m.Channel] == 0 {
+					delete(p.unsubs, m.Channel)
+				}
+				r = nil
 			}
 			p.mu.Unlock()
 			if r != nil && m.Kind == "sunsubscribe" {
