@@ -28,7 +28,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 	}
 	u := h.users[p.Username]
 	if u == nil {
-		u = newUser(p.Username, ids.next(), now)
+		u = newUser(p.Username, ids.nextUUID(), now)
 		h.users[p.Username] = u
 		u.mergeState(p.FreshUserState)
 	}
@@ -44,7 +44,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 		}
 		c = newConn(id, u, h.queueLimits(), now)
 		h.conns[id] = c
-		u.conns[c] = struct{}{}
+		u.conns = append(u.conns, c)
 		c.joinLocked(Stream{Kind: UserStream, Name: u.name}, joins)
 	}
 	c.touch(now)
@@ -90,7 +90,7 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 		if !ok {
 			cfg = DefaultChannelConfig()
 		}
-		ch = newChannel(name, ids.next(), cfg, now)
+		ch = newChannel(name, ids.nextUUID(), cfg, now)
 		h.channels[name] = ch
 	}
 	return ch
@@ -186,7 +186,7 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 // channelNames lists the connection's channels, sorted. Caller holds Hub.mu.
 func (c *Conn) channelNames() []string {
 	names := make([]string, 0, len(c.channels))
-	for ch := range c.channels {
+	for _, ch := range c.channels {
 		names = append(names, ch.name)
 	}
 	slices.Sort(names)
@@ -263,10 +263,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	var events []routed
 	// In name order, so that every node of a cluster queues the parted
 	// frames alike.
-	chans := make([]*Channel, 0, len(c.channels))
-	for ch := range c.channels {
-		chans = append(chans, ch)
-	}
+	chans := slices.Clone(c.channels)
 	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
 	for _, ch := range chans {
 		if _, last := ch.remove(c, now); last && ch.cfg.NotifyPresence {
@@ -274,7 +271,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 		}
 	}
 	delete(h.conns, c.id)
-	delete(c.user.conns, c)
+	c.user.removeConn(c)
 	c.user.lastActive = now
 	if h.dp != nil {
 		h.dropHeld(c, true)

@@ -11,16 +11,16 @@ import (
 // Channel is one named channel with its members, settings and history.
 type Channel struct {
 	name string
-	uuid string
-	// cfg and members are guarded by Hub.mu. members maps a username to
-	// that user's connections in the channel.
-	cfg     ChannelConfig
-	members map[string]map[*Conn]struct{}
-	conns   int
-	// list holds the same connections as members, flat, for the publish
-	// path (see targets). Guarded by Hub.mu; pos is each one's index.
+	uuid uuid16
+	// cfg, list and idx are guarded by Hub.mu. list holds the channel's
+	// connections, flat, for the publish path (see targets); idx indexes
+	// it once the channel has more than smallChannel connections. A
+	// small channel has no index: its lookups scan list, which is
+	// smaller than any map (a node keeps every channel of the cluster,
+	// most of them personal ones).
+	cfg  ChannelConfig
 	list []*Conn
-	pos  map[*Conn]int
+	idx  *channelIndex
 	// idleSince is when the channel was made, configured or left by its
 	// last connection; guarded by Hub.mu. The collector removes a channel
 	// with no connection and no history once both it and lastActive are
@@ -37,29 +37,91 @@ type Channel struct {
 	lastActive time.Time
 }
 
-func newChannel(name, uuid string, cfg ChannelConfig, now time.Time) *Channel {
-	return &Channel{name: name, uuid: uuid, cfg: cfg, members: map[string]map[*Conn]struct{}{},
-		pos: map[*Conn]int{}, lastActive: now, idleSince: now}
+// smallChannel is how many connections a channel holds before it indexes
+// them (channelIndex); it drops the index again at half that.
+const smallChannel = 16
+
+// channelIndex is a big channel's index of its list: each connection's
+// position, and how many connections each user has in it.
+type channelIndex struct {
+	pos   map[*Conn]int
+	users map[string]int
+}
+
+func newChannel(name string, uuid uuid16, cfg ChannelConfig, now time.Time) *Channel {
+	return &Channel{name: name, uuid: uuid, cfg: cfg, lastActive: now, idleSince: now}
+}
+
+// indexOf returns c's position in list, -1 if it is not there. Caller
+// holds Hub.mu.
+func (ch *Channel) indexOf(c *Conn) int {
+	if ch.idx != nil {
+		if i, ok := ch.idx.pos[c]; ok {
+			return i
+		}
+		return -1
+	}
+	return slices.Index(ch.list, c)
+}
+
+// userConns returns how many connections user has in the channel. Caller
+// holds Hub.mu.
+func (ch *Channel) userConns(user string) int {
+	if ch.idx != nil {
+		return ch.idx.users[user]
+	}
+	n := 0
+	for _, c := range ch.list {
+		if c.user.name == user {
+			n++
+		}
+	}
+	return n
+}
+
+// users returns the names of the channel's users, sorted. Caller holds
+// Hub.mu.
+func (ch *Channel) users() []string {
+	if ch.idx != nil {
+		return sortedKeys(ch.idx.users)
+	}
+	names := make([]string, 0, len(ch.list))
+	for _, c := range ch.list {
+		names = append(names, c.user.name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// userCount returns how many users the channel has. Caller holds Hub.mu.
+func (ch *Channel) userCount() int {
+	if ch.idx != nil {
+		return len(ch.idx.users)
+	}
+	return len(ch.users())
 }
 
 // add puts c in the channel. It reports whether c was added and whether it
 // is its user's first connection in the channel. Caller holds Hub.mu.
 func (ch *Channel) add(c *Conn) (added, first bool) {
-	set := ch.members[c.user.name]
-	if _, ok := set[c]; ok {
+	if ch.indexOf(c) >= 0 {
 		return false, false
 	}
-	if set == nil {
-		set = map[*Conn]struct{}{}
-		ch.members[c.user.name] = set
-		first = true
-	}
-	set[c] = struct{}{}
-	c.channels[ch] = struct{}{}
-	ch.conns++
+	first = ch.userConns(c.user.name) == 0
+	c.channels = append(c.channels, ch)
 	// Appending never overwrites an element a snapshot can see.
-	ch.pos[c] = len(ch.list)
 	ch.list = append(ch.list, c)
+	switch {
+	case ch.idx != nil:
+		ch.idx.pos[c] = len(ch.list) - 1
+		ch.idx.users[c.user.name]++
+	case len(ch.list) > smallChannel:
+		ch.idx = &channelIndex{pos: make(map[*Conn]int, len(ch.list)), users: map[string]int{}}
+		for i, m := range ch.list {
+			ch.idx.pos[m] = i
+			ch.idx.users[m.user.name]++
+		}
+	}
 	return true, first
 }
 
@@ -67,39 +129,50 @@ func (ch *Channel) add(c *Conn) (added, first bool) {
 // and whether its user has no connection left in the channel. Caller holds
 // Hub.mu.
 func (ch *Channel) remove(c *Conn, now time.Time) (removed, last bool) {
-	set := ch.members[c.user.name]
-	if _, ok := set[c]; !ok {
+	i := ch.indexOf(c)
+	if i < 0 {
 		return false, false
 	}
-	delete(set, c)
-	delete(c.channels, ch)
-	ch.conns--
-	if ch.conns == 0 {
+	if j := slices.Index(c.channels, ch); j >= 0 {
+		c.channels = slices.Delete(c.channels, j, j+1)
+	}
+	ch.unlist(c, i)
+	if len(ch.list) == 0 {
 		ch.idleSince = now
 	}
-	ch.unlist(c)
-	if len(set) == 0 {
-		delete(ch.members, c.user.name)
-		return true, true
+	if ch.idx == nil {
+		return true, ch.userConns(c.user.name) == 0
 	}
-	return true, false
+	if ch.idx.users[c.user.name]--; ch.idx.users[c.user.name] == 0 {
+		delete(ch.idx.users, c.user.name)
+		last = true
+	}
+	if len(ch.list) <= smallChannel/2 {
+		ch.idx = nil
+	}
+	return true, last
 }
 
-// unlist takes c out of list: the last connection moves into its place,
-// so the order stays a function of the joins and leaves alone (every node
-// of a cluster that applies the same operations has the same list). A
-// list a publisher may still be reading is copied first. Caller holds
-// Hub.mu.
-func (ch *Channel) unlist(c *Conn) {
-	i, last := ch.pos[c], len(ch.list)-1
-	delete(ch.pos, c)
+// unlist takes c, at position i, out of list: the last connection moves
+// into its place, so the order stays a function of the joins and leaves
+// alone (every node of a cluster that applies the same operations has the
+// same list). A list a publisher may still be reading is copied first.
+// Caller holds Hub.mu.
+func (ch *Channel) unlist(c *Conn, i int) {
+	last := len(ch.list) - 1
+	if ch.idx != nil {
+		delete(ch.idx.pos, c)
+	}
 	if ch.shared.Load() {
 		ch.list = slices.Clone(ch.list)
 		ch.shared.Store(false)
 	}
 	if i != last {
 		moved := ch.list[last]
-		ch.list[i], ch.pos[moved] = moved, i
+		ch.list[i] = moved
+		if ch.idx != nil {
+			ch.idx.pos[moved] = i
+		}
 	}
 	ch.list[last] = nil
 	ch.list = ch.list[:last]
@@ -120,7 +193,7 @@ func (ch *Channel) targets() []*Conn {
 // connection, no history, and nothing done with it (made, configured, left,
 // a message) for longer than timeout. Caller holds Hub.mu.
 func (ch *Channel) collectable(now time.Time, timeout time.Duration) bool {
-	if ch.conns > 0 || now.Sub(ch.idleSince) <= timeout {
+	if len(ch.list) > 0 || now.Sub(ch.idleSince) <= timeout {
 		return false
 	}
 	ch.mu.Lock()

@@ -224,19 +224,22 @@ func (s *idSource) skip(n int) {
 	}
 }
 
-func (s *idSource) next() string {
+func (s *idSource) next() string { return s.nextUUID().String() }
+
+// nextUUID is next as bytes.
+func (s *idSource) nextUUID() uuid16 {
 	if s == nil {
-		return NewUUID()
+		return newUUID16()
 	}
 	var buf [40]byte
 	copy(buf[:], s.seed[:])
 	binary.BigEndian.PutUint64(buf[32:], s.n)
 	s.n++
 	sum := sha256.Sum256(buf[:])
-	b := sum[:16]
+	b := uuid16(sum[:16])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return b
 }
 
 // submit appends o to the log and waits until this node applied it,

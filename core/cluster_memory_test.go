@@ -3,7 +3,9 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -22,22 +24,38 @@ import (
 //
 // allocs/conn is what node1 allocated while catching up (objects, from
 // runtime.MemStats.Mallocs), per connection: the bystander's work.
+//
+// The personal shape is csbench cluster's: every connection its own user
+// in its own channel (default config), no message.
+//
+// With BYSTANDER_HEAPPROFILE=prefix set, each run writes prefix.base and
+// prefix.after (heap profiles at every allocation, before node1 starts
+// and after it caught up): go tool pprof -base prefix.base ... prefix.after
+// shows what node1 keeps.
 func BenchmarkClusterBystanderMemory(b *testing.B) {
 	for _, dp := range []bool{false, true} {
 		for _, msgs := range []int{0, 20} {
 			b.Run(fmt.Sprintf("dataplane=%v/messages=%d", dp, msgs), func(b *testing.B) {
 				var perConn, allocs float64
 				for b.Loop() {
-					perConn, allocs = bystanderBytes(b, 5000, msgs, dp)
+					perConn, allocs = bystanderBytes(b, 5000, msgs, dp, false)
 				}
 				b.ReportMetric(perConn, "B/conn")
 				b.ReportMetric(allocs, "allocs/conn")
 			})
 		}
 	}
+	b.Run("dataplane=true/personal", func(b *testing.B) {
+		var perConn, allocs float64
+		for b.Loop() {
+			perConn, allocs = bystanderBytes(b, 5000, 0, true, true)
+		}
+		b.ReportMetric(perConn, "B/conn")
+		b.ReportMetric(allocs, "allocs/conn")
+	})
 }
 
-func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) (perConn, allocs float64) {
+func bystanderBytes(b *testing.B, conns, msgs int, dataPlane, personal bool) (perConn, allocs float64) {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
@@ -60,7 +78,11 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) (perConn, all
 		b.Fatal(err)
 	}
 	for i := range conns {
-		res, err := n0.Connect(ctx, core.ConnectParams{Username: fmt.Sprint("user", i%500), Channels: []string{fmt.Sprint("room", i%100)}})
+		p := core.ConnectParams{Username: fmt.Sprint("user", i%500), Channels: []string{fmt.Sprint("room", i%100)}}
+		if personal {
+			p = core.ConnectParams{Username: fmt.Sprint("user", i), Channels: []string{fmt.Sprint("personal", i)}}
+		}
+		res, err := n0.Connect(ctx, p)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +98,13 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) (perConn, all
 	if err := n0.Sync(ctx); err != nil {
 		b.Fatal(err)
 	}
+	profile := os.Getenv("BYSTANDER_HEAPPROFILE")
+	if profile != "" {
+		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
 	before := heapAfterGC()
+	writeHeapProfile(b, profile, "base")
 	mallocs := mallocsNow()
 	n1 := startBenchNode(b, log, cfg, "node1")
 	if err := n1.Sync(ctx); err != nil {
@@ -87,9 +115,27 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane bool) (perConn, all
 	}
 	allocs = float64(mallocsNow()-mallocs) / float64(conns)
 	after := heapAfterGC()
+	writeHeapProfile(b, profile, "after")
 	runtime.KeepAlive(n0)
 	runtime.KeepAlive(n1)
 	return float64(int64(after)-int64(before)) / float64(conns), allocs
+}
+
+// writeHeapProfile writes the heap profile to prefix.suffix unless
+// prefix is "".
+func writeHeapProfile(b *testing.B, prefix, suffix string) {
+	b.Helper()
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "." + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func mallocsNow() uint64 {

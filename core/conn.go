@@ -19,8 +19,9 @@ type entry struct {
 type Conn struct {
 	id   string
 	user *User
-	// channels is guarded by Hub.mu.
-	channels map[*Channel]struct{}
+	// channels is guarded by Hub.mu (a slice: most connections are in
+	// a few channels, and a slice is far smaller than a map).
+	channels []*Channel
 	// lastActive is unix nanoseconds of the last activity the collector
 	// judges by. With a Log it is written only while applying entries
 	// (under Hub.mu), so that every node decides alike; transports'
@@ -61,7 +62,7 @@ type queueLimits struct{ frames, bytes int }
 func entrySize(f *Frame) int { return len(f.Body()) + 32 }
 
 func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
-	c := &Conn{id: id, user: u, channels: map[*Channel]struct{}{}, limits: lim, nextSeq: 1}
+	c := &Conn{id: id, user: u, limits: lim, nextSeq: 1}
 	c.touch(now)
 	return c
 }

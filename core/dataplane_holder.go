@@ -80,13 +80,18 @@ func joinOf(list []streamJoin, s Stream) (Pos, bool) {
 }
 
 // addJoinLocked records s's join point from an op's joins unless the
-// connection has one. Caller holds c.mu.
+// connection has one. The join keeps s.Name (the channel's or the user's
+// own name), not the op's copy. Caller holds c.mu.
 func (c *Conn) addJoinLocked(s Stream, from []streamJoin) {
 	if _, ok := joinOf(c.joins, s); ok {
 		return
 	}
 	for _, j := range from {
 		if j.Name == s.Name && j.Kind == s.Kind {
+			j.Name = s.Name
+			if c.joins == nil {
+				c.joins = make([]streamJoin, 0, len(from)) // the op's other streams follow
+			}
 			c.joins = append(c.joins, j)
 			return
 		}

@@ -55,12 +55,12 @@ func (h *Hub) infoLocked(opts InfoOptions) ChannelsInfo {
 		}
 		info := ch.info(opts.IncludeHistory && h.dp == nil)
 		if opts.IncludeUsers {
-			info.Users = sortedKeys(ch.members)
+			info.Users = ch.users()
 			for _, u := range info.Users {
 				userSet[u] = true
 			}
 		}
-		info.TotalUsers = len(ch.members)
+		info.TotalUsers = ch.userCount()
 		out.Channels[name] = info
 	}
 	if opts.IncludeUsers {
@@ -89,12 +89,12 @@ func (ch *Channel) info(withHistory bool) ChannelInfo {
 	last := ch.lastActive
 	ch.mu.Unlock()
 	return ChannelInfo{
-		UUID:             ch.uuid,
+		UUID:             ch.uuid.String(),
 		Name:             ch.name,
 		Settings:         ch.cfg,
 		History:          history,
 		LastActive:       FormatTime(last),
-		TotalConnections: ch.conns,
+		TotalConnections: len(ch.list),
 		Users:            []string{},
 	}
 }
@@ -154,13 +154,13 @@ func (h *Hub) adminLocked() AdminInfo {
 			continue
 		}
 		ids := make([]string, 0, len(u.conns))
-		for c := range u.conns {
+		for _, c := range u.conns {
 			ids = append(ids, c.id)
 		}
 		slices.Sort(ids)
 		out.UniqueUserCount++
 		out.TotalConnections += len(ids)
-		out.Users = append(out.Users, AdminUser{State: u.publicState(), User: name, UUID: u.uuid, Connections: ids})
+		out.Users = append(out.Users, AdminUser{State: u.publicState(), User: name, UUID: u.uuid.String(), Connections: ids})
 	}
 	return out
 }

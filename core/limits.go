@@ -132,7 +132,7 @@ func (h *Hub) checkChannelsLocked(c *Conn, names []string) error {
 	}
 	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
 		if ch := h.channels[name]; c != nil && ch != nil {
-			if _, in := c.channels[ch]; in {
+			if slices.Contains(c.channels, ch) {
 				continue
 			}
 		}

@@ -36,7 +36,7 @@ func (h *Hub) buildsFrames() bool { return h.dp == nil || h.repl.origin }
 func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time, ids *idSource) routed {
 	users := []presenceUser{}
 	if ch.cfg.BroadcastPresenceWithUserLists {
-		for _, name := range sortedKeys(ch.members) {
+		for _, name := range ch.users() {
 			if m := h.users[name]; m != nil {
 				users = append(users, presenceUser{User: name, State: m.publicState()})
 			}
@@ -87,8 +87,8 @@ type stateChangePayload struct {
 func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time, ids *idSource) []routed {
 	seen := map[*Channel]bool{}
 	var chans []*Channel
-	for c := range u.conns {
-		for ch := range c.channels {
+	for _, c := range u.conns {
+		for _, ch := range c.channels {
 			if !seen[ch] && ch.cfg.NotifyState {
 				seen[ch] = true
 				chans = append(chans, ch)
@@ -263,9 +263,7 @@ func (h *Hub) toUsers(m *Message, f *Frame) int {
 			u.frames = removeFrame(u.frames, m.UUID)
 		}
 		u.mu.Unlock()
-		for c := range u.conns {
-			targets = append(targets, c)
-		}
+		targets = append(targets, u.conns...)
 	}
 	h.mu.RUnlock()
 	return h.enqueueAll(targets, f, nil)

@@ -146,7 +146,11 @@ func (h *Hub) snapshot() ([]byte, error) {
 	}
 	for _, name := range sortedKeys(h.users) {
 		u := h.users[name]
-		su := snapUser{Name: name, UUID: u.uuid, State: u.state, PublicKeys: u.publicKeys, LastActive: u.lastActive.UnixNano()}
+		state := u.state
+		if state == nil {
+			state = State{}
+		}
+		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.publicKeys, LastActive: u.lastActive.UnixNano()}
 		if frames {
 			u.mu.Lock()
 			su.Frames = t.refs(u.frames)
@@ -157,7 +161,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 	for _, name := range sortedKeys(h.channels) {
 		ch := h.channels[name]
 		ch.mu.Lock()
-		sc := snapChannel{Name: name, UUID: ch.uuid, Config: ch.cfg, LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
+		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg, LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
 		if frames {
 			sc.History, sc.Frames = t.refs(ch.history), t.refs(ch.frames)
 		}
@@ -228,7 +232,11 @@ func (h *Hub) restore(data []byte) error {
 	defer h.mu.Unlock()
 	var err error
 	for _, su := range st.Users {
-		u := newUser(su.Name, su.UUID, time.Unix(0, su.LastActive))
+		id, ok := uuid16Of(su.UUID)
+		if !ok {
+			return fmt.Errorf("snapshot user %q: uuid %q is not a canonical UUID", su.Name, su.UUID)
+		}
+		u := newUser(su.Name, id, time.Unix(0, su.LastActive))
 		if su.State != nil {
 			u.state = su.State
 		}
@@ -239,7 +247,11 @@ func (h *Hub) restore(data []byte) error {
 		h.users[su.Name] = u
 	}
 	for _, sc := range st.Channels {
-		ch := newChannel(sc.Name, sc.UUID, sc.Config, time.Unix(0, sc.LastActive))
+		id, ok := uuid16Of(sc.UUID)
+		if !ok {
+			return fmt.Errorf("snapshot channel %q: uuid %q is not a canonical UUID", sc.Name, sc.UUID)
+		}
+		ch := newChannel(sc.Name, id, sc.Config, time.Unix(0, sc.LastActive))
 		if sc.IdleSince != 0 {
 			ch.idleSince = time.Unix(0, sc.IdleSince)
 		}
@@ -270,7 +282,7 @@ func (h *Hub) restore(data []byte) error {
 			c.qBytes += size
 		}
 		h.conns[sc.ID] = c
-		u.conns[c] = struct{}{}
+		u.conns = append(u.conns, c)
 		for _, name := range sc.Channels {
 			ch := h.channels[name]
 			if ch == nil {

@@ -33,9 +33,14 @@ func formatUptime(d time.Duration) string {
 
 // NewUUID returns a random (version 4) UUID in canonical lowercase form.
 func NewUUID() string {
-	var b [16]byte
+	return newUUID16().String()
+}
+
+// newUUID16 returns a random (version 4) UUID.
+func newUUID16() uuid16 {
+	var b uuid16
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return b
 }

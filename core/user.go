@@ -10,11 +10,14 @@ import (
 // User is one username known to the hub, with its state and connections.
 type User struct {
 	name string
-	uuid string
+	uuid uuid16
 	// state, publicKeys, conns and lastActive are guarded by Hub.mu.
+	// state is nil until a key is set.
+	// conns is a slice: a user has at most MaxConnsPerUser, most of
+	// them one.
 	state      State
 	publicKeys []string
-	conns      map[*Conn]struct{}
+	conns      []*Conn
 	lastActive time.Time
 
 	// frames (recent global private messages) is guarded by mu.
@@ -22,8 +25,15 @@ type User struct {
 	frames []*Frame
 }
 
-func newUser(name, uuid string, now time.Time) *User {
-	return &User{name: name, uuid: uuid, state: State{}, conns: map[*Conn]struct{}{}, lastActive: now}
+func newUser(name string, uuid uuid16, now time.Time) *User {
+	return &User{name: name, uuid: uuid, lastActive: now}
+}
+
+// removeConn forgets c. Caller holds Hub.mu for writing.
+func (u *User) removeConn(c *Conn) {
+	if i := slices.Index(u.conns, c); i >= 0 {
+		u.conns = slices.Delete(u.conns, i, i+1)
+	}
 }
 
 // publicState returns the state restricted to the public keys.
@@ -48,6 +58,9 @@ func (u *User) mergeState(s State) []StateChange {
 		v := s[k]
 		if old, ok := u.state[k]; stateEqual(old, v) && (ok || v == nil) {
 			continue
+		}
+		if u.state == nil {
+			u.state = State{}
 		}
 		u.state[k] = v
 		changed = append(changed, StateChange{Key: k, Value: v})
