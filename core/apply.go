@@ -34,7 +34,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 	}
 	u.publicKeys = slices.Clone(p.StatePublicKeys)
 	u.mergeState(p.UserState)
-	u.lastActive = now
+	u.lastActive = now.UnixNano()
 
 	c := h.conns[p.ConnID]
 	if c == nil {
@@ -209,7 +209,7 @@ func (h *Hub) applyUserState(now time.Time, ids *idSource, p UserStateParams) (U
 		u.publicKeys = slices.Clone(p.PublicKeys)
 	}
 	changed := u.mergeState(p.State)
-	u.lastActive = now
+	u.lastActive = now.UnixNano()
 	var events []routed
 	if len(changed) > 0 {
 		events = h.stateChangeLocked(u, changed, now, ids)
@@ -237,7 +237,7 @@ func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]Ch
 	for _, name := range names {
 		ch := h.channelLocked(name, configs, now, ids)
 		ch.cfg = configs[name]
-		ch.idleSince = now
+		ch.idleSince = now.UnixNano()
 	}
 	return h.infoLocked(InfoOptions{Channels: names}), nil
 }
@@ -272,7 +272,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	}
 	delete(h.conns, c.id)
 	c.user.removeConn(c)
-	c.user.lastActive = now
+	c.user.lastActive = now.UnixNano()
 	if h.dp != nil {
 		h.dropHeld(c, true)
 	}

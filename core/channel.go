@@ -22,10 +22,11 @@ type Channel struct {
 	list []*Conn
 	idx  *channelIndex
 	// idleSince is when the channel was made, configured or left by its
-	// last connection; guarded by Hub.mu. The collector removes a channel
-	// with no connection and no history once both it and lastActive are
-	// older than ConnTimeout (see collectable).
-	idleSince time.Time
+	// last connection (unix ns, as lastActive: 8 bytes, not a
+	// time.Time's 24); guarded by Hub.mu. The collector removes a
+	// channel with no connection and no history once both it and
+	// lastActive are older than ConnTimeout (see collectable).
+	idleSince int64
 	// shared is set once a publisher took list as a snapshot: until list
 	// is copied, its first len(list) elements must not be overwritten.
 	shared atomic.Bool
@@ -34,7 +35,7 @@ type Channel struct {
 	mu         sync.Mutex
 	history    []*Frame
 	frames     []*Frame
-	lastActive time.Time
+	lastActive int64
 }
 
 // smallChannel is how many connections a channel holds before it indexes
@@ -49,7 +50,7 @@ type channelIndex struct {
 }
 
 func newChannel(name string, uuid uuid16, cfg ChannelConfig, now time.Time) *Channel {
-	return &Channel{name: name, uuid: uuid, cfg: cfg, lastActive: now, idleSince: now}
+	return &Channel{name: name, uuid: uuid, cfg: cfg, lastActive: now.UnixNano(), idleSince: now.UnixNano()}
 }
 
 // indexOf returns c's position in list, -1 if it is not there. Caller
@@ -138,7 +139,7 @@ func (ch *Channel) remove(c *Conn, now time.Time) (removed, last bool) {
 	}
 	ch.unlist(c, i)
 	if len(ch.list) == 0 {
-		ch.idleSince = now
+		ch.idleSince = now.UnixNano()
 	}
 	if ch.idx == nil {
 		return true, ch.userConns(c.user.name) == 0
@@ -193,12 +194,12 @@ func (ch *Channel) targets() []*Conn {
 // connection, no history, and nothing done with it (made, configured, left,
 // a message) for longer than timeout. Caller holds Hub.mu.
 func (ch *Channel) collectable(now time.Time, timeout time.Duration) bool {
-	if len(ch.list) > 0 || now.Sub(ch.idleSince) <= timeout {
+	if len(ch.list) > 0 || now.Sub(time.Unix(0, ch.idleSince)) <= timeout {
 		return false
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return len(ch.history) == 0 && now.Sub(ch.lastActive) > timeout
+	return len(ch.history) == 0 && now.Sub(time.Unix(0, ch.lastActive)) > timeout
 }
 
 // historyLimit is how many entries the history keeps.
@@ -214,7 +215,7 @@ func (ch *Channel) historyLimit(maxHistory int) int {
 func (ch *Channel) store(f *Frame, m *Message, maxHistory, maxFrames int, now time.Time) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	ch.lastActive = now
+	ch.lastActive = now.UnixNano()
 	if m.Kind != KindSend {
 		return
 	}
@@ -231,7 +232,7 @@ func (ch *Channel) store(f *Frame, m *Message, maxHistory, maxFrames int, now ti
 func (ch *Channel) edit(e *Message, now time.Time) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	ch.lastActive = now
+	ch.lastActive = now.UnixNano()
 	if f := findFrame(ch.history, e.UUID); f != nil {
 		f.edit(e)
 		return

@@ -57,13 +57,14 @@ type heldEntry struct {
 
 // streamJoin is a stream's join point in a connect or subscribe op and on
 // the connection: its entries at or before At (same epoch) are never
-// delivered to the connection.
+// delivered to the connection. (Kind last: 40 bytes, not 48; every node
+// keeps one per stream of every connection.)
 type streamJoin struct {
-	Kind StreamKind `json:"k,omitempty"`
 	Name string     `json:"s"`
 	P    int        `json:"p"`
 	N    uint64     `json:"n"`
 	E    uint32     `json:"e"`
+	Kind StreamKind `json:"k,omitempty"`
 }
 
 func (j streamJoin) stream() Stream { return Stream{Kind: j.Kind, Name: j.Name} }

@@ -86,7 +86,7 @@ func (h *Hub) staleMembersLocked(now time.Time) bool {
 		}
 	}
 	for _, u := range h.users {
-		if len(u.conns) == 0 && now.Sub(u.lastActive) > h.cfg.UserTimeout {
+		if len(u.conns) == 0 && now.Sub(time.Unix(0, u.lastActive)) > h.cfg.UserTimeout {
 			return true
 		}
 	}
@@ -117,7 +117,7 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource, listed []string) collec
 	}
 	forgotten := 0
 	for name, u := range h.users {
-		if len(u.conns) == 0 && now.Sub(u.lastActive) > h.cfg.UserTimeout {
+		if len(u.conns) == 0 && now.Sub(time.Unix(0, u.lastActive)) > h.cfg.UserTimeout {
 			delete(h.users, name)
 			forgotten++
 		}

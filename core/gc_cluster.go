@@ -114,7 +114,7 @@ func (h *Hub) collectCandidates(now time.Time) (members bool, cands []candidate)
 	members = h.staleMembersLocked(now)
 	for name, ch := range h.channels {
 		if ch.collectable(now, h.cfg.ConnTimeout) {
-			cands = append(cands, candidate{name: name, idleSince: ch.idleSince})
+			cands = append(cands, candidate{name: name, idleSince: time.Unix(0, ch.idleSince)})
 		}
 	}
 	h.mu.RUnlock()

@@ -86,7 +86,7 @@ func (ch *Channel) info(withHistory bool) ChannelInfo {
 		history = ch.historyEntries()
 	}
 	ch.mu.Lock()
-	last := ch.lastActive
+	last := time.Unix(0, ch.lastActive)
 	ch.mu.Unlock()
 	return ChannelInfo{
 		UUID:             ch.uuid.String(),

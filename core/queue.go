@@ -6,20 +6,22 @@ package core
 // has reached its steady size, so queueing a frame allocates nothing.
 // Guarded by Conn.mu.
 type ring struct {
-	buf  []entry
-	head int // index in buf of the oldest entry
-	n    int // number of entries
+	buf []entry
+	// head is the index in buf of the oldest entry, n the number of
+	// entries (int32: a queue holds at most QueueFrames; the Conn that
+	// every node keeps per connection stays a size class smaller).
+	head, n int32
 }
 
 // keepCap is the largest storage an emptied queue keeps for reuse; larger
 // storage is released so that idle connections hold little memory.
 const keepCap = 64
 
-func (r *ring) len() int { return r.n }
+func (r *ring) len() int { return int(r.n) }
 
 // at returns the i-th oldest entry (0 <= i < len).
 func (r *ring) at(i int) *entry {
-	i += r.head
+	i += int(r.head)
 	if i >= len(r.buf) {
 		i -= len(r.buf)
 	}
@@ -29,15 +31,15 @@ func (r *ring) at(i int) *entry {
 // push appends e, growing the storage (at most to limit entries, which
 // must exceed len) when it is full.
 func (r *ring) push(e entry, limit int) {
-	if r.n == len(r.buf) {
+	if r.len() == len(r.buf) {
 		size := min(max(8, 2*len(r.buf)), limit)
-		buf := make([]entry, max(size, r.n+1))
-		for i := range r.n {
+		buf := make([]entry, max(size, r.len()+1))
+		for i := range r.len() {
 			buf[i] = *r.at(i)
 		}
 		r.buf, r.head = buf, 0
 	}
-	*r.at(r.n) = e
+	*r.at(r.len()) = e
 	r.n++
 }
 
@@ -46,7 +48,7 @@ func (r *ring) pop() entry {
 	e := r.buf[r.head]
 	r.buf[r.head] = entry{} // drop the frame reference
 	r.head++
-	if r.head == len(r.buf) {
+	if int(r.head) == len(r.buf) {
 		r.head = 0
 	}
 	r.n--

@@ -150,7 +150,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		if state == nil {
 			state = State{}
 		}
-		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.publicKeys, LastActive: u.lastActive.UnixNano()}
+		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.publicKeys, LastActive: u.lastActive}
 		if frames {
 			u.mu.Lock()
 			su.Frames = t.refs(u.frames)
@@ -161,7 +161,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 	for _, name := range sortedKeys(h.channels) {
 		ch := h.channels[name]
 		ch.mu.Lock()
-		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg, LastActive: ch.lastActive.UnixNano(), IdleSince: ch.idleSince.UnixNano()}
+		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg, LastActive: ch.lastActive, IdleSince: ch.idleSince}
 		if frames {
 			sc.History, sc.Frames = t.refs(ch.history), t.refs(ch.frames)
 		}
@@ -253,7 +253,7 @@ func (h *Hub) restore(data []byte) error {
 		}
 		ch := newChannel(sc.Name, id, sc.Config, time.Unix(0, sc.LastActive))
 		if sc.IdleSince != 0 {
-			ch.idleSince = time.Unix(0, sc.IdleSince)
+			ch.idleSince = sc.IdleSince
 		}
 		if ch.history, err = pick(sc.History); err != nil {
 			return err

@@ -18,7 +18,7 @@ type User struct {
 	state      State
 	publicKeys []string
 	conns      []*Conn
-	lastActive time.Time
+	lastActive int64 // unix ns
 
 	// frames (recent global private messages) is guarded by mu.
 	mu     sync.Mutex
@@ -26,7 +26,7 @@ type User struct {
 }
 
 func newUser(name string, uuid uuid16, now time.Time) *User {
-	return &User{name: name, uuid: uuid, lastActive: now}
+	return &User{name: name, uuid: uuid, lastActive: now.UnixNano()}
 }
 
 // removeConn forgets c. Caller holds Hub.mu for writing.
