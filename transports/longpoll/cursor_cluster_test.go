@@ -16,7 +16,13 @@ import (
 // one MemoryDataPlane, each behind its own /listen.
 func newDataPlaneNodes(t *testing.T, n int, lc Config) []*env {
 	t.Helper()
-	log, dp := core.NewMemoryLog(), core.NewMemoryDataPlane()
+	return newDataPlaneNodesOn(t, n, lc, core.NewMemoryDataPlane())
+}
+
+// newDataPlaneNodesOn is newDataPlaneNodes on dp.
+func newDataPlaneNodesOn(t *testing.T, n int, lc Config, dp *core.MemoryDataPlane) []*env {
+	t.Helper()
+	log := core.NewMemoryLog()
 	nodes := make([]*env, n)
 	for i := range nodes {
 		e := newEnv(t, core.Config{Log: log, DataPlane: dp, NodeID: fmt.Sprint("node", i), ConnTimeout: 10 * time.Second}, lc)

@@ -90,6 +90,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, core.ErrDraining):
 		writeReject(w, rejectDraining)
 		return
+	case errors.Is(err, core.ErrUnavailable):
+		// The backend is away (data-plane mode): nothing changed, the
+		// client polls again after Retry-After.
+		h.log.Warn().Err(err).Str("conn_id", req.connID).Msg("longpoll attach refused: backend unavailable")
+		writeReject(w, rejectUnavailable)
+		return
 	case err != nil:
 		h.log.Error().Err(err).Str("conn_id", req.connID).Msg("longpoll attach failed")
 		writeReject(w, reject{http.StatusInternalServerError, `{"error":"internal error"}`})

@@ -34,6 +34,9 @@ var (
 	rejectDisagree   = reject{http.StatusBadRequest, `{"error":"` + resume.MsgDisagree + `"}`}
 	rejectCallback   = reject{http.StatusBadRequest, `{"error":"callback must match ^[A-Za-z_$][0-9A-Za-z_$.]{0,63}$"}`}
 	rejectDraining   = reject{http.StatusServiceUnavailable, `{"error":"server is shutting down"}`}
+	// rejectUnavailable answers a poll whose attachment failed because
+	// the backend is away (core.ErrUnavailable).
+	rejectUnavailable = reject{http.StatusServiceUnavailable, `{"error":"service unavailable: backend unavailable; retry later"}`}
 )
 
 // parseQuery validates the query in upstream's order: conn_id first.

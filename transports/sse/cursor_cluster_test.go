@@ -23,7 +23,13 @@ type dataPlaneNode struct {
 // one MemoryDataPlane, each behind its own server.
 func newDataPlaneNodes(t *testing.T, n int) []dataPlaneNode {
 	t.Helper()
-	log, dp := core.NewMemoryLog(), core.NewMemoryDataPlane()
+	return newDataPlaneNodesOn(t, n, core.NewMemoryDataPlane())
+}
+
+// newDataPlaneNodesOn is newDataPlaneNodes on dp.
+func newDataPlaneNodesOn(t *testing.T, n int, dp *core.MemoryDataPlane) []dataPlaneNode {
+	t.Helper()
+	log := core.NewMemoryLog()
 	nodes := make([]dataPlaneNode, n)
 	for i := range nodes {
 		hub := newHub(t, core.Config{Log: log, DataPlane: dp, NodeID: fmt.Sprint("node", i), ConnTimeout: 10 * time.Second}, true)

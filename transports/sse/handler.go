@@ -146,6 +146,13 @@ func (h *Handler) attachFailed(w http.ResponseWriter, connID string, err error) 
 		after := h.cfg.Retry + h.jitter()
 		w.Header().Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "server is shutting down, retry later"})
+	case errors.Is(err, core.ErrUnavailable):
+		// The backend is away (data-plane mode): nothing changed, the
+		// client's library tries again (EventSource itself gives up).
+		h.log.Warn().Err(err).Str("conn_id", connID).Msg("sse attach refused: backend unavailable")
+		after := h.cfg.Retry + h.jitter()
+		w.Header().Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "service unavailable: backend unavailable; retry later"})
 	default:
 		h.log.Error().Err(err).Str("conn_id", connID).Msg("sse attach")
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})

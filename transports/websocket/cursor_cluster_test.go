@@ -16,7 +16,13 @@ import (
 // one MemoryDataPlane, each behind its own /ws.
 func newDataPlaneNodes(t *testing.T, n int) []*testEnv {
 	t.Helper()
-	log, dp := core.NewMemoryLog(), core.NewMemoryDataPlane()
+	return newDataPlaneNodesOn(t, n, core.NewMemoryDataPlane())
+}
+
+// newDataPlaneNodesOn is newDataPlaneNodes on dp.
+func newDataPlaneNodesOn(t *testing.T, n int, dp *core.MemoryDataPlane) []*testEnv {
+	t.Helper()
+	log := core.NewMemoryLog()
 	nodes := make([]*testEnv, n)
 	for i := range nodes {
 		e := newEnv(t, core.Config{Log: log, DataPlane: dp, NodeID: fmt.Sprint("node", i), ConnTimeout: 10 * time.Second}, Config{})

@@ -102,7 +102,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Attach before the upgrade, so that a client whose handshake completed
 	// is already attached: nothing published after it opened is marked
-	// catchup. Refusals are sent after the upgrade, as a close frame.
+	// catchup. Refusals are sent after the upgrade, as a close frame, but
+	// for a backend that is away: that is answered 503 before it, nothing
+	// changed, and the client tries again.
 	var refusal *core.Disconnect
 	opts := core.AttachOptions{Transport: "websocket"}
 	p.at.Apply(&opts)
@@ -110,6 +112,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case h.shuttingDown() || errors.Is(err, core.ErrDraining):
 		refusal = &core.DisconnectShutdown
+	case errors.Is(err, core.ErrUnavailable):
+		h.log.Warn().Err(err).Str("conn_id", p.connID).Msg("websocket attach refused: backend unavailable")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "service unavailable: backend unavailable; retry later")
+		return
 	case errors.Is(err, core.ErrUnknownConn):
 		refusal = &disconnectUnknown
 	case err != nil:
