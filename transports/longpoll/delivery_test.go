@@ -260,8 +260,10 @@ func TestClientGoneTakesNothing(t *testing.T) {
 	waitFor(t, 5*time.Second, "the server to see the client gone", func() bool { return e.h.Pending() == 0 })
 
 	// The next poll, through a handler that answers at once, on the same hub.
-	quick := httptest.NewServer(New(Config{Hub: e.hub, Gather: NoGather}))
+	qh := New(Config{Hub: e.hub, Gather: NoGather})
+	quick := httptest.NewServer(qh)
 	defer quick.Close()
+	defer shutdown(t, qh)
 	r := e.get(context.Background(), quick.URL+"/listen?conn_id="+id)
 	if r.err != nil {
 		t.Fatal(r.err)

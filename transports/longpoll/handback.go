@@ -14,6 +14,12 @@ import (
 // timeouts and connection tracking. early is what was read from the
 // connection past the poll's request. When srv is closing, the connection
 // is closed.
+//
+// It returns once srv took the connection in (it ran its ConnState hook
+// with http.StateNew, and serves it): the poll, which Shutdown waits for,
+// lasts until then, so that whoever closes srv after Shutdown returned
+// (httptest.Server.Close waits for the connections its hook counted)
+// never sees a connection arrive while it closes.
 func (h *Handler) handBack(srv *http.Server, conn net.Conn, early []byte) {
 	if len(early) > 0 {
 		if _, ok := conn.(*tls.Conn); ok {
@@ -23,8 +29,10 @@ func (h *Handler) handBack(srv *http.Server, conn net.Conn, early []byte) {
 		conn = &earlyConn{Conn: conn, early: early}
 	}
 	ln := h.backListener(srv, conn.LocalAddr())
+	taken := make(chan struct{})
 	select {
-	case ln.conns <- conn:
+	case ln.conns <- handed{conn, taken}:
+		<-taken
 	case <-ln.done:
 		_ = conn.Close()
 	}
@@ -41,7 +49,7 @@ func (h *Handler) backListener(srv *http.Server, addr net.Addr) *backListener {
 	if h.backs == nil {
 		h.backs = map[*http.Server]*backListener{}
 	}
-	ln := &backListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	ln := &backListener{addr: addr, conns: make(chan handed), done: make(chan struct{})}
 	h.backs[srv] = ln
 	go func() {
 		_ = srv.Serve(ln) // returns when srv shuts down (it closes ln)
@@ -58,15 +66,33 @@ func (h *Handler) backListener(srv *http.Server, addr net.Addr) *backListener {
 // backListener is a net.Listener whose connections are those handed back.
 type backListener struct {
 	addr  net.Addr
-	conns chan net.Conn
+	conns chan handed
 	once  sync.Once
 	done  chan struct{} // closed by Close
+
+	// taken is the channel of the connection Accept returned last, closed
+	// by the next Accept: http.Server.Serve calls Accept from one
+	// goroutine, again only once it ran its ConnState hook for the last
+	// connection and started serving it.
+	taken chan struct{}
+}
+
+// handed is a connection handed back, and the channel Accept closes once
+// the server took it in (see backListener.taken).
+type handed struct {
+	conn  net.Conn
+	taken chan struct{}
 }
 
 func (l *backListener) Accept() (net.Conn, error) {
+	if l.taken != nil {
+		close(l.taken)
+		l.taken = nil
+	}
 	select {
 	case c := <-l.conns:
-		return c, nil
+		l.taken = c.taken
+		return c.conn, nil
 	case <-l.done:
 		return nil, net.ErrClosed
 	}

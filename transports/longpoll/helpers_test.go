@@ -35,9 +35,23 @@ func newEnv(t testing.TB, hc core.Config, lc Config) *env {
 	mux.Handle("GET /listen", withCORS(h))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { shutdown(t, h) }) // before srv.Close (cleanups run last first)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	t.Cleanup(client.CloseIdleConnections)
 	return &env{hub: hub, h: h, srv: srv, client: client}
+}
+
+// shutdown shuts h down, as a server's owner does before closing it: a
+// poll answered as the test ends hands its connection back to the server
+// (handBack), which must not happen while httptest.Server.Close waits for
+// the server's connections.
+func shutdown(t testing.TB, h *Handler) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		t.Errorf("longpoll Shutdown: %v", err)
+	}
 }
 
 // withCORS stands for the caller's middleware: the handler must keep its
