@@ -3,7 +3,6 @@ package core
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,10 +70,4 @@ func ParseCursor(s string) (Cursor, error) {
 
 // At returns the cursor's position in partition p, and false when it has
 // none.
-func (c Cursor) At(p int) (Pos, bool) {
-	i, ok := slices.BinarySearchFunc(c.Pos, p, func(x Pos, p int) int { return x.Partition - p })
-	if !ok {
-		return Pos{}, false
-	}
-	return c.Pos[i], true
-}
+func (c Cursor) At(p int) (Pos, bool) { return posAt(c.Pos, p) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -241,7 +242,7 @@ func (h *Hub) readStreams(ctx context.Context, streams []Stream, after func(Stre
 		byPart[k] = append(byPart[k], s)
 	}
 	var out catchup
-	for _, k := range slices.Sorted(mapKeys(byPart)) {
+	for _, k := range slices.Sorted(maps.Keys(byPart)) {
 		pc := partCatchup{}
 		for i, s := range byPart[k] {
 			res, err := h.dp.Read(ctx, s, after(s), 0)
@@ -282,16 +283,6 @@ func earliest(lists [][]readEntry) int {
 		}
 	}
 	return best
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // finishCatchupLocked queues what a catch-up read, then the live entries

@@ -123,7 +123,7 @@ func setPos(list []Pos, p Pos) []Pos {
 	return slices.Insert(list, i, p)
 }
 
-// later reports whether p comes after q (another epoch counts as after).
+// posAfter reports whether p comes after q (another epoch counts as after).
 func posAfter(p, q Pos) bool { return p.Epoch != q.Epoch || p.N > q.N }
 
 // How deliverLocked treats an entry.

@@ -114,12 +114,10 @@ func (n *dpNode) index(c *Conn, streams []Stream) {
 	}
 }
 
-// unindex takes c out of the local index under streams and returns those
-// it was under (whose Subscriber references the caller drops).
-func (n *dpNode) unindex(c *Conn, streams []Stream) []Stream {
+// unindex takes c out of the local index under streams.
+func (n *dpNode) unindex(c *Conn, streams []Stream) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []Stream
 	for _, s := range streams {
 		set := n.local[s]
 		if _, ok := set[c]; !ok {
@@ -129,9 +127,7 @@ func (n *dpNode) unindex(c *Conn, streams []Stream) []Stream {
 		if len(set) == 0 {
 			delete(n.local, s)
 		}
-		out = append(out, s)
 	}
-	return out
 }
 
 // addRefs takes one Subscriber reference per stream; on failure it drops
