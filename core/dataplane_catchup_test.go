@@ -369,3 +369,37 @@ func TestDataPlaneResubscribeDuringAnAttachLeavesNoReference(t *testing.T) {
 		return n.DPReceived()-before == 1
 	})
 }
+
+func TestDataPlaneAwayFailsUnavailableAndChangesNothing(t *testing.T) {
+	dp := core.NewMemoryDataPlane()
+	n := newDPCluster(t, dpBackend{log: core.NewMemoryLog(), dp: dp}, 1, core.Config{})[0]
+	alice := listen(t, n.Hub, "alice", "a")
+	bob := connect(t, n.Hub, "bob", "a")
+	streams := n.DPStreams()
+	dp.SetDown(true)
+	unavailable := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, core.ErrUnavailable) {
+			t.Fatalf("%s with the data plane away: %v, want ErrUnavailable", what, err)
+		}
+	}
+	unavailable("publish", n.Publish(t.Context(), []core.Message{msg("a", "lost")}))
+	_, err := n.Connect(t.Context(), core.ConnectParams{Username: "carol", ConnID: "carol-1", Channels: []string{"a"}})
+	unavailable("connect", err)
+	_, err = n.Subscribe(t.Context(), core.SubscribeParams{ConnID: alice.ID, Channels: []string{"x"}})
+	unavailable("subscribe", err)
+	_, err = n.Attach(bob.ID, core.AttachOptions{Transport: "test"})
+	unavailable("attach", err)
+	if n.HasConn("carol-1") || n.DPHeld(bob.ID) || n.DPStreams() != streams {
+		t.Fatalf("a refusal changed the node: carol %v, bob held %v, %d streams followed (want %d)",
+			n.HasConn("carol-1"), n.DPHeld(bob.ID), n.DPStreams(), streams)
+	}
+	if got := channelNames(t, n.Hub); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("channels %v, want [a]", got)
+	}
+	dp.SetDown(false)
+	bob.attach(t, core.AttachOptions{Transport: "test"})
+	publish(n.Hub, msg("a", "back"))
+	wantTexts(t, "alice", alice.waitFor(t, 1, testDeadline), []string{"back"})
+	wantTexts(t, "bob", bob.waitFor(t, 1, testDeadline), []string{"back"})
+}
