@@ -69,6 +69,42 @@ func TestSoakLedgerCatchesEveryBreach(t *testing.T) {
 			t.Errorf("%v: %s", f, tally)
 		}
 	})
+
+	// In data-plane mode a gap that arrives after the backend came back
+	// empty is honest, to anyone; it excuses no loss, and a gap outside
+	// the reset's window is still one too many.
+	reset := func(down, back time.Time) *soakOutages {
+		o := newSoakOutages()
+		o.begin(down)
+		o.end(back)
+		return o
+	}
+	now := time.Now()
+	for _, c := range []struct {
+		name   string
+		resets *soakOutages
+		client *soakClient
+		failed func(*soakTally) int // 0: nothing fails
+	}{
+		{"a gap after a data-plane reset passes", reset(now.Add(-time.Second), now), client(false, msg(1, 1), msg(2, 2), msg(3, 3), gap(4, 4)), nil},
+		{"a gap long after the reset is caught", reset(now.Add(-time.Minute), now.Add(-time.Minute+time.Second)), client(false, msg(1, 1), msg(2, 2), msg(3, 3), gap(4, 4)),
+			func(s *soakTally) int { return s.gappedNonStaller }},
+		{"a loss behind a reset's gap is caught", reset(now.Add(-time.Second), now), client(false, msg(1, 1), gap(2, 3)), func(s *soakTally) int { return s.missing }},
+		{"a duplicate after a reset's gap is caught", reset(now.Add(-time.Second), now), client(false, msg(1, 1), msg(2, 2), msg(3, 3), gap(4, 4), msg(5, 3)),
+			func(s *soakTally) int { return s.duplicates }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l.resets = c.resets
+			t.Cleanup(func() { l.resets = nil })
+			tally := l.verify([]*soakClient{c.client}, nil)
+			switch f := tally.failures(); {
+			case c.failed == nil && (len(f) > 0 || tally.resetGapped != 1):
+				t.Errorf("%v: %s", f, tally)
+			case c.failed != nil && (c.failed(tally) == 0 || len(f) == 0):
+				t.Errorf("not caught: %s", tally)
+			}
+		})
+	}
 }
 
 // TestSoakBadRequestsAnswered sends every malformed request of the soak's

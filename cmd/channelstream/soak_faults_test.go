@@ -90,6 +90,10 @@ type soakNodeOptions struct {
 	// clients and API calls are spread over them and the main phase kills
 	// one (soak_nodes_test.go). It needs keepsConnections.
 	nodes int
+	// dataPlane says the nodes run the data plane (redis_data_plane): a
+	// backend that comes back empty lost its entries, and the gap objects
+	// that tell clients so are expected (soakLedger.resets).
+	dataPlane bool
 }
 
 // soakGrace is the node's shutdown_grace in the soak.
@@ -323,6 +327,9 @@ func runFaultSoak(t *testing.T, cfg soakSettings, opts soakNodeOptions) {
 	t.Logf("%s soak: %d clients, %d publications/s, %d malformed requests/s, main phase %v, nodes: %s",
 		opts.name, cfg.clients, cfg.rate, cfg.badRate, cfg.duration, nodeNames(nodes))
 	ledger, errs := newSoakLedger(), newSoakErrors()
+	if opts.dataPlane && opts.backend != nil {
+		ledger.resets = node.outages
+	}
 	t.Cleanup(func() {
 		errs.report(t)
 		if t.Failed() {

@@ -47,9 +47,9 @@ func TestSoakFaultsRedis(t *testing.T) {
 		}
 		nodes = n
 	}
-	args, mode := []string{"--redis_data_plane"}, "data plane"
+	args, mode, dataPlane := []string{"--redis_data_plane"}, "data plane", true
 	if os.Getenv("SOAK_DATA_PLANE") == "0" {
-		args, mode = nil, "replicated log"
+		args, mode, dataPlane = nil, "replicated log", false
 	}
 	srv := redistest.Start(t)
 	runFaultSoak(t, soakSettingsFromEnv(t), soakNodeOptions{
@@ -58,6 +58,7 @@ func TestSoakFaultsRedis(t *testing.T) {
 		keepsConnections: true,
 		backend:          newSoakRedis(t, srv),
 		nodes:            nodes,
+		dataPlane:        dataPlane,
 	})
 }
 
