@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,12 @@ import (
 
 // startCluster starts n nodes sharing the Redis database at url. The API
 // calls made through any of them (Call, post, Connect) go to every node in
-// turn. It returns once every node answers /readyz with 200.
+// turn. It returns once every node answers /readyz with 200. With
+// CHANNELSTREAM_TEST_DATA_PLANE=1 in the environment the nodes run in
+// data-plane mode (redis_data_plane), as the default will be once the
+// cluster tests pass there on every run:
+//
+//	CHANNELSTREAM_TEST_DATA_PLANE=1 go test -race -run 'TestBehaviourCluster|TestCluster' ./cmd/channelstream
 func startCluster(t *testing.T, n int, url string, mutate func(*Config)) []*testGateway {
 	t.Helper()
 	nodes := make([]*testGateway, n)
@@ -26,6 +32,9 @@ func startCluster(t *testing.T, n int, url string, mutate func(*Config)) []*test
 				mutate(c)
 			}
 			c.RedisURL = url
+			if os.Getenv("CHANNELSTREAM_TEST_DATA_PLANE") == "1" {
+				c.RedisDataPlane = true
+			}
 		})
 	}
 	for _, nd := range nodes {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -60,7 +61,11 @@ func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	g, err := newGateway(cfg, zerolog.Nop())
+	lg := zerolog.Nop()
+	if os.Getenv("CHANNELSTREAM_TEST_LOG") == "1" { // the nodes' debug log on stderr
+		lg = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.DebugLevel)
+	}
+	g, err := newGateway(cfg, lg)
 	if err != nil {
 		t.Fatalf("newGateway: %v", err)
 	}
