@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -53,6 +55,12 @@ func dialWS(baseURL, connID string) (*wsSubscriber, error) {
 func (s *wsSubscriber) attach(u string) error {
 	ws, resp, err := wsDialer.Dial(u, nil)
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+			// A refusal with a reason (the node's backend is away), as the
+			// other transports report theirs.
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			return &endedError{Code: resp.StatusCode, Text: string(b)}
+		}
 		if resp != nil {
 			return fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
 		}

@@ -163,6 +163,15 @@ func (c *soakClient) ended(err error) {
 		c.resume()
 		return
 	}
+	if now := time.Now(); e != nil && e.Code == http.StatusServiceUnavailable && p.node.outages.explains("attach "+c.transport, now, now, []byte(e.Text)) {
+		// A resume refused because the backend is away (a data-plane
+		// node cannot catch a connection up without it): no failure, try
+		// again a little later.
+		if pause(p.ctx, time.Duration(200+c.rng.IntN(300))*time.Millisecond) {
+			c.resume()
+		}
+		return
+	}
 	if !c.staller && p.node.outages.away(time.Now()) {
 		// A staller may be cut as slow any time; anyone else must stay
 		// attached while the backend is away.
