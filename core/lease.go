@@ -217,7 +217,9 @@ func (r *replicator) detached(c *Conn, now time.Time) {
 	if c.session == nil && c.left == 0 {
 		c.left = now.UnixNano()
 	}
-	prompt := c.session == nil && c.linger == 0 && c.announced != announcedNone
+	// A transport that took frames and left before its hold went out is
+	// released too: the release tells the other nodes what was handed over.
+	prompt := c.session == nil && c.linger == 0 && (c.announced != announcedNone || c.sent > 0)
 	c.mu.Unlock()
 	if prompt {
 		r.markDirty(c)
@@ -285,11 +287,12 @@ func (h *Hub) announce(all, final bool) {
 				left = now // still attached as the node stops, or ended by the hub
 				c.left = left
 			}
-			// In data-plane mode a connection this node still holds the
-			// queue of is released even if its hold was never announced
-			// (a transport that left before its hold went out): the
-			// release carries the cursor the next holder starts from.
-			if c.announced == announcedNone && c.dp == nil {
+			// A connection whose hold was never announced (a transport
+			// that left before its hold went out) is released all the
+			// same when this node holds its queue (data-plane mode) or
+			// handed frames over: the release carries the cursor or the
+			// position the next transport starts from.
+			if c.announced == announcedNone && c.dp == nil && c.sent == 0 {
 				done = append(done, c)
 			} else if final || now-left >= min(int64(c.linger), maxLinger) {
 				m := connMark{ID: c.id, At: left, Sent: c.sent}
