@@ -3,7 +3,6 @@ package core_test
 import (
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -11,25 +10,11 @@ import (
 )
 
 // theCluster is the one three-master Redis Cluster the package's tests
-// share, started on first use (about 2 s); each test keeps its keys under
-// a prefix of its own (clusterPrefix). TestMain stops it.
-var theCluster struct {
-	once sync.Once
-	c    *redistest.Cluster
-	stop func()
-}
+// share (each test keeps its keys apart); TestMain stops it.
+var theCluster redistest.SharedCluster
 
 // sharedCluster returns the package's Redis Cluster.
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	t.Helper()
-	theCluster.once.Do(func() {
-		theCluster.c, theCluster.stop = redistest.StartClusterForMain()
-	})
-	if theCluster.c == nil {
-		t.Fatal("redistest: the shared cluster did not start (see the first test that asked for it)")
-	}
-	return theCluster.c
-}
+func sharedCluster(t *testing.T) *redistest.Cluster { return theCluster.Get(t) }
 
 // prefixes numbers the key prefixes of clusterPrefix.
 var prefixes atomic.Int64
@@ -42,8 +27,6 @@ func clusterPrefix(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if theCluster.stop != nil {
-		theCluster.stop()
-	}
+	theCluster.Stop()
 	os.Exit(code)
 }

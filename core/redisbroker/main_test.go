@@ -2,37 +2,20 @@ package redisbroker_test
 
 import (
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/channelstream-go/channelstream-go/core/redisbroker/redistest"
 )
 
-// theCluster is the one Redis Cluster the package's tests share (each test
-// uses keys of its own); TestMain stops it.
-var theCluster struct {
-	once sync.Once
-	c    *redistest.Cluster
-	stop func()
-}
+// theCluster is the one three-master Redis Cluster the package's tests
+// share (each test keeps its keys apart); TestMain stops it.
+var theCluster redistest.SharedCluster
 
-// sharedCluster returns the package's three-master Redis Cluster, started
-// on first use (about 2 s).
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	t.Helper()
-	theCluster.once.Do(func() {
-		theCluster.c, theCluster.stop = redistest.StartClusterForMain()
-	})
-	if theCluster.c == nil {
-		t.Fatal("redistest: the shared cluster did not start (see the first test that asked for it)")
-	}
-	return theCluster.c
-}
+// sharedCluster returns the package's Redis Cluster.
+func sharedCluster(t *testing.T) *redistest.Cluster { return theCluster.Get(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if theCluster.stop != nil {
-		theCluster.stop()
-	}
+	theCluster.Stop()
 	os.Exit(code)
 }

@@ -220,3 +220,30 @@ func (r *mainReporter) cleanup() {
 		fs[i]()
 	}
 }
+
+// SharedCluster is one three-master Redis Cluster that the tests of a
+// package share, started on the first Get (about 2 s). The package's
+// TestMain calls Stop after m.Run. The zero value is ready to use.
+type SharedCluster struct {
+	once sync.Once
+	c    *Cluster
+	stop func()
+}
+
+// Get returns the shared cluster, starting it on first use; the test fails
+// when it could not start (the first caller's output says why).
+func (s *SharedCluster) Get(t testing.TB) *Cluster {
+	t.Helper()
+	s.once.Do(func() { s.c, s.stop = StartClusterForMain() })
+	if s.c == nil {
+		t.Fatal("redistest: the shared cluster did not start (see the first test that asked for it)")
+	}
+	return s.c
+}
+
+// Stop stops the cluster if Get started one.
+func (s *SharedCluster) Stop() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
