@@ -380,6 +380,29 @@ func (s *Session) Position() uint64 {
 	return s.cursor
 }
 
+// Pending reports when the oldest and the newest of the frames waiting for
+// Next were born (published, by the hub's clock), and ok false when none
+// waits. A long-poll measures its gathering from them, so that frames
+// queued while no poll was attached wait no longer for having come early.
+func (s *Session) Pending() (oldest, newest time.Time, ok bool) {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.queue.len()
+	if c.session != s || c.nextSeq-1 <= s.cursor || n == 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	i := 0
+	if q0 := c.queue.at(0).seq; s.cursor >= q0 {
+		i = int(s.cursor + 1 - q0)
+	}
+	if i >= n {
+		return time.Time{}, time.Time{}, false
+	}
+	at := func(i int) time.Time { return s.hub.started.Add(time.Duration(c.queue.at(i).frame.born)) }
+	return at(i), at(n - 1), true
+}
+
 // Rewind undoes the hand-over of every frame after seq, for a transport
 // whose write failed: the next attachment without Resume receives them
 // again. It does nothing once another transport has attached.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/channelstream-go/channelstream-go/core"
 )
@@ -530,5 +531,35 @@ func TestNotifyIsCalledWhenTheSessionEnds(t *testing.T) {
 	c.attach(t, core.AttachOptions{})
 	if calls != 1 || doneAtCall != 1 {
 		t.Fatalf("after the replacement: %d calls, %d with Done closed; want 1, 1", calls, doneAtCall)
+	}
+}
+
+func TestPendingGivesTheBirthOfTheOldestAndNewestFrameWaiting(t *testing.T) {
+	h, clk := newHub(t, core.Config{})
+	c := connect(t, h, "alice", "room")
+	first := clk.Now()
+	publish(h, msg("room", "a")) // queued before any transport attached
+	clk.Add(300 * time.Millisecond)
+	s := c.attach(t, core.AttachOptions{})
+	clk.Add(200 * time.Millisecond)
+	publish(h, msg("room", "b"))
+	oldest, newest, ok := s.Pending()
+	if !ok || !oldest.Equal(first) || !newest.Equal(first.Add(500*time.Millisecond)) {
+		t.Fatalf("Pending = %v, %v, %v; want %v, %v, true", oldest, newest, ok, first, first.Add(500*time.Millisecond))
+	}
+	if got := texts(c.take(t)); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("took %v", got)
+	}
+	if _, _, ok := s.Pending(); ok {
+		t.Error("Pending reports frames once Next took them all")
+	}
+	clk.Add(time.Second)
+	publish(h, msg("room", "c"))
+	if oldest, _, ok := s.Pending(); !ok || !oldest.Equal(first.Add(1500*time.Millisecond)) {
+		t.Errorf("Pending after a new frame = %v, %v; want %v", oldest, ok, first.Add(1500*time.Millisecond))
+	}
+	s.Detach()
+	if _, _, ok := s.Pending(); ok {
+		t.Error("a detached session reports frames pending")
 	}
 }

@@ -72,22 +72,7 @@ func TestGatheringIsCappedAtTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	e := newEnv(t, core.Config{}, Config{Timeout: timeout, Gather: 200 * time.Millisecond})
 	id := e.connect(t, "alice", "c")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // a steady stream, never quiet for a whole gather
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				e.publish("c", "stream")
-			}
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	e.stream(t, "c", 20*time.Millisecond) // a steady stream, never quiet for a whole gather
 	r := e.poll(t, id, nil)
 	if fs := frames(t, r); len(fs) == 0 {
 		t.Fatal("no frames")
@@ -101,22 +86,7 @@ func TestSteadyStreamIsAnsweredWithinFourGathers(t *testing.T) {
 	const gather = 100 * time.Millisecond
 	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: gather})
 	id := e.connect(t, "alice", "c")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // one frame every 20 ms: never quiet for a whole gather
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				e.publish("c", "stream")
-			}
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	e.stream(t, "c", 20*time.Millisecond) // one frame every 20 ms: never quiet for a whole gather
 	r := e.poll(t, id, nil)
 	if fs := frames(t, r); len(fs) == 0 {
 		t.Fatal("no frames")
@@ -285,5 +255,43 @@ func TestRemovedConnectionEndsThePoll(t *testing.T) {
 	}
 	if r := e.poll(t, id, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("poll after disconnect: status %d, want 401", r.status)
+	}
+}
+
+func TestFramesQueuedBeforeThePollGatherFromTheirBirth(t *testing.T) {
+	// A frame queued while no poll waits (between an answer and the next
+	// poll) has had its quiet gap once Gather passed since it: the next
+	// poll answers it at once instead of a whole Gather later.
+	const gather = 2 * time.Second
+	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: gather})
+	id := e.connect(t, "alice", "c")
+	msg := e.publish("c", "early")
+	time.Sleep(gather + gather/spreadShare + 100*time.Millisecond) // the frame's quiet gap passes
+	r := e.poll(t, id, nil)
+	if got := uuids(frames(t, r)); !slices.Equal(got, []string{msg}) {
+		t.Fatalf("got %v, want [%s]", got, msg)
+	}
+	if r.elapsed >= gather {
+		t.Errorf("answered after %v: the gathering started at the poll, not at the frame", r.elapsed)
+	}
+}
+
+func TestSteadyStreamBeforeThePollIsCappedFromItsFirstFrame(t *testing.T) {
+	// A steady stream is never quiet for a Gather: the gathering ends at
+	// its cap, maxGatherRounds × Gather after the oldest frame waiting,
+	// also when that frame came before the poll.
+	const gather = time.Second
+	e := newEnv(t, core.Config{}, Config{Timeout: 10 * time.Second, Gather: gather})
+	id := e.connect(t, "alice", "c")
+	first := e.publish("c", "first")
+	e.stream(t, "c", 100*time.Millisecond)                                         // one frame every 100 ms
+	time.Sleep(maxGatherRounds*gather + gather/spreadShare + 100*time.Millisecond) // past the cap
+	r := e.poll(t, id, nil)
+	fs := frames(t, r)
+	if len(fs) < 2 || fs[0].UUID != first {
+		t.Fatalf("got %d frames starting %v, want the first message and the stream", len(fs), uuids(fs[:min(len(fs), 1)]))
+	}
+	if r.elapsed >= 2*gather {
+		t.Errorf("answered after %v: the cap counted from the poll, not from the first frame", r.elapsed)
 	}
 }

@@ -2,8 +2,10 @@
 //
 // Each request attaches to an existing connection (created by POST
 // /connect) with core.Hub.Attach, waits up to Config.Timeout for the first
-// frame, keeps gathering until Config.Gather passes without a new one, and
-// answers with one JSON list of the frames (every object carries its
+// frame, keeps gathering until Config.Gather passes without a new one
+// (at most 4 × Gather after the oldest frame; both count from when the
+// frames were published, so frames queued between two polls do not wait
+// again for the next one), and answers with one JSON list of the frames (every object carries its
 // per-connection "seq"), or "cb(<list>)" for a valid JSONP callback. Then it
 // detaches. The connection keeps its one bounded queue between polls, so
 // nothing queued while no poll is pending is lost: those frames come on the

@@ -57,6 +57,7 @@ type held struct {
 	spread    time.Duration // this poll's share of the quiet gap's spread
 	cut       ending        // endSession or endShutdown once one happened; else endFrames
 	decided   bool          // the wait is over: deadlines are the answer's
+	wakes     int           // wake calls so far
 }
 
 // takeOver hijacks the poll's connection and hands the wait to a held
@@ -135,6 +136,7 @@ func (p *held) wait() ending {
 		p.stop(endSession)
 	default:
 	}
+	p.since()
 	end := endClientGone
 	for p.read() {
 		if e, over := p.over(); over {
@@ -177,24 +179,54 @@ func (p *held) wake() {
 		return
 	default:
 	}
-	g := p.h.cfg.Gather
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.decided || p.cut != endFrames {
 		return
 	}
+	p.wakes++
+	g := p.h.gathering(p.spread)
 	if !p.gathering {
 		p.gathering = true
-		p.gatherEnd = now.Add(min(p.h.cfg.Timeout, maxGatherRounds*g) + p.spread)
+		p.gatherEnd = g.end(now)
 	}
-	due := now
-	if g >= 0 {
-		due = now.Add(g + p.spread)
-		if due.After(p.gatherEnd) {
-			due = p.gatherEnd
-		}
+	p.setDue(g.due(now, p.gatherEnd))
+}
+
+// since measures the gathering from the frames that already wait, which
+// may have come before the poll (between the previous answer and this
+// poll): the cap counts from the oldest of them, the quiet gap from the
+// newest (see gather). Notify's wake counted both from now.
+func (p *held) since() {
+	p.mu.Lock()
+	w := p.wakes
+	p.mu.Unlock()
+	oldest, newest, ok := p.sess.Pending()
+	if !ok {
+		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.decided || p.cut != endFrames || !p.gathering {
+		return
+	}
+	g := p.h.gathering(p.spread)
+	if end := g.end(oldest); end.Before(p.gatherEnd) {
+		p.gatherEnd = end
+	}
+	due := p.due
+	if p.wakes == w { // no frame came since Pending: newest is the newest
+		due = g.due(newest, p.gatherEnd)
+	}
+	if due.After(p.gatherEnd) {
+		due = p.gatherEnd
+	}
+	p.setDue(due)
+}
+
+// setDue moves the read deadline to due. Caller holds p.mu.
+func (p *held) setDue(due time.Time) {
 	if due.Equal(p.due) {
 		return
 	}

@@ -101,6 +101,27 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
+// stream publishes to channel every period until the test ends.
+func (e *env) stream(t testing.TB, channel string, every time.Duration) {
+	t.Helper()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				e.publish(channel, "stream")
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
 // result is one answered poll.
 type result struct {
 	status  int

@@ -52,13 +52,42 @@ func (e ending) String() string {
 	}
 }
 
+// gather is one poll's gathering rule (see Handler.wait): its cap and
+// its quiet gap, both longer by the poll's spread.
+type gather struct{ cap, gap time.Duration }
+
+// gathering returns the rule of a poll whose spread is spread. With
+// NoGather both are zero: the first frame ends the wait.
+func (h *Handler) gathering(spread time.Duration) gather {
+	g := h.cfg.Gather
+	if g < 0 {
+		return gather{}
+	}
+	return gather{cap: min(h.cfg.Timeout, maxGatherRounds*g) + spread, gap: g + spread}
+}
+
+// end is when the gathering ends at the latest, the oldest frame waiting
+// having been born at oldest.
+func (g gather) end(oldest time.Time) time.Time { return oldest.Add(g.cap) }
+
+// due is when the wait ends, the newest frame waiting having been born at
+// newest: a quiet gap later, or at end.
+func (g gather) due(newest, end time.Time) time.Time {
+	if d := newest.Add(g.gap); d.Before(end) {
+		return d
+	}
+	return end
+}
+
 // wait blocks until the poll should answer: up to Timeout for the first
 // frame, then until Gather passes with no new frame, the gathering itself
 // capped at maxGatherRounds × Gather (and at Timeout), so that a steady
 // stream of frames cannot hold every answer back for the whole Timeout;
 // both the gap and the cap are longer by the poll's spread (see spread).
-// The hub ending the session, Shutdown and the client going away (gone
-// closed) end the wait at once.
+// Both count from when the frames were born (Session.Pending), not from
+// when the poll came: frames that came between the previous answer and
+// this poll have waited already. The hub ending the session, Shutdown and
+// the client going away (gone closed) end the wait at once.
 func (h *Handler) wait(gone <-chan struct{}, s *core.Session) ending {
 	t := time.NewTimer(h.cfg.Timeout)
 	defer t.Stop()
@@ -73,19 +102,27 @@ func (h *Handler) wait(gone <-chan struct{}, s *core.Session) ending {
 	case <-gone:
 		return endClientGone
 	}
-	if h.cfg.Gather < 0 {
-		return endFrames
+	g := h.gathering(h.spread())
+	now := time.Now()
+	oldest, newest, ok := s.Pending()
+	if !ok {
+		oldest, newest = now, now
 	}
-	spread := h.spread()
-	gatherEnd := time.Now().Add(min(h.cfg.Timeout, maxGatherRounds*h.cfg.Gather) + spread)
+	end := g.end(oldest)
 	for {
-		d := min(h.cfg.Gather+spread, time.Until(gatherEnd))
+		d := g.due(newest, end).Sub(now)
 		if d <= 0 {
 			return endFrames
 		}
 		t.Reset(d)
 		select {
 		case <-s.Ready():
+			now = time.Now()
+			if _, n, ok := s.Pending(); ok {
+				newest = n
+			} else {
+				newest = now
+			}
 		case <-t.C:
 			return endFrames
 		case <-s.Done():
