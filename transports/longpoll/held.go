@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -278,24 +279,57 @@ func (p *held) read() bool {
 // write writes the answer: the response head (with the middleware's
 // headers) and body, in one write.
 func (p *held) write(body []byte) error {
-	hdr := p.hdr
-	setAnswerHeaders(hdr, p.req, len(body))
-	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	hdr.Del("Transfer-Encoding")
-	if !p.keep {
-		hdr.Set("Connection", "close")
-	}
-	var b bytes.Buffer
-	b.Grow(256 + len(body))
-	b.WriteString("HTTP/1.1 200 OK\r\n")
-	_ = hdr.Write(&b) // a bytes.Buffer does not fail
-	b.WriteString("\r\n")
-	b.Write(body)
 	if err := p.conn.SetWriteDeadline(time.Now().Add(answerWait)); err != nil {
 		return err
 	}
-	_, err := p.conn.Write(b.Bytes())
+	bp := bufPool.Get().(*[]byte)
+	b := appendHead((*bp)[:0], p.req, len(body), p.keep, p.hdr)
+	b = append(b, body...)
+	_, err := p.conn.Write(b)
+	putBuf(bp, b)
 	return err
+}
+
+// ownHeaders are the headers an answer sets itself (setAnswerHeaders,
+// appendHead): the middleware's values of them do not go out.
+var ownHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Cache-Control": true,
+	"X-Content-Type-Options": true, "Date": true, "Transfer-Encoding": true,
+	"Connection": true,
+}
+
+// appendHead appends the head of an answer of n body bytes written on a
+// taken-over connection: the headers setAnswerHeaders sets, Date, and
+// those of extra (what the middleware set) but ownHeaders. Appending them
+// by hand spares each of the answers that follow a message to many
+// connections a header map to fill and sort.
+func appendHead(b []byte, req pollRequest, n int, keep bool, extra http.Header) []byte {
+	b = append(b, "HTTP/1.1 200 OK\r\nContent-Type: "...)
+	if req.callback != "" {
+		b = append(b, "application/javascript"...)
+	} else {
+		b = append(b, "application/json"...)
+	}
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nDate: "...)
+	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = append(b, "\r\n"...)
+	if !keep {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	if len(extra) > 0 {
+		_ = extra.WriteSubset(appender{&b}, ownHeaders) // appending does not fail
+	}
+	return append(b, "\r\n"...)
+}
+
+// appender is an io.Writer that appends to a byte slice.
+type appender struct{ b *[]byte }
+
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
 }
 
 // earlyConn is a connection handed back with bytes already read from it:
