@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -300,8 +302,9 @@ var ownHeaders = map[string]bool{
 
 // appendHead appends the head of an answer of n body bytes written on a
 // taken-over connection: the headers setAnswerHeaders sets, Date, and
-// those of extra (what the middleware set) but ownHeaders. Appending them
-// by hand spares each of the answers that follow a message to many
+// those of extra (what the middleware set: CORS) but ownHeaders, cleaned
+// as http.Header.Write does, in no particular order. Appending them by
+// hand spares each of the answers that follow a message to many
 // connections a header map to fill and sort.
 func appendHead(b []byte, req pollRequest, n int, keep bool, extra http.Header) []byte {
 	b = append(b, "HTTP/1.1 200 OK\r\nContent-Type: "...)
@@ -318,18 +321,45 @@ func appendHead(b []byte, req pollRequest, n int, keep bool, extra http.Header) 
 	if !keep {
 		b = append(b, "Connection: close\r\n"...)
 	}
-	if len(extra) > 0 {
-		_ = extra.WriteSubset(appender{&b}, ownHeaders) // appending does not fail
+	for k, vs := range extra {
+		if ownHeaders[k] || !validFieldName(k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.Map(newlineToSpace, v)
+			}
+			b = append(b, textproto.TrimString(v)...)
+			b = append(b, "\r\n"...)
+		}
 	}
 	return append(b, "\r\n"...)
 }
 
-// appender is an io.Writer that appends to a byte slice.
-type appender struct{ b *[]byte }
+// validFieldName reports whether k may name a header field (an RFC 9110
+// token); http.Header.Write drops the others too.
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
-func (a appender) Write(p []byte) (int, error) {
-	*a.b = append(*a.b, p...)
-	return len(p), nil
+// newlineToSpace turns the line breaks of a header value into spaces, as
+// http.Header.Write does.
+func newlineToSpace(r rune) rune {
+	if r == '\r' || r == '\n' {
+		return ' '
+	}
+	return r
 }
 
 // earlyConn is a connection handed back with bytes already read from it:

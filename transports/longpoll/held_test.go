@@ -3,11 +3,15 @@ package longpoll
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +100,62 @@ func TestPipelinedPollIsServedAfterTheAnswer(t *testing.T) {
 		if i == 0 {
 			waitFor(t, 5*time.Second, "the pipelined poll to wait", func() bool { return e.h.Pending() == 1 })
 			second = e.publish("c", "two")
+		}
+	}
+}
+
+// TestHeldAnswerCarriesTheMiddlewaresHeadersCleaned: an answer written on
+// a taken-over connection carries what the middleware set, as net/http
+// would write it: a line break in a value does not start a header of its
+// own, a malformed name is dropped, and the answer's own headers win.
+func TestHeldAnswerCarriesTheMiddlewaresHeadersCleaned(t *testing.T) {
+	hub := core.New(core.Config{})
+	h := New(Config{Hub: hub, Timeout: 5 * time.Second, Gather: NoGather})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Multi", " a\r\nInjected: 1 ")
+		w.Header().Add("X-Two", "one")
+		w.Header().Add("X-Two", "two")
+		w.Header()["Bad Name"] = []string{"x"}
+		w.Header().Set("Content-Type", "text/html")
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { shutdown(t, h) })
+	res, err := hub.Connect(context.Background(), core.ConnectParams{Username: "alice", Channels: []string{"c"}, Info: core.DefaultInfoOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /listen?conn_id=%s HTTP/1.1\r\nHost: x\r\n\r\n", res.ConnID)
+	waitFor(t, 5*time.Second, "the poll to wait", func() bool { return h.Pending() == 1 })
+	hub.Publish(context.Background(), []core.Message{{Kind: core.KindSend, UUID: core.NewUUID(), Channel: "c",
+		Fields: map[string]json.RawMessage{"message": json.RawMessage(`"m"`)}}})
+	br := bufio.NewReader(c)
+	var head []string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read head: %v (so far %q)", err, head)
+		}
+		if line == "\r\n" {
+			break
+		}
+		head = append(head, strings.TrimSuffix(line, "\r\n"))
+	}
+	want := []string{"HTTP/1.1 200 OK", "Content-Type: application/json", "X-Multi: a  Injected: 1", "X-Two: one", "X-Two: two"}
+	for _, w := range want {
+		if !slices.Contains(head, w) {
+			t.Errorf("head lacks %q: %q", w, head)
+		}
+	}
+	for _, l := range head {
+		if strings.HasPrefix(l, "Injected") || strings.HasPrefix(l, "Bad Name") || l == "Content-Type: text/html" {
+			t.Errorf("head has %q: %q", l, head)
 		}
 	}
 }
