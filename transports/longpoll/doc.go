@@ -2,14 +2,15 @@
 //
 // Each request attaches to an existing connection (created by POST
 // /connect) with core.Hub.Attach, waits up to Config.Timeout for the first
-// frame, keeps gathering until Config.Gather passes without a new one
-// (at most 4 × Gather after the oldest frame; both count from when the
-// frames were published, so frames queued between two polls do not wait
-// again for the next one), and answers with one JSON list of the frames (every object carries its
-// per-connection "seq"), or "cb(<list>)" for a valid JSONP callback. Then it
-// detaches. The connection keeps its one bounded queue between polls, so
-// nothing queued while no poll is pending is lost: those frames come on the
-// next poll marked "catchup": true.
+// frame, keeps gathering until Config.Gather passes without a new one (at
+// most 4 × Gather after the oldest frame, see Spread; both count from when
+// the frames were published, so frames queued between two polls do not
+// wait again for the next one), and answers with one JSON list of the
+// frames (every object carries its per-connection "seq"), or "cb(<list>)"
+// for a valid JSONP callback. Then it detaches. The connection keeps its
+// one bounded queue between polls, so nothing queued while no poll is
+// pending is lost: those frames come on the next poll marked
+// "catchup": true.
 //
 // # Acknowledgement
 //
@@ -49,7 +50,9 @@
 // # Spread
 //
 // Each poll's quiet gap is Gather plus a random share of up to Gather/8,
-// drawn per poll (the gathering's cap moves with it), so that after a
-// message to many connections their answers, and the re-polls that follow,
-// come due over a few tens of milliseconds instead of in one instant.
+// and its gathering's cap is 4 × Gather less a random share of up to half
+// a Gather, both drawn per poll, so that after a message to many
+// connections their answers, and the re-polls that follow, come due over
+// a while instead of in one instant, and drift apart under a steady
+// stream.
 package longpoll

@@ -54,13 +54,13 @@ type held struct {
 
 	mu sync.Mutex
 	// Guarded by mu (wake runs on the publisher's goroutine):
-	due       time.Time     // the read deadline: when the wait ends
-	gathering bool          // a frame came; due is the end of the gathering
-	gatherEnd time.Time     // the gathering's cap
-	spread    time.Duration // this poll's share of the quiet gap's spread
-	cut       ending        // endSession or endShutdown once one happened; else endFrames
-	decided   bool          // the wait is over: deadlines are the answer's
-	wakes     int           // wake calls so far
+	due       time.Time // the read deadline: when the wait ends
+	gathering bool      // a frame came; due is the end of the gathering
+	gatherEnd time.Time // the gathering's cap
+	g         gather    // this poll's gathering rule
+	cut       ending    // endSession or endShutdown once one happened; else endFrames
+	decided   bool      // the wait is over: deadlines are the answer's
+	wakes     int       // wake calls so far
 }
 
 // takeOver hijacks the poll's connection and hands the wait to a held
@@ -124,7 +124,7 @@ func (p *held) wait() ending {
 	p.mu.Lock()
 	p.due = time.Now().Add(h.cfg.Timeout)
 	p.cut = endFrames
-	p.spread = h.spread()
+	p.g = h.gathering()
 	err := p.conn.SetReadDeadline(p.due)
 	p.mu.Unlock()
 	if err != nil {
@@ -189,7 +189,7 @@ func (p *held) wake() {
 		return
 	}
 	p.wakes++
-	g := p.h.gathering(p.spread)
+	g := p.g
 	if !p.gathering {
 		p.gathering = true
 		p.gatherEnd = g.end(now)
@@ -214,7 +214,7 @@ func (p *held) since() {
 	if p.decided || p.cut != endFrames || !p.gathering {
 		return
 	}
-	g := p.h.gathering(p.spread)
+	g := p.g
 	if end := g.end(oldest); end.Before(p.gatherEnd) {
 		p.gatherEnd = end
 	}

@@ -16,16 +16,6 @@ const maxGatherRounds = 4
 // to Gather/spreadShare (31 ms of the default 250 ms).
 const spreadShare = 8
 
-// spread draws a poll's share of the quiet gap's spread, so that the
-// answers to one message to many connections, and the re-polls that follow
-// them, do not all come due in the same instant.
-func (h *Handler) spread() time.Duration {
-	if g := h.cfg.Gather; g >= spreadShare {
-		return rand.N(g / spreadShare)
-	}
-	return 0
-}
-
 // ending says why a poll stopped waiting.
 type ending int
 
@@ -53,17 +43,32 @@ func (e ending) String() string {
 }
 
 // gather is one poll's gathering rule (see Handler.wait): its cap and
-// its quiet gap, both longer by the poll's spread.
+// its quiet gap.
 type gather struct{ cap, gap time.Duration }
 
-// gathering returns the rule of a poll whose spread is spread. With
-// NoGather both are zero: the first frame ends the wait.
-func (h *Handler) gathering(spread time.Duration) gather {
+// gathering draws the rule of one poll. Its quiet gap is Gather plus a
+// random share of up to Gather/spreadShare; its cap, maxGatherRounds ×
+// Gather (at most Timeout), is shorter by a random share of up to half a
+// Gather. So the answers to one message to many connections, and the
+// re-polls that follow, do not all come due in the same instant; and
+// under a steady stream, where the cap ends every gathering, the
+// connections' polls drift apart instead of answering together after
+// every cap, while the cap stays a bound. With NoGather both are zero:
+// the first frame ends the wait.
+func (h *Handler) gathering() gather {
 	g := h.cfg.Gather
 	if g < 0 {
 		return gather{}
 	}
-	return gather{cap: min(h.cfg.Timeout, maxGatherRounds*g) + spread, gap: g + spread}
+	c := min(h.cfg.Timeout, maxGatherRounds*g)
+	if g >= 2 {
+		c -= rand.N(g / 2)
+	}
+	gap := g
+	if g >= spreadShare {
+		gap += rand.N(g / spreadShare)
+	}
+	return gather{cap: c, gap: gap}
 }
 
 // end is when the gathering ends at the latest, the oldest frame waiting
@@ -83,7 +88,7 @@ func (g gather) due(newest, end time.Time) time.Time {
 // frame, then until Gather passes with no new frame, the gathering itself
 // capped at maxGatherRounds × Gather (and at Timeout), so that a steady
 // stream of frames cannot hold every answer back for the whole Timeout;
-// both the gap and the cap are longer by the poll's spread (see spread).
+// both drawn per poll (see gathering).
 // Both count from when the frames were born (Session.Pending), not from
 // when the poll came: frames that came between the previous answer and
 // this poll have waited already. The hub ending the session, Shutdown and
@@ -102,7 +107,7 @@ func (h *Handler) wait(gone <-chan struct{}, s *core.Session) ending {
 	case <-gone:
 		return endClientGone
 	}
-	g := h.gathering(h.spread())
+	g := h.gathering()
 	now := time.Now()
 	oldest, newest, ok := s.Pending()
 	if !ok {
