@@ -36,12 +36,19 @@
 // goroutine parked in a read of the socket, as an idle socket holds, which
 // notices a client that leaves; frames, the session's end and Shutdown
 // move the socket's read deadline to cut that read short. That goroutine
-// then writes the answer (head and body in one write) and hands the
-// connection back to the http.Server that read the poll (handback.go),
-// which reads the client's next request on it as on any kept-alive
-// connection. HTTP/2 polls, and ResponseWriters that cannot be hijacked,
-// wait on the request's goroutine instead. Either way one goroutine writes
-// the answer, holding no lock while waiting or writing. A newer poll for
+// then writes the answer (head and body in one write) and reads the
+// client's next request on that kept-alive connection itself (follow.go),
+// with the server's idle and header timeouts: a plain follow-up poll (GET
+// /listen over HTTP/1.1, no body, no Upgrade, Expect or Connection but
+// keep-alive, a head of at most 4 KiB, not over TLS) goes through the
+// server's own handler, its whole middleware chain, on a request built
+// there, and waits on the same goroutine; anything else, and every
+// connection once Shutdown was called, goes back to the http.Server that
+// read the poll (handback.go) with the bytes already read, and that server
+// reads it as any kept-alive connection. HTTP/2 polls, and ResponseWriters
+// that cannot be hijacked, wait on the request's goroutine instead. Either
+// way one goroutine writes the answer, holding no lock while waiting or
+// writing. A newer poll for
 // the same connection replaces the older one in the hub, which ends the
 // older session: the older request answers at once (usually "[]") and the
 // newer one gets the frames. Shutdown makes every waiting poll answer at

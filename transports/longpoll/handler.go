@@ -22,6 +22,9 @@ type Handler struct {
 	log zerolog.Logger
 
 	pending atomic.Int64 // polls attached and waiting for frames
+	// followed counts the follow-up requests read by the handler itself
+	// (see follow).
+	followed atomic.Int64
 
 	polls drain.Group // polls past validation, not yet finished
 
@@ -57,6 +60,11 @@ func (h *Handler) Open() int { return int(h.pending.Load()) }
 
 // Pending reports how many polls are waiting (as Open).
 func (h *Handler) Pending() int { return h.Open() }
+
+// FollowUps reports how many requests the handler read itself on the
+// kept-alive connections of answered polls, instead of net/http (see
+// held.follow).
+func (h *Handler) FollowUps() int64 { return h.followed.Load() }
 
 // ServeHTTP answers one poll. It validates the query, attaches to the
 // connection, waits (see Config.Timeout and Config.Gather) and writes one

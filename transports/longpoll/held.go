@@ -87,13 +87,25 @@ func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Sessi
 		p.early = bytes.Clone(b)
 	}
 	h.polls.Add() // before the request's own count drops
+	if slot, ok := r.Context().Value(followKey{}).(*followSlot); ok && slot.h == h && slot.next == nil {
+		slot.next = p // a follow-up poll: its reader's goroutine waits
+		return true
+	}
 	go p.run()
 	return true
 }
 
-// run waits as a poll does, answers on the connection and hands it back
-// (or closes it).
+// run serves p and the follow-up polls on its connection (see follow).
 func (p *held) run() {
+	for p != nil {
+		p = p.serve()
+	}
+}
+
+// serve waits as a poll does and answers on the connection; then it reads
+// the client's next request (follow), and returns its poll when it is one
+// (nil once the connection was handed back or closed).
+func (p *held) serve() *held {
 	h := p.h
 	defer h.polls.Done()
 	end := p.wait()
@@ -101,20 +113,20 @@ func (p *held) run() {
 	if end == endClientGone {
 		h.clientGone(p.sess)
 		_ = p.conn.Close()
-		return
+		return nil
 	}
 	a := h.take(p.sess, p.req)
 	err := p.write(a.body)
 	h.finish(p.sess, p.req, end, a, err)
 	if err != nil || !p.keep {
 		_ = p.conn.Close()
-		return
+		return nil
 	}
 	if err := p.conn.SetDeadline(time.Time{}); err != nil {
 		_ = p.conn.Close()
-		return
+		return nil
 	}
-	h.handBack(p.srv, p.conn, p.early)
+	return p.follow()
 }
 
 // wait blocks in a read of the socket until the poll should answer (see

@@ -43,6 +43,105 @@ func TestAnsweredConnectionServesTheNextPoll(t *testing.T) {
 	if len(conns) != 3 || conns[0] || !conns[1] || !conns[2] {
 		t.Errorf("connections reused per poll: %v, want [false true true]", conns)
 	}
+	if n := e.h.FollowUps(); n != 2 {
+		t.Errorf("the handler read %d follow-up polls itself, want 2", n)
+	}
+}
+
+// rawPoll is a client on one connection of its own to e's server.
+type rawPoll struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, e *env) *rawPoll {
+	t.Helper()
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawPoll{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (p *rawPoll) send(req string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.c, req); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// answer reads an answer's status and body.
+func (p *rawPoll) answer() (int, string) {
+	p.t.Helper()
+	resp, err := http.ReadResponse(p.br, nil)
+	if err != nil {
+		p.t.Fatalf("read answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("read body: %v", err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// answeredPoll is a connection whose poll (get, answered at once with the
+// frame "m" again each time) was answered.
+func answeredPoll(t *testing.T) (*env, *rawPoll, string) {
+	t.Helper()
+	e := newEnv(t, core.Config{}, Config{Timeout: 5 * time.Second, Gather: NoGather})
+	id := e.connect(t, "alice", "c")
+	e.publish("c", "m")
+	p := dialRaw(t, e)
+	get := fmt.Sprintf("GET /listen?conn_id=%s&last_seq=0 HTTP/1.1\r\nHost: test\r\n\r\n", id)
+	p.send(get)
+	if code, body := p.answer(); code != http.StatusOK || !strings.Contains(body, `"m"`) {
+		t.Fatalf("first poll: %d %s", code, body)
+	}
+	return e, p, get
+}
+
+// TestFollowUpThatIsNoPollGoesToTheServer: after an answer, a request
+// that is not a plain poll (here a POST with a body) goes to the server
+// with the bytes the handler read of it, and the server's answer comes on
+// the same connection; the poll after it is served as usual.
+func TestFollowUpThatIsNoPollGoesToTheServer(t *testing.T) {
+	e, p, get := answeredPoll(t)
+	p.send("POST /listen HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello")
+	if code, _ := p.answer(); code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /listen answered %d, want the server's 405", code)
+	}
+	if n := e.h.FollowUps(); n != 0 {
+		t.Fatalf("the handler read %d follow-ups itself, want 0", n)
+	}
+	p.send(get)
+	if code, body := p.answer(); code != http.StatusOK || !strings.Contains(body, `"m"`) {
+		t.Fatalf("poll after the POST: %d %s", code, body)
+	}
+}
+
+// TestShutdownHandsAFollowedConnectionBack: a connection whose next
+// request the handler awaits goes back to the server on Shutdown, which
+// then answers the client's next poll itself (503: the handler is shut
+// down) instead of the connection being cut.
+func TestShutdownHandsAFollowedConnectionBack(t *testing.T) {
+	e, p, get := answeredPoll(t)
+	waitFor(t, 5*time.Second, "the handler to await the next request", func() bool {
+		e.h.mu.Lock()
+		defer e.h.mu.Unlock()
+		return len(e.h.held) == 1
+	})
+	shutdown(t, e.h)
+	p.send(get)
+	if code, body := p.answer(); code != http.StatusServiceUnavailable {
+		t.Fatalf("poll after Shutdown: %d %s, want 503", code, body)
+	}
+	if n := e.h.FollowUps(); n != 0 {
+		t.Fatalf("the handler read %d follow-ups itself after Shutdown, want 0", n)
+	}
 }
 
 // TestHeldPollAnswersOnShutdown: a poll waiting on a taken-over

@@ -6,3 +6,5 @@ package longpoll
 const rawWatch = false
 
 func (p *held) readSome(uintptr) bool { return true }
+
+func (f *followRead) readSome(uintptr) bool { f.left = true; return true }
