@@ -207,10 +207,12 @@ type DataPlane interface {
 //   - Remove drops a reference; after the last one is dropped, fn is not
 //     called for s again, except for a call already under way. Removing a
 //     stream without a reference does nothing.
-//   - fn is called from one goroutine per partition: calls for one partition
-//     never overlap, calls for different partitions may run at the same
-//     time. fn must not block (it holds up its partition) and must not call
-//     the Subscriber.
+//   - Calls of fn for one partition never overlap, and come in N order;
+//     calls for different partitions may run at the same time, or one
+//     after the other on one goroutine (the Redis Subscriber calls fn for
+//     every partition of a master from the goroutine that reads its
+//     connection). fn must not block (it holds up its partition, and maybe
+//     others) and must not call the Subscriber.
 //   - When the backend connection breaks, the Subscriber reconnects by
 //     itself and catches up every referenced stream from the last entry it
 //     delivered, so nothing is lost or repeated; entries that are gone by

@@ -165,7 +165,7 @@ func (n *dpNode) localStreams() int {
 }
 
 // onEntry is the Subscriber's fn: it routes e to the connections this
-// node holds in e's stream. It runs on the partition's goroutine.
+// node holds in e's stream. Calls for one partition never overlap.
 func (n *dpNode) onEntry(e StreamEntry) {
 	n.received.Add(1)
 	n.mu.Lock()

@@ -14,7 +14,7 @@ import (
 
 // TestDataPlaneSurvivesAMasterRestart restarts one master of a cluster of
 // its own (it comes back empty, with its slots): the subscriber's
-// connections to it heal, entries of its partitions come with Gap in a new
+// connection to it heals (still one per master), entries of its partitions come with Gap in a new
 // epoch, and the other masters' partitions lose nothing.
 func TestDataPlaneSurvivesAMasterRestart(t *testing.T) {
 	t.Parallel() // a Redis of its own
@@ -63,6 +63,11 @@ func TestDataPlaneSurvivesAMasterRestart(t *testing.T) {
 		}
 		return nil
 	}
+	for _, a := range c.Addrs() {
+		if n := pubsubClients(t, a); n != 1 {
+			t.Fatalf("%s: %d pub/sub connections for partitions of every master, want 1 per master", a, n)
+		}
+	}
 	before := publishAll("before")
 	if before == nil {
 		t.Fatal("Publish before the restart failed")
@@ -78,6 +83,11 @@ func TestDataPlaneSurvivesAMasterRestart(t *testing.T) {
 		}
 		return received("after")
 	})
+	for _, a := range c.Addrs() {
+		if n := pubsubClients(t, a); n != 1 {
+			t.Errorf("%s: %d pub/sub connections after the restart, want 1", a, n)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	restarted := 0

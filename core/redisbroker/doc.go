@@ -112,22 +112,31 @@
 // SPUBLISH "<n>:<epoch>:<ms>:<data>" on the shard channel named like the
 // stream. The commands a publish runs are the same whatever the number of
 // subscribers: Redis sends one message per subscribed connection, and a
-// node has one per partition. A partition's epoch is a random number the
+// node has one per master. A partition's epoch is a random number the
 // first script to find none sets: a Redis that came back empty has new
 // epochs, which positions carry. Read is one script too: XINFO STREAM tells
 // whether entries were trimmed (entries-added above length) and where
 // (before the first entry kept), XRANGE reads.
 //
 // A Subscriber holds one sharded pub/sub connection (go-redis PubSub) per
-// partition it has streams of, opened with SSUBSCRIBE of the anchor first
-// (a ClusterClient opens the connection to the master of the first
-// channel's slot). After a broken connection it opens a new one, waits for
-// the SSUBSCRIBE's first reply (the command then took effect for every
-// channel), reads each referenced stream after the last entry delivered up
-// to the head the first read saw, delivers in N order, then goes on with
-// live entries, dropping those not after the last delivered. After
-// Config.BlockTimeout of silence it sends PING and gives the connection up
-// when nothing answers within another BlockTimeout.
+// master that holds partitions it has streams of (one on one server), read
+// by one goroutine that also calls fn: messages of every partition of that
+// master share its reads, so a burst costs one wake-up. Each partition is
+// one SSUBSCRIBE of its anchor channel first and its streams (the channels
+// of one command share a slot; a ClusterClient opens the connection to the
+// master of the first channel's slot). After a broken connection it finds
+// each partition's master again (a partition whose slot moved goes to the
+// connection to its new master, which reconnects to take it), opens a new
+// one, waits until every partition's SSUBSCRIBE took effect (its first
+// reply; messages of partitions already subscribed wait meanwhile), reads
+// each referenced stream of the partitions subscribed before after the
+// last entry delivered up to the head the first read saw (a goroutine per
+// partition), delivers in N order, then goes on with live entries,
+// dropping those not after the last delivered. A write that fails (SSUBSCRIBE
+// or SUNSUBSCRIBE of Add and Remove) closes the connection, since go-redis
+// may have replaced it silently. After Config.BlockTimeout of silence it
+// sends PING and gives the connection up when nothing answers within
+// another BlockTimeout.
 //
 // # Errors
 //

@@ -29,7 +29,7 @@ func TestSubscriberAddRightAfterRemoveIsNoFailure(t *testing.T) {
 	sub := d.NewSubscriber(func(e core.StreamEntry) {
 		entries <- string(e.Data)
 		if string(e.Data) == "hold" {
-			<-release // the partition's goroutine reads no reply meanwhile
+			<-release // the connection's goroutine reads no reply meanwhile
 		}
 	}, func(err error) {
 		failures.Add(1)
