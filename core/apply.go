@@ -42,7 +42,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 		if id == "" {
 			id = NewUUID()
 		}
-		c = newConn(id, u, h.queueLimits(), now)
+		c = newConn(id, u, h.queueLimits(), h.dp == nil, now)
 		h.conns[id] = c
 		u.conns = append(u.conns, c)
 		c.joinLocked(Stream{Kind: UserStream, Name: u.name}, joins)

@@ -22,7 +22,7 @@ func TestChannelMembershipAcrossTheIndexThreshold(t *testing.T) {
 	}
 	var conns []*Conn
 	for i := range 3 * smallChannel {
-		conns = append(conns, newConn(fmt.Sprint("c", i), users[i%len(users)], queueLimits{frames: 1, bytes: 1}, now))
+		conns = append(conns, newConn(fmt.Sprint("c", i), users[i%len(users)], queueLimits{frames: 1, bytes: 1}, true, now))
 	}
 	in := map[*Conn]bool{}
 	perUser := func(name string) int {

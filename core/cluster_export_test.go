@@ -8,7 +8,7 @@ func (h *Hub) Holder(connID string) string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if c := h.conns[connID]; c != nil {
-		return c.holder
+		return c.holderNode()
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 )
 
 // entry is one frame in a connection's queue.
@@ -16,6 +17,10 @@ type entry struct {
 
 // Conn is one client connection: created by Connect, it outlives the
 // transports that attach to it.
+//
+// Every node of a cluster keeps every connection, so the part all of them
+// need is kept small (128 bytes); what only the node serving it needs
+// (queue, seq, session) is the connLocal, allocated apart.
 type Conn struct {
 	id   string
 	user *User
@@ -27,25 +32,14 @@ type Conn struct {
 	// (under Hub.mu), so that every node decides alike; transports'
 	// activity stays local, covered by the holder's lease (lease.go).
 	lastActive atomic.Int64
-	// holder is the node whose transport holds the connection, "" for
-	// none (clustered hubs; guarded by Hub.mu, written while applying).
-	holder string
+	// holder is the node whose transport holds the connection, the zero
+	// Handle for none (clustered hubs; guarded by Hub.mu, written while
+	// applying). A handle: every connection held by a node shares its
+	// name.
+	holder unique.Handle[string]
 
-	mu      sync.Mutex
-	limits  queueLimits
-	queue   ring // retained frames, ascending seq
-	qBytes  int
-	nextSeq uint64 // seq of the next frame
-	sent    uint64 // highest seq ever handed to a transport
-	session *Session
-	closed  bool
-	// What this node told the log (clustered hubs, lease.go): announced
-	// is one of the announced* values; left is when the last session of
-	// this node detached (unix nanoseconds, 0 while attached); linger is
-	// that session's AttachOptions.Linger.
-	announced uint8
-	left      int64
-	linger    time.Duration
+	mu     sync.Mutex
+	closed bool
 	// Data-plane mode (dataplane_holder.go): joins are the join points of
 	// the connection's streams and rel the cursor its last release
 	// handed over (replicated: written while applying); dp is the holder
@@ -53,6 +47,57 @@ type Conn struct {
 	joins []streamJoin
 	rel   *Cursor
 	dp    *connDP
+	// connLocal is set from the start on a single hub and in a cluster
+	// without a data plane (every node queues every frame); in data-plane
+	// mode only once this node serves the connection (localLocked), and
+	// nil on the nodes that never do. The pointer and its fields are
+	// guarded by mu.
+	*connLocal
+}
+
+// connLocal is the state of a connection on a node that serves it.
+type connLocal struct {
+	limits  queueLimits
+	queue   ring // retained frames, ascending seq
+	qBytes  int
+	nextSeq uint64 // seq of the next frame
+	sent    uint64 // highest seq ever handed to a transport
+	session *Session
+	// What this node told the log (clustered hubs, lease.go): announced
+	// is one of the announced* values; left is when the last session of
+	// this node detached (unix nanoseconds, 0 while attached); linger is
+	// that session's AttachOptions.Linger.
+	announced uint8
+	left      int64
+	linger    time.Duration
+}
+
+// holderNode returns the holder's node id, "" for none. Caller holds
+// Hub.mu.
+func (c *Conn) holderNode() string {
+	if c.holder == (unique.Handle[string]{}) {
+		return ""
+	}
+	return c.holder.Value()
+}
+
+// setHolder records node ("" for none) as the holder. Caller holds Hub.mu
+// for writing.
+func (c *Conn) setHolder(node string) {
+	if node == "" {
+		c.holder = unique.Handle[string]{}
+		return
+	}
+	c.holder = unique.Make(node)
+}
+
+// localLocked returns c's local state, allocating it (with an empty queue
+// bounded by lim) if this node had none. Caller holds c.mu.
+func (c *Conn) localLocked(lim queueLimits) *connLocal {
+	if c.connLocal == nil {
+		c.connLocal = &connLocal{limits: lim, nextSeq: 1}
+	}
+	return c.connLocal
 }
 
 type queueLimits struct{ frames, bytes int }
@@ -61,8 +106,13 @@ type queueLimits struct{ frames, bytes int }
 // and the entry's own bookkeeping.
 func entrySize(f *Frame) int { return len(f.Body()) + 32 }
 
-func newConn(id string, u *User, lim queueLimits, now time.Time) *Conn {
-	c := &Conn{id: id, user: u, limits: lim, nextSeq: 1}
+// newConn returns a connection of u; with local, with its local state
+// (see Conn.connLocal).
+func newConn(id string, u *User, lim queueLimits, local bool, now time.Time) *Conn {
+	c := &Conn{id: id, user: u}
+	if local {
+		c.connLocal = &connLocal{limits: lim, nextSeq: 1}
+	}
 	c.touch(now)
 	return c
 }
@@ -86,7 +136,7 @@ func (c *Conn) enqueue(f *Frame) (queued, slow bool, dropped int) {
 // enqueueLocked is enqueue with c.mu held.
 func (c *Conn) enqueueLocked(f *Frame) (queued, slow bool, dropped int) {
 	size := entrySize(f)
-	if c.closed {
+	if c.closed || c.connLocal == nil {
 		return false, false, 0
 	}
 	c.queue.push(entry{seq: c.nextSeq, frame: f, size: size, catchup: c.session == nil}, c.limits.frames+1)
@@ -125,7 +175,7 @@ func (c *Conn) ackLocked(seq uint64) {
 
 // pendingLocked is how many queued frames no transport has taken yet.
 func (c *Conn) pendingLocked() int {
-	if c.queue.len() == 0 {
+	if c.connLocal == nil || c.queue.len() == 0 {
 		return 0
 	}
 	taken := max(c.sent, c.queue.at(0).seq-1)
@@ -141,6 +191,9 @@ func (c *Conn) firstRetainedLocked() uint64 {
 }
 
 func (c *Conn) endSessionLocked(d Disconnect) {
+	if c.connLocal == nil {
+		return
+	}
 	if s := c.session; s != nil {
 		c.session = nil
 		s.end(d)
@@ -155,15 +208,20 @@ func (c *Conn) close(d Disconnect) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	c.endSessionLocked(d)
-	c.queue.reset()
-	c.qBytes = 0
+	if c.connLocal != nil {
+		c.endSessionLocked(d)
+		c.queue.reset()
+		c.qBytes = 0
+	}
 }
 
 // lastSeq is the seq of the newest frame queued so far (0: none).
 func (c *Conn) lastSeq() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.connLocal == nil {
+		return 0
+	}
 	return c.nextSeq - 1
 }
 
@@ -171,5 +229,8 @@ func (c *Conn) lastSeq() uint64 {
 func (c *Conn) queueLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.connLocal == nil {
+		return 0
+	}
 	return c.queue.len()
 }

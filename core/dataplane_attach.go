@@ -92,6 +92,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		d.catching[s] = nil
 	}
 	c.dp = d
+	c.localLocked(h.queueLimits())
 	c.queue.reset()
 	c.qBytes = 0
 	c.nextSeq, c.sent = start.Seq+1, start.Seq
@@ -172,7 +173,7 @@ func lostWhileCatchingUp(c *Conn, closed bool) error {
 // client left it an instant ago).
 func (h *Hub) awaitRelease(c *Conn) {
 	h.mu.RLock()
-	other := c.holder != "" && c.holder != h.repl.node
+	other := c.holderNode() != "" && c.holderNode() != h.repl.node
 	h.mu.RUnlock()
 	if !other {
 		return

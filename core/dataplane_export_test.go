@@ -63,7 +63,7 @@ func (h *Hub) DPReleased(connID string) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.holder == "" && c.rel != nil
+	return c.holderNode() == "" && c.rel != nil
 }
 
 // QueuedFrames counts the frames every connection of this node holds in

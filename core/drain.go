@@ -16,7 +16,7 @@ func (h *Hub) EndSessions(d Disconnect, transports ...string) int {
 	n := 0
 	for _, c := range conns {
 		c.mu.Lock()
-		if s := c.session; s != nil && (len(transports) == 0 || slices.Contains(transports, s.opts.Transport)) {
+		if l := c.connLocal; l != nil && l.session != nil && (len(transports) == 0 || slices.Contains(transports, l.session.opts.Transport)) {
 			c.endSessionLocked(d)
 			n++
 		}

@@ -60,8 +60,8 @@ const (
 // h.mu.
 func (h *Hub) idleLocked(c *Conn, now time.Time) time.Duration {
 	last := c.lastActive.Load()
-	if c.holder != "" {
-		last = max(last, h.leases[c.holder])
+	if node := c.holderNode(); node != "" {
+		last = max(last, h.leases[node])
 	}
 	return time.Duration(now.UnixNano() - last)
 }
@@ -97,7 +97,7 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 		h.mu.Lock()
 		c := h.conns[m.ID]
 		if c != nil {
-			c.holder = node
+			c.setHolder(node)
 			if m.At > c.lastActive.Load() {
 				c.lastActive.Store(m.At)
 			}
@@ -107,6 +107,11 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 			continue
 		}
 		c.mu.Lock()
+		if c.connLocal == nil {
+			// This node never served c: no session, nothing held.
+			c.mu.Unlock()
+			continue
+		}
 		again := false
 		var held *connDP
 		switch s := c.session; {
@@ -142,8 +147,8 @@ func (h *Hub) applyRelease(node string, marks []connMark) {
 		if c == nil {
 			continue
 		}
-		if c.holder == node {
-			c.holder = ""
+		if c.holderNode() == node {
+			c.setHolder("")
 		}
 		if m.At > c.lastActive.Load() {
 			c.lastActive.Store(m.At)
@@ -397,13 +402,14 @@ func (h *Hub) adoptHeld() {
 	h.mu.RLock()
 	var mine []*Conn
 	for _, c := range h.conns {
-		if c.holder == h.repl.node {
+		if c.holderNode() == h.repl.node {
 			mine = append(mine, c)
 		}
 	}
 	h.mu.RUnlock()
 	for _, c := range mine {
 		c.mu.Lock()
+		c.localLocked(h.queueLimits())
 		if c.session == nil && c.announced == announcedNone {
 			c.announced = announcedUnknown
 		}

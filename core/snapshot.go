@@ -170,13 +170,15 @@ func (h *Hub) snapshot() ([]byte, error) {
 	}
 	for _, id := range sortedKeys(h.conns) {
 		c := h.conns[id]
-		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holder}
+		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holderNode()}
 		c.mu.Lock()
-		sc.NextSeq, sc.Sent = c.nextSeq, c.sent
 		sc.Joins, sc.Rel = c.joins, c.rel
-		for i := max(0, c.queue.len()-snapshotQueueFrames); frames && i < c.queue.len(); i++ {
-			e := c.queue.at(i)
-			sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
+		if l := c.connLocal; l != nil {
+			sc.NextSeq, sc.Sent = l.nextSeq, l.sent
+			for i := max(0, l.queue.len()-snapshotQueueFrames); frames && i < l.queue.len(); i++ {
+				e := l.queue.at(i)
+				sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
+			}
 		}
 		c.mu.Unlock()
 		st.Conns = append(st.Conns, sc)
@@ -268,9 +270,14 @@ func (h *Hub) restore(data []byte) error {
 		if u == nil {
 			return fmt.Errorf("snapshot conn %s of unknown user %q", sc.ID, sc.User)
 		}
-		c := newConn(sc.ID, u, h.queueLimits(), time.Unix(0, sc.LastActive))
-		c.holder = sc.Holder
-		c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
+		// In data-plane mode, a connection this node never served was
+		// written with no seq and no queue: it gets no local state.
+		local := h.dp == nil || sc.NextSeq > 1 || sc.Sent > 0 || len(sc.Queue) > 0
+		c := newConn(sc.ID, u, h.queueLimits(), local, time.Unix(0, sc.LastActive))
+		c.setHolder(sc.Holder)
+		if local {
+			c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
+		}
 		c.joins, c.rel = sc.Joins, sc.Rel
 		for _, e := range sc.Queue {
 			f, err := frameAt(e.Frame)

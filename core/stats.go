@@ -86,11 +86,13 @@ func (h *Hub) Gauges() Gauges {
 	for _, c := range h.conns {
 		c.mu.Lock()
 		pending := c.pendingLocked()
-		if c.session != nil {
-			g.AttachedConns++
+		if l := c.connLocal; l != nil {
+			if l.session != nil {
+				g.AttachedConns++
+			}
+			g.RetainedFrames += l.queue.len()
+			g.RetainedBytes += l.qBytes
 		}
-		g.RetainedFrames += c.queue.len()
-		g.RetainedBytes += c.qBytes
 		c.mu.Unlock()
 		g.QueuedFrames += pending
 		g.MaxQueuedFrames = max(g.MaxQueuedFrames, pending)
