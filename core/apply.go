@@ -17,8 +17,15 @@ import (
 // applyConnect is Connect's change. joins are the join points of its
 // streams in data-plane mode (nil otherwise).
 func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins []streamJoin) (ConnectResult, error) {
+	if p.ConnID == "" {
+		p.ConnID = NewUUID()
+	}
+	id, ok := uuid16Of(p.ConnID)
+	if !ok {
+		return ConnectResult{}, fmt.Errorf("connect %q: conn id %q is not a canonical UUID", p.Username, p.ConnID)
+	}
 	h.mu.Lock()
-	if c := h.conns[p.ConnID]; c != nil && p.ConnID != "" && c.user.name != p.Username {
+	if c := h.conns[id]; c != nil && c.user.name != p.Username {
 		h.mu.Unlock()
 		return ConnectResult{}, fmt.Errorf("connect %q as %q: %w", p.ConnID, p.Username, ErrConnOwned)
 	}
@@ -36,12 +43,8 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 	u.mergeState(p.UserState)
 	u.lastActive = now.UnixNano()
 
-	c := h.conns[p.ConnID]
+	c := h.conns[id]
 	if c == nil {
-		id := p.ConnID
-		if id == "" {
-			id = NewUUID()
-		}
 		c = newConn(id, u, h.queueLimits(), h.dp == nil, now)
 		h.conns[id] = c
 		u.conns = append(u.conns, c)
@@ -66,7 +69,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 	opts := p.Info
 	opts.Channels = names
 	res := ConnectResult{
-		ConnID:       c.id,
+		ConnID:       p.ConnID,
 		State:        u.state.clone(),
 		Username:     u.name,
 		PublicState:  u.publicState(),
@@ -99,7 +102,7 @@ func (h *Hub) channelLocked(name string, configs map[string]ChannelConfig, now t
 // applySubscribe is Subscribe's change; joins as for applyConnect.
 func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams, joins []streamJoin) (SubscribeResult, error) {
 	h.mu.Lock()
-	c := h.conns[p.ConnID]
+	c := h.connLocked(p.ConnID)
 	if c == nil {
 		h.mu.Unlock()
 		return SubscribeResult{}, fmt.Errorf("subscribe %q: %w", p.ConnID, ErrUnknownConn)
@@ -145,7 +148,7 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams, jo
 // applyUnsubscribe is Unsubscribe's change.
 func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) (UnsubscribeResult, error) {
 	h.mu.Lock()
-	c := h.conns[p.ConnID]
+	c := h.connLocked(p.ConnID)
 	if c == nil {
 		h.mu.Unlock()
 		return UnsubscribeResult{}, fmt.Errorf("unsubscribe %q: %w", p.ConnID, ErrUnknownConn)
@@ -245,7 +248,7 @@ func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]Ch
 // applyDisconnect is Disconnect's change.
 func (h *Hub) applyDisconnect(now time.Time, ids *idSource, connID string) bool {
 	h.mu.Lock()
-	c := h.conns[connID]
+	c := h.connLocked(connID)
 	if c == nil {
 		h.mu.Unlock()
 		return false

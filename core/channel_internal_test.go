@@ -22,7 +22,7 @@ func TestChannelMembershipAcrossTheIndexThreshold(t *testing.T) {
 	}
 	var conns []*Conn
 	for i := range 3 * smallChannel {
-		conns = append(conns, newConn(fmt.Sprint("c", i), users[i%len(users)], queueLimits{frames: 1, bytes: 1}, true, now))
+		conns = append(conns, newConn(uuid16{byte(i)}, users[i%len(users)], queueLimits{frames: 1, bytes: 1}, true, now))
 	}
 	in := map[*Conn]bool{}
 	perUser := func(name string) int {
@@ -72,10 +72,10 @@ func TestChannelMembershipAcrossTheIndexThreshold(t *testing.T) {
 		}
 		for _, c := range conns {
 			if i := ch.indexOf(c); (i >= 0) != in[c] || (i >= 0 && ch.list[i] != c) {
-				t.Fatalf("step %d: indexOf(%s) = %d, member %v", step, c.id, i, in[c])
+				t.Fatalf("step %d: indexOf(%s) = %d, member %v", step, c.ID(), i, in[c])
 			}
 			if slices.Contains(c.channels, ch) != in[c] {
-				t.Fatalf("step %d: %s lists the channel: %v, member %v", step, c.id, !in[c], in[c])
+				t.Fatalf("step %d: %s lists the channel: %v, member %v", step, c.ID(), !in[c], in[c])
 			}
 		}
 	}

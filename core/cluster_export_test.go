@@ -7,7 +7,7 @@ package core
 func (h *Hub) Holder(connID string) string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if c := h.conns[connID]; c != nil {
+	if c := h.connLocked(connID); c != nil {
 		return c.holderNode()
 	}
 	return ""

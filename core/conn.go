@@ -22,7 +22,9 @@ type entry struct {
 // need is kept small (128 bytes); what only the node serving it needs
 // (queue, seq, session) is the connLocal, allocated apart.
 type Conn struct {
-	id   string
+	// id is the connection id's 16 bytes (a 36-byte string would cost
+	// 48 more on every node).
+	id   uuid16
 	user *User
 	// channels is guarded by Hub.mu (a slice: most connections are in
 	// a few channels, and a slice is far smaller than a map).
@@ -108,7 +110,7 @@ func entrySize(f *Frame) int { return len(f.Body()) + 32 }
 
 // newConn returns a connection of u; with local, with its local state
 // (see Conn.connLocal).
-func newConn(id string, u *User, lim queueLimits, local bool, now time.Time) *Conn {
+func newConn(id uuid16, u *User, lim queueLimits, local bool, now time.Time) *Conn {
 	c := &Conn{id: id, user: u}
 	if local {
 		c.connLocal = &connLocal{limits: lim, nextSeq: 1}
@@ -118,7 +120,17 @@ func newConn(id string, u *User, lim queueLimits, local bool, now time.Time) *Co
 }
 
 // ID returns the connection id.
-func (c *Conn) ID() string { return c.id }
+func (c *Conn) ID() string { return c.id.String() }
+
+// connLocked returns the connection id, nil when it is unknown (or not a
+// canonical UUID, which no connection has). Caller holds Hub.mu.
+func (h *Hub) connLocked(id string) *Conn {
+	k, ok := uuid16Of(id)
+	if !ok {
+		return nil
+	}
+	return h.conns[k]
+}
 
 // touch records activity: the hub's own (a REST call, an applied entry)
 // or, on a single hub, a transport's (attach, heartbeat, detach).

@@ -67,7 +67,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		heads, err := h.dp.Heads(ctx, streams)
 		if err != nil {
 			h.stats.BrokerErrors.Add(1)
-			return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+			return fmt.Errorf("attach %q: %w", c.ID(), asUnavailable(err))
 		}
 		for _, p := range heads {
 			start.Pos = setPos(start.Pos, p)
@@ -122,7 +122,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	h.dpn.dropRefs(back)
 	if err != nil {
 		h.stats.BrokerErrors.Add(1)
-		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+		return fmt.Errorf("attach %q: %w", c.ID(), asUnavailable(err))
 	}
 	if !mine {
 		return lostWhileCatchingUp(c, closed)
@@ -146,7 +146,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		c.mu.Unlock()
 		h.unhold(d, false)
 		h.stats.BrokerErrors.Add(1)
-		return fmt.Errorf("attach %q: %w", c.id, asUnavailable(err))
+		return fmt.Errorf("attach %q: %w", c.ID(), asUnavailable(err))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -165,7 +165,7 @@ func lostWhileCatchingUp(c *Conn, closed bool) error {
 	if closed {
 		return ErrUnknownConn
 	}
-	return fmt.Errorf("attach %q: replaced while catching up: %w", c.id, ErrUnavailable)
+	return fmt.Errorf("attach %q: replaced while catching up: %w", c.ID(), ErrUnavailable)
 }
 
 // awaitRelease catches up with the log once when another node holds c:
@@ -399,7 +399,7 @@ func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
 		return
 	}
 	h.stats.BrokerErrors.Add(1)
-	h.log.Warn().Err(err).Str("conn_id", c.id).Msg("following a subscribed stream failed")
+	h.log.Warn().Err(err).Str("conn_id", c.ID()).Msg("following a subscribed stream failed")
 	for _, s := range streams {
 		delete(d.catching, s)
 		d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })

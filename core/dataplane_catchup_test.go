@@ -384,15 +384,15 @@ func TestDataPlaneAwayFailsUnavailableAndChangesNothing(t *testing.T) {
 		}
 	}
 	unavailable("publish", n.Publish(t.Context(), []core.Message{msg("a", "lost")}))
-	_, err := n.Connect(t.Context(), core.ConnectParams{Username: "carol", ConnID: "carol-1", Channels: []string{"a"}})
+	_, err := n.Connect(t.Context(), core.ConnectParams{Username: "carol", ConnID: "c0ffee00-0000-4000-8000-000000000001", Channels: []string{"a"}})
 	unavailable("connect", err)
 	_, err = n.Subscribe(t.Context(), core.SubscribeParams{ConnID: alice.ID, Channels: []string{"x"}})
 	unavailable("subscribe", err)
 	_, err = n.Attach(bob.ID, core.AttachOptions{Transport: "test"})
 	unavailable("attach", err)
-	if n.HasConn("carol-1") || n.DPHeld(bob.ID) || n.DPStreams() != streams {
+	if n.HasConn("c0ffee00-0000-4000-8000-000000000001") || n.DPHeld(bob.ID) || n.DPStreams() != streams {
 		t.Fatalf("a refusal changed the node: carol %v, bob held %v, %d streams followed (want %d)",
-			n.HasConn("carol-1"), n.DPHeld(bob.ID), n.DPStreams(), streams)
+			n.HasConn("c0ffee00-0000-4000-8000-000000000001"), n.DPHeld(bob.ID), n.DPStreams(), streams)
 	}
 	if got := channelNames(t, n.Hub); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("channels %v, want [a]", got)

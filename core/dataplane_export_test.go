@@ -22,7 +22,7 @@ func (h *Hub) DPReceived() int64 {
 // DPHeld reports whether this node holds the connection's queue.
 func (h *Hub) DPHeld(connID string) bool {
 	h.mu.RLock()
-	c := h.conns[connID]
+	c := h.connLocked(connID)
 	h.mu.RUnlock()
 	if c == nil {
 		return false
@@ -36,7 +36,7 @@ func (h *Hub) DPHeld(connID string) bool {
 // catch-up to finish.
 func (h *Hub) DPBuffered(connID string) int {
 	h.mu.RLock()
-	c := h.conns[connID]
+	c := h.connLocked(connID)
 	h.mu.RUnlock()
 	if c == nil {
 		return 0
@@ -57,7 +57,7 @@ func (h *Hub) DPBuffered(connID string) int {
 func (h *Hub) DPReleased(connID string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	c := h.conns[connID]
+	c := h.connLocked(connID)
 	if c == nil {
 		return false
 	}

@@ -1,9 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -110,7 +110,7 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource, listed []string) collec
 			stale = append(stale, c)
 		}
 	}
-	slices.SortFunc(stale, func(a, b *Conn) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(stale, func(a, b *Conn) int { return bytes.Compare(a.id[:], b.id[:]) })
 	var events []routed
 	for _, c := range stale {
 		events = append(events, h.removeConnLocked(c, now, ids)...)
@@ -146,7 +146,7 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource, listed []string) collec
 
 	for _, c := range stale {
 		c.close(DisconnectGone)
-		h.log.Debug().Str("conn_id", c.id).Str("user", c.user.name).Msg("connection collected")
+		h.log.Debug().Str("conn_id", c.ID()).Str("user", c.user.name).Msg("connection collected")
 	}
 	h.stats.CollectedConns.Add(int64(len(stale)))
 	h.stats.CollectedUsers.Add(int64(forgotten))

@@ -19,7 +19,7 @@ type Hub struct {
 
 	mu       sync.RWMutex
 	users    map[string]*User
-	conns    map[string]*Conn
+	conns    map[uuid16]*Conn
 	channels map[string]*Channel
 
 	draining atomic.Bool
@@ -51,7 +51,7 @@ func New(cfg Config) *Hub {
 		log:      cfg.Logger,
 		started:  cfg.Now(),
 		users:    map[string]*User{},
-		conns:    map[string]*Conn{},
+		conns:    map[uuid16]*Conn{},
 		channels: map[string]*Channel{},
 	}
 	if cfg.Log != nil {

@@ -155,7 +155,7 @@ func (h *Hub) adminLocked() AdminInfo {
 		}
 		ids := make([]string, 0, len(u.conns))
 		for _, c := range u.conns {
-			ids = append(ids, c.id)
+			ids = append(ids, c.ID())
 		}
 		slices.Sort(ids)
 		out.UniqueUserCount++

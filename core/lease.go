@@ -1,9 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -95,7 +95,7 @@ func (h *Hub) applyHold(node string, marks []connMark) {
 	mine := node == h.repl.node
 	for _, m := range marks {
 		h.mu.Lock()
-		c := h.conns[m.ID]
+		c := h.connLocked(m.ID)
 		if c != nil {
 			c.setHolder(node)
 			if m.At > c.lastActive.Load() {
@@ -143,7 +143,7 @@ func (h *Hub) applyRelease(node string, marks []connMark) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, m := range marks {
-		c := h.conns[m.ID]
+		c := h.connLocked(m.ID)
 		if c == nil {
 			continue
 		}
@@ -270,7 +270,7 @@ func (h *Hub) announce(all, final bool) {
 	if len(conns) == 0 {
 		return
 	}
-	slices.SortFunc(conns, func(a, b *Conn) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(conns, func(a, b *Conn) int { return bytes.Compare(a.id[:], b.id[:]) })
 	now := h.cfg.Now().UnixNano()
 	maxLinger := int64(h.cfg.ConnTimeout / 2)
 	var holds, releases []connMark
@@ -282,7 +282,7 @@ func (h *Hub) announce(all, final bool) {
 			done = append(done, c)
 		case c.session != nil && !final:
 			if c.announced != announcedHeld {
-				holds = append(holds, connMark{ID: c.id, At: c.session.attachedAt})
+				holds = append(holds, connMark{ID: c.ID(), At: c.session.attachedAt})
 				held = append(held, c)
 				c.announced = announcedHeld
 			}
@@ -300,7 +300,7 @@ func (h *Hub) announce(all, final bool) {
 			if c.announced == announcedNone && c.dp == nil && c.sent == 0 {
 				done = append(done, c)
 			} else if final || now-left >= min(int64(c.linger), maxLinger) {
-				m := connMark{ID: c.id, At: left, Sent: c.sent}
+				m := connMark{ID: c.ID(), At: left, Sent: c.sent}
 				if c.dp != nil {
 					m.Cursor = c.cursorLocked().String()
 				}

@@ -51,7 +51,7 @@ func limitErr(limit string, max int, field, reason string) *LimitError {
 // h.mu.
 func (h *Hub) checkConnectLocked(p ConnectParams) error {
 	u := h.users[p.Username]
-	c := h.conns[p.ConnID]
+	c := h.connLocked(p.ConnID)
 	if err := h.checkChannelsLocked(c, p.Channels); err != nil {
 		return err
 	}

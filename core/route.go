@@ -179,7 +179,7 @@ func (h *Hub) enqueueAll(targets []*Conn, f *Frame, keep func(*Conn) bool) int {
 		}
 		if slow {
 			h.stats.SlowDisconnects.Add(1)
-			h.log.Warn().Str("conn_id", c.id).Str("user", c.user.name).Msg("slow consumer disconnected")
+			h.log.Warn().Str("conn_id", c.ID()).Str("user", c.user.name).Msg("slow consumer disconnected")
 		}
 	}
 	return n

@@ -125,7 +125,7 @@ func (h *Hub) lookupConn(connID string) *Conn {
 	find := func() *Conn {
 		h.mu.RLock()
 		defer h.mu.RUnlock()
-		return h.conns[connID]
+		return h.connLocked(connID)
 	}
 	if h.repl == nil {
 		return find()
@@ -182,7 +182,7 @@ func (s *Session) end(d Disconnect) {
 }
 
 // ConnID returns the id of the connection this session is attached to.
-func (s *Session) ConnID() string { return s.conn.id }
+func (s *Session) ConnID() string { return s.conn.ID() }
 
 // Ready receives a value when frames may be waiting for Next (unless
 // Notify is set, see there) or when Signal was called.
@@ -356,7 +356,7 @@ func (s *Session) Leave(ctx context.Context) (bool, error) {
 	if other {
 		return false, nil
 	}
-	return s.hub.Disconnect(ctx, c.id)
+	return s.hub.Disconnect(ctx, c.ID())
 }
 
 // Cursor returns the resume cursor after the last frame Next handed over

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -168,9 +169,10 @@ func (h *Hub) snapshot() ([]byte, error) {
 		ch.mu.Unlock()
 		st.Channels = append(st.Channels, sc)
 	}
-	for _, id := range sortedKeys(h.conns) {
+	ids := slices.SortedFunc(maps.Keys(h.conns), func(a, b uuid16) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
 		c := h.conns[id]
-		sc := snapConn{ID: id, User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holderNode()}
+		sc := snapConn{ID: id.String(), User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holderNode()}
 		c.mu.Lock()
 		sc.Joins, sc.Rel = c.joins, c.rel
 		if l := c.connLocal; l != nil {
@@ -270,10 +272,14 @@ func (h *Hub) restore(data []byte) error {
 		if u == nil {
 			return fmt.Errorf("snapshot conn %s of unknown user %q", sc.ID, sc.User)
 		}
+		id, ok := uuid16Of(sc.ID)
+		if !ok {
+			return fmt.Errorf("snapshot conn %q: id is not a canonical UUID", sc.ID)
+		}
 		// In data-plane mode, a connection this node never served was
 		// written with no seq and no queue: it gets no local state.
 		local := h.dp == nil || sc.NextSeq > 1 || sc.Sent > 0 || len(sc.Queue) > 0
-		c := newConn(sc.ID, u, h.queueLimits(), local, time.Unix(0, sc.LastActive))
+		c := newConn(id, u, h.queueLimits(), local, time.Unix(0, sc.LastActive))
 		c.setHolder(sc.Holder)
 		if local {
 			c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
@@ -288,7 +294,7 @@ func (h *Hub) restore(data []byte) error {
 			c.queue.push(entry{seq: e.Seq, frame: f, size: size, catchup: e.Catchup}, h.cfg.QueueFrames+1)
 			c.qBytes += size
 		}
-		h.conns[sc.ID] = c
+		h.conns[id] = c
 		u.conns = append(u.conns, c)
 		for _, name := range sc.Channels {
 			ch := h.channels[name]

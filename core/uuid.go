@@ -32,19 +32,39 @@ func ParseUUID(s string) (string, bool) {
 type uuid16 [16]byte
 
 // uuid16Of returns s, a canonical lowercase UUID, as bytes; ok is false
-// for any other text.
+// for any other text. It allocates nothing: connections are looked up by
+// it.
 func uuid16Of(s string) (u uuid16, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	hexText := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	if strings.ToLower(hexText) != hexText {
-		return u, false
-	}
-	if _, err := hex.Decode(u[:], []byte(hexText)); err != nil {
-		return u, false
+	// The groups have even lengths: no pair of digits straddles a dash.
+	j := 0
+	for i := 0; i < len(s); i += 2 {
+		if s[i] == '-' {
+			i--
+			continue
+		}
+		hi, okHi := lowerHex(s[i])
+		lo, okLo := lowerHex(s[i+1])
+		if !okHi || !okLo {
+			return uuid16{}, false
+		}
+		u[j] = hi<<4 | lo
+		j++
 	}
 	return u, true
+}
+
+// lowerHex is the value of the lowercase hex digit c.
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // String returns the canonical lowercase 8-4-4-4-12 form.
