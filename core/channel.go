@@ -31,11 +31,34 @@ type Channel struct {
 	// is copied, its first len(list) elements must not be overwritten.
 	shared atomic.Bool
 
-	// history, frames and lastActive are guarded by mu.
+	// stored and lastActive are guarded by mu. stored is nil until the
+	// channel stores a message: most channels (personal ones) never do.
 	mu         sync.Mutex
-	history    []*Frame
-	frames     []*Frame
+	stored     *storedFrames
 	lastActive int64
+}
+
+// storedFrames are a channel's kept message frames: its history and the
+// last frames (for edits to reach queued copies).
+type storedFrames struct {
+	history []*Frame
+	frames  []*Frame
+}
+
+// historyLocked returns the history. Caller holds ch.mu.
+func (ch *Channel) historyLocked() []*Frame {
+	if ch.stored == nil {
+		return nil
+	}
+	return ch.stored.history
+}
+
+// framesLocked returns the last frames. Caller holds ch.mu.
+func (ch *Channel) framesLocked() []*Frame {
+	if ch.stored == nil {
+		return nil
+	}
+	return ch.stored.frames
 }
 
 // smallChannel is how many connections a channel holds before it indexes
@@ -199,7 +222,7 @@ func (ch *Channel) collectable(now time.Time, timeout time.Duration) bool {
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return len(ch.history) == 0 && now.Sub(time.Unix(0, ch.lastActive)) > timeout
+	return len(ch.historyLocked()) == 0 && now.Sub(time.Unix(0, ch.lastActive)) > timeout
 }
 
 // historyLimit is how many entries the history keeps.
@@ -216,14 +239,18 @@ func (ch *Channel) store(f *Frame, m *Message, maxHistory, maxFrames int, now ti
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.lastActive = now.UnixNano()
-	if m.Kind != KindSend {
+	history := ch.cfg.StoreHistory && !m.NoHistory
+	if m.Kind != KindSend || !history && !ch.cfg.StoreFrames {
 		return
 	}
-	if ch.cfg.StoreHistory && !m.NoHistory {
-		ch.history = appendBounded(ch.history, f, ch.historyLimit(maxHistory))
+	if ch.stored == nil {
+		ch.stored = &storedFrames{}
+	}
+	if history {
+		ch.stored.history = appendBounded(ch.stored.history, f, ch.historyLimit(maxHistory))
 	}
 	if ch.cfg.StoreFrames {
-		ch.frames = appendBounded(ch.frames, f, maxFrames)
+		ch.stored.frames = appendBounded(ch.stored.frames, f, maxFrames)
 	}
 }
 
@@ -233,11 +260,11 @@ func (ch *Channel) edit(e *Message, now time.Time) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.lastActive = now.UnixNano()
-	if f := findFrame(ch.history, e.UUID); f != nil {
+	if f := findFrame(ch.historyLocked(), e.UUID); f != nil {
 		f.edit(e)
 		return
 	}
-	if f := findFrame(ch.frames, e.UUID); f != nil {
+	if f := findFrame(ch.framesLocked(), e.UUID); f != nil {
 		f.edit(e)
 	}
 }
@@ -246,15 +273,18 @@ func (ch *Channel) edit(e *Message, now time.Time) {
 func (ch *Channel) delete(uuid string) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	ch.history = removeFrame(ch.history, uuid)
-	ch.frames = removeFrame(ch.frames, uuid)
+	if ch.stored != nil {
+		ch.stored.history = removeFrame(ch.stored.history, uuid)
+		ch.stored.frames = removeFrame(ch.stored.frames, uuid)
+	}
 }
 
 func (ch *Channel) historyEntries() []json.RawMessage {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	out := make([]json.RawMessage, len(ch.history))
-	for i, f := range ch.history {
+	history := ch.historyLocked()
+	out := make([]json.RawMessage, len(history))
+	for i, f := range history {
 		out[i] = f.message().historyEntry()
 	}
 	return out

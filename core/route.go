@@ -254,13 +254,13 @@ func (h *Hub) toUsers(m *Message, f *Frame) int {
 		u.mu.Lock()
 		switch m.Kind {
 		case KindSend:
-			u.frames = appendBounded(u.frames, f, h.cfg.UserFrames)
+			u.setFramesLocked(appendBounded(u.framesLocked(), f, h.cfg.UserFrames))
 		case KindEdit:
-			if old := findFrame(u.frames, m.UUID); old != nil {
+			if old := findFrame(u.framesLocked(), m.UUID); old != nil {
 				old.edit(m)
 			}
 		case KindDelete:
-			u.frames = removeFrame(u.frames, m.UUID)
+			u.setFramesLocked(removeFrame(u.framesLocked(), m.UUID))
 		}
 		u.mu.Unlock()
 		targets = append(targets, u.conns...)

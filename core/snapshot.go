@@ -154,7 +154,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.publicKeys, LastActive: u.lastActive}
 		if frames {
 			u.mu.Lock()
-			su.Frames = t.refs(u.frames)
+			su.Frames = t.refs(u.framesLocked())
 			u.mu.Unlock()
 		}
 		st.Users = append(st.Users, su)
@@ -164,7 +164,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 		ch.mu.Lock()
 		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg, LastActive: ch.lastActive, IdleSince: ch.idleSince}
 		if frames {
-			sc.History, sc.Frames = t.refs(ch.history), t.refs(ch.frames)
+			sc.History, sc.Frames = t.refs(ch.historyLocked()), t.refs(ch.framesLocked())
 		}
 		ch.mu.Unlock()
 		st.Channels = append(st.Channels, sc)
@@ -234,7 +234,6 @@ func (h *Hub) restore(data []byte) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var err error
 	for _, su := range st.Users {
 		id, ok := uuid16Of(su.UUID)
 		if !ok {
@@ -245,9 +244,11 @@ func (h *Hub) restore(data []byte) error {
 			u.state = su.State
 		}
 		u.publicKeys = su.PublicKeys
-		if u.frames, err = pick(su.Frames); err != nil {
+		frames, err := pick(su.Frames)
+		if err != nil {
 			return err
 		}
+		u.setFramesLocked(frames)
 		h.users[su.Name] = u
 	}
 	for _, sc := range st.Channels {
@@ -259,11 +260,16 @@ func (h *Hub) restore(data []byte) error {
 		if sc.IdleSince != 0 {
 			ch.idleSince = sc.IdleSince
 		}
-		if ch.history, err = pick(sc.History); err != nil {
+		history, err := pick(sc.History)
+		if err != nil {
 			return err
 		}
-		if ch.frames, err = pick(sc.Frames); err != nil {
+		frames, err := pick(sc.Frames)
+		if err != nil {
 			return err
+		}
+		if len(history) > 0 || len(frames) > 0 {
+			ch.stored = &storedFrames{history: history, frames: frames}
 		}
 		h.channels[sc.Name] = ch
 	}

@@ -20,9 +20,33 @@ type User struct {
 	conns      []*Conn
 	lastActive int64 // unix ns
 
-	// frames (recent global private messages) is guarded by mu.
+	// frames (recent global private messages) is guarded by mu; nil
+	// while there are none (a pointer: most users never get one, and
+	// every node keeps every user).
 	mu     sync.Mutex
-	frames []*Frame
+	frames *[]*Frame
+}
+
+// framesLocked returns the recent global private messages. Caller holds
+// u.mu.
+func (u *User) framesLocked() []*Frame {
+	if u.frames == nil {
+		return nil
+	}
+	return *u.frames
+}
+
+// setFramesLocked makes list the recent global private messages. Caller
+// holds u.mu.
+func (u *User) setFramesLocked(list []*Frame) {
+	switch {
+	case len(list) == 0:
+		u.frames = nil
+	case u.frames == nil:
+		u.frames = &list
+	default:
+		*u.frames = list
+	}
 }
 
 func newUser(name string, uuid uuid16, now time.Time) *User {
