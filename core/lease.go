@@ -275,6 +275,7 @@ func (h *Hub) announce(all, final bool) {
 	maxLinger := int64(h.cfg.ConnTimeout / 2)
 	var holds, releases []connMark
 	var held, released, done []*Conn
+	var relDP []*connDP // the holder state each release's cursor came from
 	for _, c := range conns {
 		c.mu.Lock()
 		switch {
@@ -306,6 +307,11 @@ func (h *Hub) announce(all, final bool) {
 				}
 				releases = append(releases, m)
 				released = append(released, c)
+				var from *connDP
+				if c.dp != nil && c.dp.since <= left {
+					from = c.dp // not an attachment's begun since
+				}
+				relDP = append(relDP, from)
 				c.announced = announcedNone
 			}
 		}
@@ -317,12 +323,15 @@ func (h *Hub) announce(all, final bool) {
 		return
 	}
 	var gone []*Conn
-	for _, c := range released {
+	for i, c := range released {
 		c.mu.Lock()
 		var held *connDP
 		if c.announced == announcedNone && c.session == nil {
 			gone = append(gone, c)
-			if c.dp != nil {
+			// Only the state the release was made from: one that an
+			// attachment began while the entry was appended is that
+			// attachment's (it announces its hold once attached).
+			if c.dp != nil && c.dp == relDP[i] {
 				// Until the release comes back through the log, a
 				// transport that attaches here again starts from it.
 				c.keepRelLocked(c.cursorLocked())

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -64,7 +65,9 @@ type Session struct {
 const keepBorn = 64
 
 // Attach attaches a transport to the connection connID, replacing (and
-// ending with DisconnectReplaced) any transport attached before.
+// ending with DisconnectReplaced) any transport attached before, unless
+// that one's Attach began after this one's: then it fails with an error
+// wrapping ErrUnavailable (the client left this attempt for the newer).
 func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	if h.draining.Load() {
 		return nil, ErrDraining
@@ -75,10 +78,9 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	}
 	now := h.cfg.Now()
 	if h.dp != nil {
-		if err := h.prepareHeld(c, &opts, now.UnixNano()); err != nil {
-			return nil, err
-		}
-	} else if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
+		return h.attachHeld(c, opts, now)
+	}
+	if h.repl != nil && opts.Resume && opts.LastSeq > c.lastSeq() {
 		// The client has frames this node has not applied yet (it read
 		// them through another node, or through this one before a
 		// restart that loaded an older snapshot): catch up first, or the
@@ -89,12 +91,66 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 		_ = h.repl.lookups.wait(ctx, h) // on failure, clamped as before
 		cancel()
 	}
-	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{}), attachedAt: now.UnixNano()}
 	c.mu.Lock()
-	if c.closed {
+	s, err := h.installLocked(c, opts, now)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if h.repl != nil {
+		h.repl.attached(c, opts.Linger)
+	} else {
+		c.touch(now)
+	}
+	return s, nil
+}
+
+// attachHeld attaches in data-plane mode: prepareHeld makes the holder
+// state ready, and the session is installed if the state is still there.
+// An announce that released the connection as its transport left a moment
+// ago may have taken it between the two (prepareHeld found it and kept
+// it); then prepareHeld runs again, from the release's cursor.
+func (h *Hub) attachHeld(c *Conn, opts AttachOptions, now time.Time) (*Session, error) {
+	const tries = 3
+	for try := 1; ; try++ {
+		o := opts
+		if err := h.prepareHeld(c, &o, now.UnixNano()); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.dp == nil && !c.closed {
+			c.mu.Unlock()
+			if try == tries {
+				return nil, fmt.Errorf("attach %q: its holder state was taken %d times: %w", c.id, tries, ErrUnavailable)
+			}
+			continue
+		}
+		s, err := h.installLocked(c, o, now)
 		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		h.repl.attached(c, o.Linger)
+		return s, nil
+	}
+}
+
+// errSuperseded is the error of an attachment that began before the one
+// attached meanwhile: the newer one stays (its client is the one there).
+var errSuperseded = fmt.Errorf("a newer attachment began while this one was made: %w", ErrUnavailable)
+
+// installLocked makes a session attached at now the connection's, ending
+// the one before with DisconnectReplaced, unless that one began after now
+// (two attachments of one client crossed, the older one slower: its
+// client left it). Caller holds c.mu.
+func (h *Hub) installLocked(c *Conn, opts AttachOptions, now time.Time) (*Session, error) {
+	if c.closed {
 		return nil, ErrUnknownConn
 	}
+	if old := c.session; old != nil && old.attachedAt > now.UnixNano() {
+		return nil, fmt.Errorf("attach %q: %w", c.id, errSuperseded)
+	}
+	s := &Session{conn: c, hub: h, opts: opts, wakeC: make(chan struct{}, 1), doneC: make(chan struct{}), attachedAt: now.UnixNano()}
 	c.endSessionLocked(DisconnectReplaced)
 	if opts.Resume {
 		last := min(opts.LastSeq, c.nextSeq-1)
@@ -108,12 +164,6 @@ func (h *Hub) Attach(connID string, opts AttachOptions) (*Session, error) {
 	c.session = s
 	if c.nextSeq-1 > s.cursor {
 		s.wake()
-	}
-	c.mu.Unlock()
-	if h.repl != nil {
-		h.repl.attached(c, opts.Linger)
-	} else {
-		c.touch(now)
 	}
 	return s, nil
 }
