@@ -60,6 +60,7 @@ var dpCases = []dpCase{
 	{name: "read pages with a limit", run: testDPReadLimit},
 	{name: "count retention trims and read says so", run: testDPTrimCount},
 	{name: "age retention trims and read says so", run: testDPTrimAge},
+	{name: "read after the newest trimmed entry is not trimmed", run: testDPTrimInterleaved},
 	{name: "history applies sends edits and deletes", run: testDPHistory},
 	{name: "subscriber gets referenced streams only, once, in order", run: testDPSubscribe},
 	{name: "subscriber counts references", run: testDPRefcount},

@@ -193,6 +193,36 @@ func testDPTrimCount(t *testing.T, s DataPlaneSuite) {
 	}
 }
 
+// testDPTrimInterleaved trims a stream whose entries alternate with
+// another stream's in the partition: a read after the newest entry
+// trimmed, whose N is not just before the oldest kept one, lost nothing.
+func testDPTrimInterleaved(t *testing.T, s DataPlaneSuite) {
+	const maxLen = 4
+	d := s.New(t, DataPlaneOptions{MaxLen: maxLen})
+	same := samePartition(d, 2)
+	a, b := same[0], same[1]
+	var pos []core.Pos // a's
+	for i := range 4 * maxLen {
+		pos = append(pos, publish(t, d, strconv.Itoa(i), a)...)
+		publish(t, d, strconv.Itoa(i), b)
+	}
+	res := read(t, d, a, core.Pos{})
+	kept := len(res.Entries)
+	if !res.Trimmed || kept >= len(pos) {
+		t.Fatalf("after %d publications with MaxLen %d: %d entries kept, trimmed %v", len(pos), maxLen, kept, res.Trimmed)
+	}
+	last := pos[len(pos)-kept-1] // the newest trimmed
+	if res = read(t, d, a, last); res.Trimmed || len(res.Entries) != kept {
+		t.Fatalf("Read after the newest trimmed entry (N %d, the oldest kept is N %d): trimmed %v, %d entries, want false, %d",
+			last.N, pos[len(pos)-kept].N, res.Trimmed, len(res.Entries), kept)
+	}
+	before := last
+	before.N--
+	if res = read(t, d, a, before); !res.Trimmed {
+		t.Fatalf("Read after N %d, before the newest trimmed entry N %d: not trimmed", before.N, last.N)
+	}
+}
+
 func testDPTrimAge(t *testing.T, s DataPlaneSuite) {
 	const maxAge = 200 * time.Millisecond
 	d := s.New(t, DataPlaneOptions{MaxAge: maxAge})

@@ -57,7 +57,7 @@ type Config struct {
 	// Default DefaultPartitions, at most MaxPartitions.
 	Partitions int
 	// StreamMaxLen is how many entries each DataPlane stream keeps: a
-	// publish to a full stream drops its oldest entry (XADD MAXLEN =).
+	// publish to a full stream drops its oldest entry (exactly).
 	// Default 1 000 (a connection's queue holds 1 000 frames by default:
 	// a client further behind gets a gap anyway).
 	StreamMaxLen int

@@ -2,6 +2,8 @@ package redisbroker_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +21,14 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 	var mu sync.Mutex
 	var got []core.StreamEntry
 	var errs []error
+	marks := 0 // reset marks (N 0)
 	sub := d.NewSubscriber(func(e core.StreamEntry) {
 		mu.Lock()
 		defer mu.Unlock()
+		if e.Pos.N == 0 {
+			marks++
+			return
+		}
 		got = append(got, e)
 	}, func(err error) {
 		mu.Lock()
@@ -84,8 +91,13 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	first := got[1]
-	if string(got[0].Data) != "before" || string(first.Data) != "after" || !first.Gap || first.Pos.Epoch == before[0].Epoch {
-		t.Fatalf("delivered %q then %+v; want before, then after marked Gap in a new epoch", got[0].Data, first)
+	if string(got[0].Data) != "before" || string(first.Data) != "after" || first.Pos.Epoch == before[0].Epoch {
+		t.Fatalf("delivered %q then %+v; want before, then after in a new epoch", got[0].Data, first)
+	}
+	// A reset mark when the subscriber caught up before "after" was
+	// published, else "after" marked Gap: the loss told once.
+	if first.Gap == (marks > 0) || marks > 1 {
+		t.Fatalf("%d reset marks, after marked Gap %v; want the loss told once", marks, first.Gap)
 	}
 	if len(errs) == 0 {
 		t.Fatal("onErr was not told of the outage")
@@ -102,20 +114,7 @@ func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{})
 	ch := core.Stream{Name: "frozen"}
-	var mu sync.Mutex
-	var got []core.StreamEntry
-	failed := make(chan error, 100)
-	sub := d.NewSubscriber(func(e core.StreamEntry) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, e)
-	}, func(err error) {
-		select {
-		case failed <- err:
-		default:
-		}
-	})
-	t.Cleanup(func() { _ = sub.Close() })
+	l, sub := newEntryLog(t, d)
 	if err := sub.Add(ctxFor(t), ch); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
@@ -128,7 +127,7 @@ func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
 	// Two block timeouts (1 s each here) without an answer to its PING:
 	// the subscriber gives the connection up and tells onErr.
 	select {
-	case err := <-failed:
+	case err := <-l.failed:
 		t.Logf("the subscriber gave up: %v", err)
 	case <-time.After(waitTimeout):
 		t.Fatal("the subscriber did not notice the frozen Redis")
@@ -143,15 +142,12 @@ func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
 			return err
 		}
 		final = res
-		mu.Lock()
-		defer mu.Unlock()
-		if len(got) < len(res.Entries) {
+		if len(l.entries()) < len(res.Entries) {
 			return errors.New("not all delivered yet")
 		}
 		return nil
 	})
-	mu.Lock()
-	defer mu.Unlock()
+	got := l.entries()
 	if len(got) != len(final.Entries) {
 		t.Fatalf("delivered %d entries, the stream holds %d", len(got), len(final.Entries))
 	}
@@ -160,4 +156,118 @@ func TestDataPlaneSubscriberOutlivesAFrozenRedis(t *testing.T) {
 			t.Fatalf("entry %d delivered %+v, stored %+v", i, e, final.Entries[i])
 		}
 	}
+}
+
+// TestDataPlaneSubscriberCatchUpPastTrimsMarksNoGap keeps the subscriber
+// away (its connection killed, SSUBSCRIBE denied by ACL) while the one
+// stream it follows gets a full MaxLen of entries, each after an entry of
+// another stream of the partition: retention trims only entries the
+// subscriber delivered, so the catch-up delivers the new ones, none
+// marked Gap, though the stream's oldest kept entry is no longer the one
+// just after what it delivered.
+func TestDataPlaneSubscriberCatchUpPastTrimsMarksNoGap(t *testing.T) {
+	t.Parallel() // a Redis of its own: the ACL change is server-wide
+	const maxLen = 4
+	srv := redistest.Start(t)
+	d := newDataPlaneAt(t, srv.URL(), coretest.DataPlaneOptions{MaxLen: maxLen})
+	a := core.Stream{Name: "followed"}
+	var b core.Stream
+	for i := 0; b.Name == ""; i++ {
+		if s := (core.Stream{Name: fmt.Sprintf("other%d", i)}); d.Partition(s) == d.Partition(a) {
+			b = s
+		}
+	}
+	l, sub := newEntryLog(t, d)
+	if err := sub.Add(ctxFor(t), a); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	var pubs []core.Publication
+	for i := range maxLen {
+		pubs = append(pubs, core.Publication{Stream: a, Data: []byte(fmt.Sprint("old", i))})
+	}
+	if _, err := d.Publish(ctxFor(t), pubs); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	delivered := func(n int) func() error {
+		return func() error {
+			if got := len(l.entries()); got < n {
+				return fmt.Errorf("%d of %d entries delivered", got, n)
+			}
+			return nil
+		}
+	}
+	eventually(t, waitTimeout, "the first entries arrive", delivered(maxLen))
+
+	acl := func(rule string) {
+		if _, err := redistest.Command(srv.Addr(), "ACL", "SETUSER", "default", rule); err != nil {
+			t.Fatalf("ACL SETUSER default %s: %v", rule, err)
+		}
+	}
+	acl("-ssubscribe")
+	if _, err := redistest.Command(srv.Addr(), "CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
+		t.Fatalf("CLIENT KILL: %v", err)
+	}
+	select {
+	case err := <-l.failed:
+		t.Logf("the subscriber is away: %v", err)
+	case <-time.After(waitTimeout):
+		t.Fatal("the subscriber did not notice its connection was killed")
+	}
+	pubs = pubs[:0]
+	for i := range maxLen {
+		pubs = append(pubs, core.Publication{Stream: b, Data: []byte("between")},
+			core.Publication{Stream: a, Data: []byte(fmt.Sprint("new", i))})
+	}
+	if _, err := d.Publish(ctxFor(t), pubs); err != nil {
+		t.Fatalf("Publish while the subscriber is away: %v", err)
+	}
+	acl("+ssubscribe")
+	eventually(t, waitTimeout, "the catch-up delivers the new entries", delivered(2*maxLen))
+
+	got := l.entries()
+	if len(got) != 2*maxLen {
+		t.Fatalf("delivered %d entries, want %d", len(got), 2*maxLen)
+	}
+	for i, e := range got {
+		want := fmt.Sprint("old", i)
+		if i >= maxLen {
+			want = fmt.Sprint("new", i-maxLen)
+		}
+		if string(e.Data) != want || e.Gap {
+			t.Errorf("entry %d: %q, gap %v; want %q, no gap (only delivered entries were trimmed)", i, e.Data, e.Gap, want)
+		}
+	}
+}
+
+// entryLog keeps what a Subscriber under test delivers, and sends its
+// failures (the first 100) on failed.
+type entryLog struct {
+	mu     sync.Mutex
+	got    []core.StreamEntry
+	failed chan error
+}
+
+// newEntryLog returns a Subscriber of d that reports to a new entryLog,
+// closed at cleanup.
+func newEntryLog(t *testing.T, d core.DataPlane) (*entryLog, core.Subscriber) {
+	l := &entryLog{failed: make(chan error, 100)}
+	sub := d.NewSubscriber(func(e core.StreamEntry) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.got = append(l.got, e)
+	}, func(err error) {
+		select {
+		case l.failed <- err:
+		default:
+		}
+	})
+	t.Cleanup(func() { _ = sub.Close() })
+	return l, sub
+}
+
+// entries returns what the Subscriber delivered so far.
+func (l *entryLog) entries() []core.StreamEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.got)
 }

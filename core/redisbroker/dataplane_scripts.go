@@ -56,28 +56,38 @@ end
 //	        (0: none); then per entry: data, history kind (0 none,
 //	        1 append, 2 edit, 3 delete), message id, encoded fields, limit
 //
-// Per entry: n = HINCRBY n; XADD <n>-<ms> MAXLEN = max length (exact: an
-// entry beyond it goes at once); on one entry in 8 of the partition (n
-// divisible by 8), trim the entries older than max age, from the oldest
-// (at most 100 at a time); set the stream's TTL to max age; apply the
-// history effect; SPUBLISH "<n>:<epoch>:<ms>:<data>" on the shard channel
-// named like the stream. It returns {epoch, ms, n1, n2, …}.
+// Per entry: n = HINCRBY n; XADD <n>-<ms>; trim the entries beyond max
+// length (exact: an entry beyond it goes at once); on one entry in 8 of the
+// partition (n divisible by 8), trim the entries older than max age, from
+// the oldest (at most 100 at a time); record the newest entry trimmed as
+// the stream's max-deleted-entry-id (XSETID MAXDELETEDID: Redis does not
+// when it trims), which tells Read exactly whether a position lost
+// entries; set the stream's TTL to max age; apply the history effect;
+// SPUBLISH "<n>:<epoch>:<ms>:<data>" on the shard channel named like the
+// stream. It returns {epoch, ms, n1, n2, …}.
 const publishScript = luaDataPlaneCommon + luaFields + `
 local ep = epoch(KEYS[1], ARGV[1])
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local maxlen, maxage = ARGV[2], tonumber(ARGV[3])
+local maxlen, maxage = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {ep, ms}
 for i = 0, (#ARGV - 3) / 5 - 1 do
   local sk, hk, a = KEYS[2 + 2 * i], KEYS[3 + 2 * i], 4 + 5 * i
   local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-  redis.call('XADD', sk, 'MAXLEN', '=', maxlen, n .. '-' .. ms, 'd', ARGV[a])
+  local id = n .. '-' .. ms
+  redis.call('XADD', sk, id, 'd', ARGV[a])
+  local cut
+  local over = redis.call('XLEN', sk) - maxlen
+  if over > 0 then
+    local r = redis.call('XRANGE', sk, '-', '+', 'COUNT', over)
+    cut = r[#r][1]
+    redis.call('XTRIM', sk, 'MINID', (nof(cut) + 1) .. '-0')
+  end
   if maxage > 0 then
     if n % 8 == 0 then
       local r = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)
       if msof(r[1][1]) < ms - maxage then
         r = redis.call('XRANGE', sk, '-', '+', 'COUNT', 100)
-        local cut
         for j = 1, #r do
           if msof(r[j][1]) >= ms - maxage then break end
           cut = r[j][1]
@@ -86,6 +96,9 @@ for i = 0, (#ARGV - 3) / 5 - 1 do
       end
     end
     redis.call('PEXPIRE', sk, maxage)
+  end
+  if cut then
+    redis.call('XSETID', sk, id, 'MAXDELETEDID', cut)
   end
   local kind = ARGV[a + 1]
   if kind == '1' then
@@ -144,21 +157,27 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   out[3] = reset
   return out
 end
--- Entries were trimmed when more were added than the stream holds; they
--- all come before the oldest kept one, so a position at or after the N
--- just before it lost none (and one before it may have).
+-- Entries were trimmed when more were added than the stream holds. The
+-- publish script records the newest one trimmed (max-deleted-entry-id): a
+-- position at or after it lost none. A stream trimmed without that record
+-- (by an older version) gives only the oldest kept entry: a position at or
+-- after the N just before it lost none (and one before it may have).
 local info = redis.call('XINFO', 'STREAM', KEYS[2])
-local len, added, first, last = 0, 0, nil, '0-0'
+local len, added, first, last, deleted = 0, 0, nil, '0-0', '0-0'
 for i = 1, #info, 2 do
   local f, v = info[i], info[i + 1]
   if f == 'length' then len = v
   elseif f == 'entries-added' then added = v
   elseif f == 'first-entry' and v then first = v[1]
-  elseif f == 'last-generated-id' then last = v end
+  elseif f == 'last-generated-id' then last = v
+  elseif f == 'max-deleted-entry-id' then deleted = v end
 end
 if added > len then
-  local boundary = nof(last)
-  if first then boundary = nof(first) - 1 end
+  local boundary = nof(deleted)
+  if boundary == 0 then
+    boundary = nof(last)
+    if first then boundary = nof(first) - 1 end
+  end
   if boundary > from then trimmed = 1 end
 end
 local r

@@ -105,18 +105,22 @@
 //
 // Publish runs one Lua script per partition it touches (EVALSHA, never
 // retried after a network error or timeout; the partitions at the same
-// time): per entry HINCRBY n, XADD with id "<n>-<ms>" (the server's clock)
-// and MAXLEN = Config.StreamMaxLen, on every 8th n a trim of the entries
-// older than Config.StreamMaxAge, PEXPIRE of the stream to that age, the
-// history effect (RPUSH+LTRIM, or an edit or delete found by uuid), and
+// time): per entry HINCRBY n, XADD with id "<n>-<ms>" (the server's clock),
+// a trim of the entries beyond Config.StreamMaxLen, on every 8th n a trim
+// of the entries older than Config.StreamMaxAge, XSETID MAXDELETEDID with
+// the newest entry a trim removed (Redis records only XDEL's), PEXPIRE of
+// the stream to that age, the history effect (RPUSH+LTRIM, or an edit or delete found by uuid), and
 // SPUBLISH "<n>:<epoch>:<ms>:<data>" on the shard channel named like the
 // stream. The commands a publish runs are the same whatever the number of
 // subscribers: Redis sends one message per subscribed connection, and a
 // node has one per master. A partition's epoch is a random number the
 // first script to find none sets: a Redis that came back empty has new
 // epochs, which positions carry. Read is one script too: XINFO STREAM tells
-// whether entries were trimmed (entries-added above length) and where
-// (before the first entry kept), XRANGE reads.
+// whether entries were trimmed (entries-added above length) and the newest
+// one trimmed (max-deleted-entry-id; for a stream trimmed by a version that
+// did not record it, anything before the first entry kept), so Trimmed is
+// exact: a read after the newest entry trimmed lost none, even when entries
+// of other streams of the partition came between; XRANGE reads.
 //
 // A Subscriber holds one sharded pub/sub connection (go-redis PubSub) per
 // master that holds partitions it has streams of (one on one server), read
