@@ -53,7 +53,8 @@ type StreamEntry struct {
 	// after entries of it were lost to this subscriber: trimmed by
 	// retention while the backend could not be reached, or gone with a
 	// backend that came back empty (then Pos.Epoch differs from the
-	// previous entry's).
+	// previous entry's). A reset mark (see Subscriber) has Gap set, N 0
+	// and no Data.
 	Gap bool
 }
 
@@ -217,7 +218,14 @@ type DataPlane interface {
 //     itself and catches up every referenced stream from the last entry it
 //     delivered, so nothing is lost or repeated; entries that are gone by
 //     then (trimmed, or the backend came back empty) are reported with
-//     StreamEntry.Gap on the next entry of that stream.
+//     StreamEntry.Gap on the next entry of that stream. When the catch-up
+//     finds the partition in a new epoch (the backend came back empty), a
+//     stream it has no entry of to deliver is reported at once instead,
+//     by a reset mark: a call with an entry of that stream whose Pos is
+//     N 0 in the new epoch, with Gap set and no Data (the stream's next
+//     entry is then not marked). The mark goes out at once because
+//     nothing is left to read of the old epoch: a stream may stay quiet
+//     long after. Callers tell a mark by its N 0.
 //   - Close drops every reference and waits until fn is no longer called;
 //     Add after Close fails. The caller of NewSubscriber closes it.
 type Subscriber interface {

@@ -30,6 +30,8 @@ type connDP struct {
 	catching map[Stream][]heldEntry
 	arrived  uint64
 	heldLost bool
+	// gapSeq is the seq of the newest gap frame queued (0: none).
+	gapSeq uint64
 	// replays are, per stream subscribed while held, the head its read
 	// went up to: live copies of the entries it queued that come after
 	// it are skipped, until the first live entry past it.
@@ -150,8 +152,9 @@ const (
 // deliverLocked queues e's frame on the held connection c unless c
 // already had it (live and read entries, by its partition position), it
 // is at or before the stream's join point, or its filters leave c's user
-// out; a Gap entry is preceded by a gap frame. It reports whether the
-// queue ended a slow session. Caller holds c.mu.
+// out; a Gap entry is preceded by a gap frame. A reset mark (N 0, f nil)
+// goes to markResetLocked. It reports whether the queue ended a slow
+// session. Caller holds c.mu.
 func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode) (slow bool) {
 	d := c.dp
 	if d == nil || c.closed {
@@ -167,6 +170,9 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f, n: d.arrived})
 			return false
 		}
+	}
+	if e.Pos.N == 0 {
+		return h.markResetLocked(c, e)
 	}
 	p := e.Pos
 	if mode == deliverLive || mode == deliverRead {
@@ -208,6 +214,27 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 	return slow || s
 }
 
+// markResetLocked handles m, a reset mark of c's stream: the partition
+// restarted in epoch m.Pos.Epoch and entries before it may be lost.
+// Unless c's position in the partition is in that epoch already (an entry
+// of it came, with its own gap frame, or c started there) or the stream's
+// join point is (c never followed the lost epoch), c gets a gap frame and
+// its position moves to the epoch's start, so that its cursor no longer
+// names the lost epoch (a resume would announce the loss again). Caller
+// holds c.mu.
+func (h *Hub) markResetLocked(c *Conn, m StreamEntry) (slow bool) {
+	d, at := c.dp, m.Pos
+	if q, ok := posAt(d.qpos, at.Partition); ok && q.Epoch == at.Epoch {
+		return false
+	}
+	if j, ok := joinOf(c.joins, m.Stream); ok && j.Epoch == at.Epoch {
+		return false
+	}
+	slow = h.enqueueGapLocked(c)
+	d.qpos = setPos(d.qpos, at)
+	return slow
+}
+
 // replayedLocked reports whether e, a live entry, is one a replay read
 // queued already; the first one past that read forgets it. Caller holds
 // Conn.mu.
@@ -231,9 +258,18 @@ func (d *connDP) dropReplayLocked(s Stream) {
 // enqueueGapLocked queues a gap frame: {"type":"gap","from_seq":s,
 // "to_seq":s} with its own seq s, telling the client that entries of its
 // streams were lost (trimmed by retention, or gone with the backend's
-// data) and that it may reload the history. Caller holds c.mu.
+// data) and that it may reload the history. When the newest frame queued
+// is a gap frame no transport has taken yet, it tells of this loss too:
+// nothing is queued (one reset reaches a connection through each of its
+// partitions). Caller holds c.mu.
 func (h *Hub) enqueueGapLocked(c *Conn) (slow bool) {
 	seq := c.nextSeq
+	if d := c.dp; d != nil {
+		if d.gapSeq != 0 && d.gapSeq == seq-1 && d.gapSeq > c.sent {
+			return false
+		}
+		d.gapSeq = seq
+	}
 	f := newFrame(appendGap(nil, seq, seq), false, h.since(h.cfg.Now()))
 	_, slow, dropped := c.enqueueLocked(f)
 	if dropped > 0 {

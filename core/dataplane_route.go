@@ -178,14 +178,18 @@ func (n *dpNode) onEntry(e StreamEntry) {
 	if len(targets) == 0 {
 		return
 	}
-	f, err := n.h.frameOf(e)
-	if err != nil {
-		n.h.log.Error().Err(err).Msg("skipping a data plane entry")
-		return
+	var f *dpFrame // none for a reset mark
+	if e.Pos.N != 0 {
+		fr, err := n.h.frameOf(e)
+		if err != nil {
+			n.h.log.Error().Err(err).Msg("skipping a data plane entry")
+			return
+		}
+		f = &fr
 	}
 	for _, c := range targets {
 		c.mu.Lock()
-		n.h.deliverLocked(c, e, &f, deliverLive)
+		n.h.deliverLocked(c, e, f, deliverLive)
 		c.mu.Unlock()
 	}
 }

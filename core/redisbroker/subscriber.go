@@ -731,7 +731,8 @@ func (s *subscriber) catchUpAll(ps []*subPart) error {
 // another stream may return some of them, and delivering those would make
 // the live copies of other streams' entries before them look repeated).
 // Streams that lost entries meanwhile (trimmed, or a new epoch) mark their
-// next entry Gap.
+// next entry Gap; when the epoch changed, a stream with nothing to deliver
+// gets a reset mark at once (core.Subscriber).
 func (s *subscriber) catchUp(p *subPart) error {
 	p.mu.Lock()
 	from := p.last
@@ -788,13 +789,28 @@ func (s *subscriber) catchUp(p *subPart) error {
 		}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	reset := bound.Epoch != 0 && bound.Epoch != from.Epoch
 	if bound.Epoch != 0 && bound.Epoch != p.last.Epoch {
 		p.last = core.Pos{Partition: p.k, Epoch: bound.Epoch}
 	}
+	var marks []core.Stream
 	for st, l := range lost {
-		if r := p.refs[p.keys.stream(st)]; l && r != nil {
+		r := p.refs[p.keys.stream(st)]
+		switch {
+		case !l || r == nil:
+		case reset:
+			marks = append(marks, st)
+		default:
 			r.gap = true
+		}
+	}
+	p.mu.Unlock()
+	for _, st := range marks {
+		p.mu.Lock()
+		live := p.refs[p.keys.stream(st)] != nil
+		p.mu.Unlock()
+		if live {
+			s.fn(core.StreamEntry{Stream: st, Pos: core.Pos{Partition: p.k, Epoch: bound.Epoch}, Gap: true})
 		}
 	}
 	return nil
