@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,7 +47,11 @@ type Session struct {
 	// notify, when set (Notify), is called instead of signalling wakeC;
 	// guarded by conn.mu.
 	notify func()
-	doneC  chan struct{}
+	// ended is set as doneC closes; next to notify, which the hub reads
+	// right before calling it, so that the function can tell its last
+	// call from the others without reading the channel's memory.
+	ended atomic.Bool
+	doneC chan struct{}
 	// attachedAt is when the session attached, unix nanoseconds.
 	attachedAt int64
 
@@ -227,6 +232,7 @@ func (s *Session) Signal() {
 func (s *Session) end(d Disconnect) {
 	s.endOnce.Do(func() {
 		s.reason = d
+		s.ended.Store(true)
 		close(s.doneC)
 	})
 }
@@ -245,10 +251,10 @@ func (s *Session) Ready() <-chan struct{} { return s.wakeC }
 // connections became ready, instead of waking one writer per connection for
 // every publish. f runs on the publisher's goroutine with the connection's
 // lock held: it must return quickly, must not block and must not call the
-// session's methods (it hands the session to another goroutine). The
-// writer goroutine still owns Next and Written: whoever calls them must
-// exclude the others (the transport's own lock). Notify(nil) goes back to
-// Ready.
+// session's methods but Ended (it hands the session to another
+// goroutine). The writer goroutine still owns Next and Written: whoever
+// calls them must exclude the others (the transport's own lock).
+// Notify(nil) goes back to Ready.
 func (s *Session) Notify(f func()) {
 	c := s.conn
 	c.mu.Lock()
@@ -261,6 +267,12 @@ func (s *Session) Notify(f func()) {
 
 // Done is closed when the hub ends the session (see Reason).
 func (s *Session) Done() <-chan struct{} { return s.doneC }
+
+// Ended reports whether the session ended, as a receive from Done that
+// does not block would, but cheaper: the function given to Notify, called
+// for every frame queued to every waiting connection, tells its last call
+// (the session's end) from the others with it.
+func (s *Session) Ended() bool { return s.ended.Load() }
 
 // Reason says why the hub ended the session; valid once Done is closed.
 func (s *Session) Reason() Disconnect {

@@ -563,3 +563,22 @@ func TestPendingGivesTheBirthOfTheOldestAndNewestFrameWaiting(t *testing.T) {
 		t.Error("a detached session reports frames pending")
 	}
 }
+
+func TestEndedFollowsDone(t *testing.T) {
+	h, _ := newHub(t, core.Config{})
+	c := connect(t, h, "alice", "room")
+	s := c.attach(t, core.AttachOptions{})
+	var endedInNotify []bool
+	s.Notify(func() { endedInNotify = append(endedInNotify, s.Ended()) })
+	publish(h, msg("room", "a"))
+	if s.Ended() || isDone(s) {
+		t.Fatal("a live session reports its end")
+	}
+	c.attach(t, core.AttachOptions{}) // replaces s
+	if !s.Ended() || !isDone(s) {
+		t.Fatalf("a replaced session: Ended %v, Done closed %v", s.Ended(), isDone(s))
+	}
+	if !slices.Equal(endedInNotify, []bool{false, true}) {
+		t.Errorf("Ended in the Notify calls = %v, want [false true] (a frame, then the end)", endedInNotify)
+	}
+}

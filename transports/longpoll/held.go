@@ -188,11 +188,9 @@ func (p *held) over() (ending, bool) {
 // session ended. It runs on the publisher's goroutine under the
 // connection's lock, so it only moves the read deadline.
 func (p *held) wake() {
-	select {
-	case <-p.sess.Done():
+	if p.sess.Ended() {
 		p.stop(endSession)
 		return
-	default:
 	}
 	now := time.Now()
 	p.mu.Lock()
