@@ -211,3 +211,41 @@ func liveBytes() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse + m.StackInuse)
 }
+
+// BenchmarkPollCycle is one poll answered at once (a frame is waiting:
+// last_seq=0, gathering off) and the next one read, on one kept-alive
+// connection, the client included: the per-poll cost of the request
+// handling around the wait (the handler reads follow-ups itself).
+func BenchmarkPollCycle(b *testing.B) {
+	e := newEnv(b, core.Config{}, Config{Timeout: 30 * time.Second, Gather: NoGather})
+	id := e.connect(b, "alice", "c")
+	e.publish("c", "m")
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	get := []byte("GET /listen?conn_id=" + id + "&last_seq=0 HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench/1\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.Write(get); err != nil {
+			b.Fatal(err)
+		}
+		// The answer is one write of head and body; its body is the one
+		// frame, ending in "]".
+		var got []byte
+		for len(got) == 0 || got[len(got)-1] != ']' {
+			n, err := c.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got = append(got[:0], buf[:n]...)
+		}
+	}
+	b.StopTimer()
+	if n := e.h.FollowUps(); n < int64(b.N)-1 {
+		b.Fatalf("the handler read %d of %d polls itself", n, b.N)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -21,15 +20,44 @@ import (
 // answered poll's connection; a longer one goes to net/http.
 const followHeadMax = 4 << 10
 
-// followKey is the request context key of a followSlot.
+// followKey is the request context key of a followContext.
 type followKey struct{}
 
-// followSlot is how a follow-up request served by follow gets its poll
-// back: takeOver puts the held poll in it instead of starting a goroutine,
-// and the goroutine that read the request waits for that poll.
-type followSlot struct {
-	h    *Handler
-	next *held
+// followContext is the context a follow-up request starts from (before
+// the server's ConnContext): it holds what net/http's holds (the server,
+// the local address) and, under followKey, itself, so that takeOver finds
+// the answered poll whose connection the request came on and gives the
+// request's poll back to the goroutine that read it instead of starting
+// one.
+type followContext struct {
+	context.Context // Background
+	srv             *http.Server
+	local           net.Addr
+	prev            *held         // the answered poll
+	w               *followWriter // the request's writer
+	next            *held         // the request's poll, set by takeOver
+}
+
+func (c *followContext) Value(key any) any {
+	switch key {
+	case http.ServerContextKey:
+		return c.srv
+	case http.LocalAddrContextKey:
+		return c.local
+	case followKey{}:
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// take takes the connection for the request's poll, as a hijack would; it
+// reports false when the answer was started or the connection taken.
+func (c *followContext) take() bool {
+	if c.next != nil || c.w.hijacked || c.w.status != 0 {
+		return false
+	}
+	c.w.hijacked = true
+	return true
 }
 
 // follow reads the client's next request on the answered, kept-alive
@@ -98,24 +126,15 @@ func (p *held) follow() *held {
 	}
 }
 
-// rawConn is the socket of p's connection when follow can read it itself
-// (a plain socket, not TLS, on unix), else nil.
+// rawConn is the socket of p's connection when the poll can read it
+// through syscall.RawConn (a plain socket on unix; not TLS), else nil.
 func (p *held) rawConn() syscall.RawConn {
-	if !rawWatch {
-		return nil
+	if p.raw == nil && rawWatch {
+		if sc, ok := p.conn.(syscall.Conn); ok {
+			p.raw, _ = sc.SyscallConn() // nil on error
+		}
 	}
-	if _, ok := p.conn.(*tls.Conn); ok {
-		return nil
-	}
-	sc, ok := p.conn.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return raw
+	return p.raw
 }
 
 // headStatus is how readHead ended.
@@ -377,18 +396,20 @@ func plainHost(s string) bool {
 // request.
 func (p *held) serveFollowUp(r *http.Request, early *[]byte) (next *held, keep bool) {
 	srv := p.srv
-	ctx := context.WithValue(context.Background(), http.ServerContextKey, srv)
-	ctx = context.WithValue(ctx, http.LocalAddrContextKey, p.conn.LocalAddr())
+	w := &followWriter{conn: p.conn, hdr: make(http.Header, 8), early: *early}
+	*early = nil
+	fc := &followContext{Context: context.Background(), srv: srv, local: p.conn.LocalAddr(), prev: p, w: w}
+	var ctx context.Context = fc
 	if cc := srv.ConnContext; cc != nil {
 		ctx = cc(ctx, p.conn)
 	}
-	slot := &followSlot{h: p.h}
-	ctx, cancel := context.WithCancel(context.WithValue(ctx, followKey{}, slot))
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r = r.WithContext(ctx)
-	r.RemoteAddr = p.conn.RemoteAddr().String()
-	w := &followWriter{conn: p.conn, hdr: make(http.Header, 8), early: *early}
-	*early = nil
+	if p.remote == "" {
+		p.remote = p.conn.RemoteAddr().String()
+	}
+	r.RemoteAddr = p.remote
 	if !p.handle(w, r) {
 		if !w.hijacked {
 			_ = p.conn.Close()
@@ -396,7 +417,7 @@ func (p *held) serveFollowUp(r *http.Request, early *[]byte) (next *held, keep b
 		return nil, false
 	}
 	if w.hijacked {
-		return slot.next, false
+		return fc.next, false
 	}
 	if err := w.finish(); err != nil || w.close {
 		_ = p.conn.Close()

@@ -46,6 +46,11 @@ type held struct {
 	hdr  http.Header // what middleware set (CORS): it goes out too
 	srv  *http.Server
 	keep bool // the connection may serve another request (set once)
+	// raw is conn's socket (see rawConn), remote its peer's address as
+	// net/http gives it (Request.RemoteAddr): the polls that follow on
+	// the connection take them over.
+	raw    syscall.RawConn
+	remote string
 
 	// early holds the bytes read past the request: by net/http before
 	// the take-over, then by the poll's own reads.
@@ -68,6 +73,18 @@ type held struct {
 // be taken over (HTTP/2, a ResponseWriter without Hijack).
 func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Session, req pollRequest) bool {
 	hdr := w.Header().Clone()
+	if fc, ok := r.Context().Value(followKey{}).(*followContext); ok && fc.prev.h == h && fc.take() {
+		// A follow-up read by the handler (see follow): the connection is
+		// the answered poll's, and the poll waits on its goroutine.
+		prev := fc.prev
+		fc.next = &held{
+			h: h, sess: s, req: req, conn: prev.conn, hdr: hdr, srv: prev.srv, keep: !r.Close,
+			raw: prev.raw, remote: prev.remote, early: fc.w.early,
+		}
+		fc.w.early = nil
+		h.polls.Add() // before the request's own count drops
+		return true
+	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	switch {
 	case errors.Is(err, http.ErrNotSupported):
@@ -80,17 +97,13 @@ func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Sessi
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	p := &held{
 		h: h, sess: s, req: req, conn: conn, hdr: hdr, srv: srv,
-		keep: srv != nil && !r.Close,
+		keep: srv != nil && !r.Close, remote: r.RemoteAddr,
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		p.early = bytes.Clone(b)
 	}
 	h.polls.Add() // before the request's own count drops
-	if slot, ok := r.Context().Value(followKey{}).(*followSlot); ok && slot.h == h && slot.next == nil {
-		slot.next = p // a follow-up poll: its reader's goroutine waits
-		return true
-	}
 	go p.run()
 	return true
 }
@@ -264,12 +277,10 @@ func (p *held) stop(why ending) {
 // which keeps its parked stack the smallest. Bytes the client sends
 // meanwhile (a pipelined request) are kept for the server.
 func (p *held) read() bool {
-	if sc, ok := p.conn.(syscall.Conn); ok && rawWatch {
-		if raw, err := sc.SyscallConn(); err == nil {
-			err = raw.Read(p.readSome)
-			p.left = p.left || !errors.Is(err, os.ErrDeadlineExceeded)
-			return !p.left
-		}
+	if raw := p.rawConn(); raw != nil {
+		err := raw.Read(p.readSome)
+		p.left = p.left || !errors.Is(err, os.ErrDeadlineExceeded)
+		return !p.left
 	}
 	var b [64]byte
 	for {
