@@ -44,7 +44,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 	}
 	c.mu.Lock()
 	reuse := c.dp != nil && (!opts.Resume || opts.LastSeq <= c.nextSeq-1)
-	newer := c.session != nil && c.session.attachedAt > now
+	newer := c.connLocal != nil && c.session != nil && c.session.attachedAt > now
 	c.mu.Unlock()
 	if newer {
 		return fmt.Errorf("attach %q: %w", c.id, errSuperseded) // its state is not ours to drop
