@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unique"
 )
 
 // The apply functions below hold the only copy of each change's logic. A
@@ -62,7 +63,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 		if ok && joins != nil {
 			added = append(added, c.joinLocked(Stream{Kind: ChannelStream, Name: name}, joins))
 		}
-		if first && ch.cfg.NotifyPresence {
+		if first && ch.cfg.Value().NotifyPresence {
 			events = h.addPresenceLocked(events, ch, u, "joined", now, ids)
 		}
 	}
@@ -127,7 +128,7 @@ func (h *Hub) applySubscribe(now time.Time, ids *idSource, p SubscribeParams, jo
 				streams = append(streams, c.joinLocked(Stream{Kind: ChannelStream, Name: name}, joins))
 			}
 		}
-		if first && ch.cfg.NotifyPresence {
+		if first && ch.cfg.Value().NotifyPresence {
 			events = h.addPresenceLocked(events, ch, c.user, "joined", now, ids)
 		}
 	}
@@ -164,7 +165,7 @@ func (h *Hub) applyUnsubscribe(now time.Time, ids *idSource, p SubscribeParams) 
 		if ok {
 			removed = append(removed, name)
 		}
-		if last && ch.cfg.NotifyPresence {
+		if last && ch.cfg.Value().NotifyPresence {
 			events = h.addPresenceLocked(events, ch, c.user, "parted", now, ids)
 		}
 	}
@@ -239,7 +240,7 @@ func (h *Hub) applyConfigure(now time.Time, ids *idSource, configs map[string]Ch
 	}
 	for _, name := range names {
 		ch := h.channelLocked(name, configs, now, ids)
-		ch.cfg = configs[name]
+		ch.cfg = unique.Make(configs[name])
 		ch.idleSince = now.UnixNano()
 	}
 	return h.infoLocked(InfoOptions{Channels: names}), nil
@@ -269,7 +270,7 @@ func (h *Hub) removeConnLocked(c *Conn, now time.Time, ids *idSource) []routed {
 	chans := slices.Clone(c.channels)
 	slices.SortFunc(chans, func(a, b *Channel) int { return strings.Compare(a.name, b.name) })
 	for _, ch := range chans {
-		if _, last := ch.remove(c, now); last && ch.cfg.NotifyPresence {
+		if _, last := ch.remove(c, now); last && ch.cfg.Value().NotifyPresence {
 			events = h.addPresenceLocked(events, ch, c.user, "parted", now, ids)
 		}
 	}

@@ -6,19 +6,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 )
 
 // Channel is one named channel with its members, settings and history.
 type Channel struct {
 	name string
 	uuid uuid16
-	// cfg, list and idx are guarded by Hub.mu. list holds the channel's
+	// cfg, list and idx are guarded by Hub.mu. cfg is interned (8
+	// bytes, not 24: most channels share the default). list holds the channel's
 	// connections, flat, for the publish path (see targets); idx indexes
 	// it once the channel has more than smallChannel connections. A
 	// small channel has no index: its lookups scan list, which is
 	// smaller than any map (a node keeps every channel of the cluster,
 	// most of them personal ones).
-	cfg  ChannelConfig
+	cfg  unique.Handle[ChannelConfig]
 	list []*Conn
 	idx  *channelIndex
 	// idleSince is when the channel was made, configured or left by its
@@ -73,7 +75,7 @@ type channelIndex struct {
 }
 
 func newChannel(name string, uuid uuid16, cfg ChannelConfig, now time.Time) *Channel {
-	return &Channel{name: name, uuid: uuid, cfg: cfg, lastActive: now.UnixNano(), idleSince: now.UnixNano()}
+	return &Channel{name: name, uuid: uuid, cfg: unique.Make(cfg), lastActive: now.UnixNano(), idleSince: now.UnixNano()}
 }
 
 // indexOf returns c's position in list, -1 if it is not there. Caller
@@ -227,10 +229,10 @@ func (ch *Channel) collectable(now time.Time, timeout time.Duration) bool {
 
 // historyLimit is how many entries the history keeps.
 func (ch *Channel) historyLimit(maxHistory int) int {
-	if ch.cfg.HistorySize <= 0 || ch.cfg.HistorySize > maxHistory {
+	if ch.cfg.Value().HistorySize <= 0 || ch.cfg.Value().HistorySize > maxHistory {
 		return maxHistory
 	}
-	return ch.cfg.HistorySize
+	return ch.cfg.Value().HistorySize
 }
 
 // store keeps a message frame in history and frames as the settings say.
@@ -239,8 +241,8 @@ func (ch *Channel) store(f *Frame, m *Message, maxHistory, maxFrames int, now ti
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.lastActive = now.UnixNano()
-	history := ch.cfg.StoreHistory && !m.NoHistory
-	if m.Kind != KindSend || !history && !ch.cfg.StoreFrames {
+	history := ch.cfg.Value().StoreHistory && !m.NoHistory
+	if m.Kind != KindSend || !history && !ch.cfg.Value().StoreFrames {
 		return
 	}
 	if ch.stored == nil {
@@ -249,7 +251,7 @@ func (ch *Channel) store(f *Frame, m *Message, maxHistory, maxFrames int, now ti
 	if history {
 		ch.stored.history = appendBounded(ch.stored.history, f, ch.historyLimit(maxHistory))
 	}
-	if ch.cfg.StoreFrames {
+	if ch.cfg.Value().StoreFrames {
 		ch.stored.frames = appendBounded(ch.stored.frames, f, maxFrames)
 	}
 }

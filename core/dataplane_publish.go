@@ -101,7 +101,7 @@ func messageFlags(m *Message) byte {
 func historyOp(ch *Channel, m *Message, maxHistory int) HistoryOp {
 	switch m.Kind {
 	case KindSend:
-		if !ch.cfg.StoreHistory || m.NoHistory {
+		if !ch.cfg.Value().StoreHistory || m.NoHistory {
 			return HistoryOp{}
 		}
 		return HistoryOp{Kind: HistoryAppend, ID: m.UUID, Fields: m.historyFields(), Limit: ch.historyLimit(maxHistory)}

@@ -91,7 +91,7 @@ func (ch *Channel) info(withHistory bool) ChannelInfo {
 	return ChannelInfo{
 		UUID:             ch.uuid.String(),
 		Name:             ch.name,
-		Settings:         ch.cfg,
+		Settings:         ch.cfg.Value(),
 		History:          history,
 		LastActive:       FormatTime(last),
 		TotalConnections: len(ch.list),

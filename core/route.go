@@ -35,7 +35,7 @@ func (h *Hub) buildsFrames() bool { return h.dp == nil || h.repl.origin }
 // presenceLocked builds a presence frame for u in ch. Caller holds h.mu.
 func (h *Hub) presenceLocked(ch *Channel, u *User, action string, now time.Time, ids *idSource) routed {
 	users := []presenceUser{}
-	if ch.cfg.BroadcastPresenceWithUserLists {
+	if ch.cfg.Value().BroadcastPresenceWithUserLists {
 		for _, name := range ch.users() {
 			if m := h.users[name]; m != nil {
 				users = append(users, presenceUser{User: name, State: m.publicState()})
@@ -89,7 +89,7 @@ func (h *Hub) stateChangeLocked(u *User, changed []StateChange, now time.Time, i
 	var chans []*Channel
 	for _, c := range u.conns {
 		for _, ch := range c.channels {
-			if !seen[ch] && ch.cfg.NotifyState {
+			if !seen[ch] && ch.cfg.Value().NotifyState {
 				seen[ch] = true
 				chans = append(chans, ch)
 			}

@@ -162,7 +162,7 @@ func (h *Hub) snapshot() ([]byte, error) {
 	for _, name := range sortedKeys(h.channels) {
 		ch := h.channels[name]
 		ch.mu.Lock()
-		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg, LastActive: ch.lastActive, IdleSince: ch.idleSince}
+		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg.Value(), LastActive: ch.lastActive, IdleSince: ch.idleSince}
 		if frames {
 			sc.History, sc.Frames = t.refs(ch.historyLocked()), t.refs(ch.framesLocked())
 		}
