@@ -107,6 +107,9 @@ type replicator struct {
 	broken  atomic.Bool
 	lastID  atomic.Pointer[string] // id of the last applied entry
 	applied atomic.Int64           // entries applied since start
+	// snapSize is the length of the last snapshot this node encoded
+	// (applying goroutine only).
+	snapSize int
 
 	// local are the connections a transport of this node attached to and
 	// that it has not released yet; dirty those whose hold or release is

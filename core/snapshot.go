@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"time"
 )
@@ -127,6 +128,13 @@ func (t *frameTable) refs(list []*Frame) []int {
 // snapshot encodes the hub's state. Only the applying goroutine calls it,
 // so nothing changes while it runs; it still takes the locks the readers
 // of each part expect.
+//
+// Users, channels and connections are encoded one by one straight into
+// the document (frames, which they refer to by number, come last), into a
+// buffer sized after the previous snapshot: every node of a cluster keeps
+// every connection, and a snapshot built as a whole first (its lists of
+// elements, then a buffer grown by doubling) made a transient of about
+// four times the document, from which the heap did not come back soon.
 func (h *Hub) snapshot() ([]byte, error) {
 	t := &frameTable{index: map[*Frame]int{}}
 	st := snapState{
@@ -141,11 +149,50 @@ func (h *Hub) snapshot() ([]byte, error) {
 	if h.repl != nil && len(h.repl.voided) > 0 {
 		st.Voided = maps.Clone(h.repl.voided)
 	}
+	var b bytes.Buffer
 	h.mu.RLock()
-	if len(h.leases) > 0 {
+	if h.repl != nil {
+		size := h.repl.snapSize
+		if size == 0 { // the first: a guess, each element a few hundred bytes
+			size = snapElementGuess * (len(h.users) + len(h.channels) + len(h.conns))
+		}
+		b.Grow(size + size/8)
+	}
+	st.encodeHead(&b)
+	err := h.encodeStateLocked(&b, t, frames)
+	if err == nil && len(h.leases) > 0 {
 		st.Leases = maps.Clone(h.leases)
 	}
-	for _, name := range sortedKeys(h.users) {
+	h.mu.RUnlock()
+	if err == nil {
+		err = encodeList(&b, "frames", t.frames)
+	}
+	if err == nil {
+		err = st.encodeTail(&b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot: %w", err)
+	}
+	if h.repl != nil {
+		h.repl.snapSize = b.Len()
+	}
+	return b.Bytes(), nil
+}
+
+// snapElementGuess is the bytes per user, channel or connection the first
+// snapshot's buffer is sized for.
+const snapElementGuess = 256
+
+// snapReleaseBytes is the size from which a saved snapshot's memory is
+// handed back to the operating system at once (see saveSnapshotAt).
+const snapReleaseBytes = 1 << 20
+
+// encodeStateLocked writes the users, channels and connections of a
+// snapshot into b, numbering the frames they refer to in t (frames: false
+// in data-plane mode, see above). Caller holds h.mu for reading.
+func (h *Hub) encodeStateLocked(b *bytes.Buffer, t *frameTable, frames bool) error {
+	b.WriteString(`,"users":[`)
+	for i, name := range sortedKeys(h.users) {
 		u := h.users[name]
 		state := u.state
 		if state == nil {
@@ -157,9 +204,12 @@ func (h *Hub) snapshot() ([]byte, error) {
 			su.Frames = t.refs(u.framesLocked())
 			u.mu.Unlock()
 		}
-		st.Users = append(st.Users, su)
+		if err := encodeItem(b, "users", i, &su); err != nil {
+			return err
+		}
 	}
-	for _, name := range sortedKeys(h.channels) {
+	b.WriteString(`],"channels":[`)
+	for i, name := range sortedKeys(h.channels) {
 		ch := h.channels[name]
 		ch.mu.Lock()
 		sc := snapChannel{Name: name, UUID: ch.uuid.String(), Config: ch.cfg.Value(), LastActive: ch.lastActive, IdleSince: ch.idleSince}
@@ -167,10 +217,13 @@ func (h *Hub) snapshot() ([]byte, error) {
 			sc.History, sc.Frames = t.refs(ch.historyLocked()), t.refs(ch.framesLocked())
 		}
 		ch.mu.Unlock()
-		st.Channels = append(st.Channels, sc)
+		if err := encodeItem(b, "channels", i, &sc); err != nil {
+			return err
+		}
 	}
+	b.WriteString(`],"conns":[`)
 	ids := slices.SortedFunc(maps.Keys(h.conns), func(a, b uuid16) int { return bytes.Compare(a[:], b[:]) })
-	for _, id := range ids {
+	for i, id := range ids {
 		c := h.conns[id]
 		sc := snapConn{ID: id.String(), User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holderNode()}
 		c.mu.Lock()
@@ -182,16 +235,14 @@ func (h *Hub) snapshot() ([]byte, error) {
 				sc.Queue = append(sc.Queue, snapEntry{Seq: e.seq, Frame: t.ref(e.frame), Catchup: e.catchup})
 			}
 		}
+		err := encodeItem(b, "conns", i, &sc)
 		c.mu.Unlock()
-		st.Conns = append(st.Conns, sc)
+		if err != nil {
+			return err
+		}
 	}
-	st.Frames = t.frames
-	b, err := st.encode()
-	h.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot: %w", err)
-	}
-	return b, nil
+	b.WriteByte(']')
+	return nil
 }
 
 // restore replaces the hub's (empty) state with a snapshot. It runs before
@@ -205,6 +256,9 @@ func (h *Hub) restore(data []byte) error {
 	}
 	if st.Version != snapshotVersion {
 		return fmt.Errorf("snapshot version %d, want %d", st.Version, snapshotVersion)
+	}
+	if h.repl != nil {
+		h.repl.snapSize = len(data) // what the next snapshot's buffer is sized after
 	}
 	born := h.since(h.cfg.Now())
 	frames := make([]*Frame, len(st.Frames))
@@ -333,13 +387,24 @@ func (h *Hub) saveSnapshotAt(id string) {
 		return
 	}
 	go func() {
+		size := len(data)
 		ctx, cancel := context.WithTimeout(context.Background(), 4*h.cfg.ReplicateTimeout)
 		defer cancel()
-		if err := h.repl.log.SaveSnapshot(ctx, id, data); err != nil {
+		err := h.repl.log.SaveSnapshot(ctx, id, data)
+		data = nil
+		if size >= snapReleaseBytes {
+			// The document, and the garbage encoding it made, are a
+			// transient of a few times the state that the heap would keep
+			// for a long while (the GC's goal grew with it): hand it back
+			// now. A full collection every Config.SnapshotEvery entries,
+			// each far cheaper than the encoding that came before it.
+			debug.FreeOSMemory()
+		}
+		if err != nil {
 			h.stats.BrokerErrors.Add(1)
 			h.log.Warn().Err(err).Msg("saving the snapshot failed")
 			return
 		}
-		h.log.Debug().Str("entry", id).Int("bytes", len(data)).Msg("snapshot saved")
+		h.log.Debug().Str("entry", id).Int("bytes", size).Msg("snapshot saved")
 	}()
 }

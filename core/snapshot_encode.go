@@ -21,8 +21,7 @@ import (
 // largest element (a message, a user, a channel, a connection).
 func (st *snapState) encode() ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteString(`{"version":`)
-	b.WriteString(strconv.Itoa(st.Version))
+	st.encodeHead(&b)
 	if err := encodeList(&b, "frames", st.Frames); err != nil {
 		return nil, err
 	}
@@ -35,6 +34,20 @@ func (st *snapState) encode() ([]byte, error) {
 	if err := encodeList(&b, "conns", st.Conns); err != nil {
 		return nil, err
 	}
+	if err := st.encodeTail(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// encodeHead opens the document with its version.
+func (st *snapState) encodeHead(b *bytes.Buffer) {
+	b.WriteString(`{"version":`)
+	b.WriteString(strconv.Itoa(st.Version))
+}
+
+// encodeTail writes the counters and the maps, and closes the document.
+func (st *snapState) encodeTail(b *bytes.Buffer) error {
 	for _, kv := range []struct {
 		key string
 		n   int64
@@ -52,13 +65,13 @@ func (st *snapState) encode() ([]byte, error) {
 		}
 		v, err := json.Marshal(kv.m) // one small map
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", kv.key, err)
+			return fmt.Errorf("%s: %w", kv.key, err)
 		}
 		b.WriteString(`,"` + kv.key + `":`)
 		b.Write(v)
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	return nil
 }
 
 // encodeList writes ,"key":[item,item,...] with each item encoded on its
@@ -66,15 +79,24 @@ func (st *snapState) encode() ([]byte, error) {
 func encodeList[T any](b *bytes.Buffer, key string, items []T) error {
 	b.WriteString(`,"` + key + `":[`)
 	for i := range items {
-		if i > 0 {
-			b.WriteByte(',')
+		if err := encodeItem(b, key, i, &items[i]); err != nil {
+			return err
 		}
-		v, err := json.Marshal(&items[i])
-		if err != nil {
-			return fmt.Errorf("%s[%d]: %w", key, i, err)
-		}
-		b.Write(v)
 	}
 	b.WriteByte(']')
+	return nil
+}
+
+// encodeItem writes item i of the list key, encoded on its own (preceded
+// by a comma unless it is the first).
+func encodeItem[T any](b *bytes.Buffer, key string, i int, item *T) error {
+	if i > 0 {
+		b.WriteByte(',')
+	}
+	v, err := json.Marshal(item)
+	if err != nil {
+		return fmt.Errorf("%s[%d]: %w", key, i, err)
+	}
+	b.Write(v)
 	return nil
 }
