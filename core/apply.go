@@ -40,7 +40,7 @@ func (h *Hub) applyConnect(now time.Time, ids *idSource, p ConnectParams, joins 
 		h.users[p.Username] = u
 		u.mergeState(p.FreshUserState)
 	}
-	u.publicKeys = slices.Clone(p.StatePublicKeys)
+	u.setKeys(p.StatePublicKeys)
 	u.mergeState(p.UserState)
 	u.lastActive = now.UnixNano()
 
@@ -210,7 +210,7 @@ func (h *Hub) applyUserState(now time.Time, ids *idSource, p UserStateParams) (U
 		return UserStateResult{}, fmt.Errorf("user_state %q: %w", p.User, err)
 	}
 	if p.SetPublicKeys {
-		u.publicKeys = slices.Clone(p.PublicKeys)
+		u.setKeys(p.PublicKeys)
 	}
 	changed := u.mergeState(p.State)
 	u.lastActive = now.UnixNano()
@@ -218,7 +218,7 @@ func (h *Hub) applyUserState(now time.Time, ids *idSource, p UserStateParams) (U
 	if len(changed) > 0 {
 		events = h.stateChangeLocked(u, changed, now, ids)
 	}
-	res := UserStateResult{UserState: u.state.clone(), ChangedState: changed, PublicKeys: slices.Clone(u.publicKeys)}
+	res := UserStateResult{UserState: u.state.clone(), ChangedState: changed, PublicKeys: slices.Clone(u.keys())}
 	if res.ChangedState == nil {
 		res.ChangedState = []StateChange{}
 	}

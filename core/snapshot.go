@@ -198,7 +198,7 @@ func (h *Hub) encodeStateLocked(b *bytes.Buffer, t *frameTable, frames bool) err
 		if state == nil {
 			state = State{}
 		}
-		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.publicKeys, LastActive: u.lastActive}
+		su := snapUser{Name: name, UUID: u.uuid.String(), State: state, PublicKeys: u.keys(), LastActive: u.lastActive}
 		if frames {
 			u.mu.Lock()
 			su.Frames = t.refs(u.framesLocked())
@@ -297,7 +297,7 @@ func (h *Hub) restore(data []byte) error {
 		if su.State != nil {
 			u.state = su.State
 		}
-		u.publicKeys = su.PublicKeys
+		u.setKeys(su.PublicKeys)
 		frames, err := pick(su.Frames)
 		if err != nil {
 			return err

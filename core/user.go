@@ -12,11 +12,12 @@ type User struct {
 	name string
 	uuid uuid16
 	// state, publicKeys, conns and lastActive are guarded by Hub.mu.
-	// state is nil until a key is set.
-	// conns is a slice: a user has at most MaxConnsPerUser, most of
-	// them one.
+	// state is nil until a key is set. publicKeys is nil while the list
+	// is (a pointer: most users have none, and every node keeps every
+	// user; see keys). conns is a slice: a user has at most
+	// MaxConnsPerUser, most of them one.
 	state      State
-	publicKeys []string
+	publicKeys *[]string
 	conns      []*Conn
 	lastActive int64 // unix ns
 
@@ -53,6 +54,26 @@ func newUser(name string, uuid uuid16, now time.Time) *User {
 	return &User{name: name, uuid: uuid, lastActive: now.UnixNano()}
 }
 
+// keys returns the public state keys (nil when none were set). Caller
+// holds Hub.mu.
+func (u *User) keys() []string {
+	if u.publicKeys == nil {
+		return nil
+	}
+	return *u.publicKeys
+}
+
+// setKeys makes a copy of list the public state keys. Caller holds Hub.mu
+// for writing.
+func (u *User) setKeys(list []string) {
+	if list == nil {
+		u.publicKeys = nil
+		return
+	}
+	c := slices.Clone(list)
+	u.publicKeys = &c
+}
+
 // removeConn forgets c. Caller holds Hub.mu for writing.
 func (u *User) removeConn(c *Conn) {
 	if i := slices.Index(u.conns, c); i >= 0 {
@@ -63,7 +84,7 @@ func (u *User) removeConn(c *Conn) {
 // publicState returns the state restricted to the public keys.
 func (u *User) publicState() State {
 	out := State{}
-	for _, k := range u.publicKeys {
+	for _, k := range u.keys() {
 		if v, ok := u.state[k]; ok {
 			out[k] = v
 		}
@@ -71,7 +92,7 @@ func (u *User) publicState() State {
 	return out
 }
 
-func (u *User) isPublic(key string) bool { return slices.Contains(u.publicKeys, key) }
+func (u *User) isPublic(key string) bool { return slices.Contains(u.keys(), key) }
 
 // mergeState applies s the way upstream's state_from_dict does: a key
 // changes when its value differs (an absent key equals null); keys are never
