@@ -80,8 +80,9 @@ func (h *Hub) stale(now time.Time) bool {
 // staleMembersLocked reports whether the collector would remove a
 // connection or forget a user at now. Caller holds h.mu.
 func (h *Hub) staleMembersLocked(now time.Time) bool {
+	clock := h.leaseClockLocked(now)
 	for _, c := range h.conns {
-		if h.idleLocked(c, now) > h.cfg.ConnTimeout {
+		if h.idleLocked(c, clock) > h.cfg.ConnTimeout {
 			return true
 		}
 	}
@@ -104,9 +105,10 @@ func (h *Hub) applyCollect(now time.Time, ids *idSource, listed []string) collec
 	}
 	h.mu.Lock()
 	h.forgetLeasesLocked(now)
+	clock := h.leaseClockLocked(now)
 	var stale []*Conn
 	for _, c := range h.conns {
-		if h.idleLocked(c, now) > h.cfg.ConnTimeout {
+		if h.idleLocked(c, clock) > h.cfg.ConnTimeout {
 			stale = append(stale, c)
 		}
 	}

@@ -28,8 +28,10 @@ import (
 // transport lives on a live node is never collected, one released is
 // collected conn_timeout after its transport left (as on one node), and
 // the connections of a node that died (no lease for conn_timeout) are
-// collected by the others. Every input is replicated and applied in log
-// order, so every node decides alike.
+// collected by the others. Idleness is measured on the lease clock, not
+// past the newest lease in the log (leaseClockLocked), so that a stall
+// every node shares makes none of them look dead. Every input is
+// replicated and applied in log order, so every node decides alike.
 
 // leaseInterval is how often a clustered node appends its lease: a live
 // node's last lease is never older than ConnTimeout.
@@ -56,14 +58,39 @@ const (
 	announcedUnknown        // an append failed: its fate is open
 )
 
-// idleLocked is how long c has given no sign of life at now. Caller holds
-// h.mu.
-func (h *Hub) idleLocked(c *Conn, now time.Time) time.Duration {
+// idleLocked is how long c has given no sign of life at clock, the lease
+// clock of the entry being applied (leaseClockLocked). Caller holds h.mu.
+func (h *Hub) idleLocked(c *Conn, clock int64) time.Duration {
 	last := c.lastActive.Load()
 	if node := c.holderNode(); node != "" {
 		last = max(last, h.leases[node])
 	}
-	return time.Duration(now.UnixNano() - last)
+	return time.Duration(clock - last)
+}
+
+// leaseClockLocked is the time, in unix nanoseconds, at which an entry
+// applied at now judges connections idle: now, but not later than the
+// newest lease applied so far (when there is one). A node is judged by the
+// leases the log carries: its lease is stale only once another node's
+// lease came through the log more than ConnTimeout after it. Without this
+// bound, a stall that every node shares (the log's backend unresponsive,
+// the nodes' host descheduled) would let the first entry after it, a
+// collection timestamped by a node that woke up, find every other node's
+// lease older than ConnTimeout, though none of them could append one
+// meanwhile, and collect the connections their transports serve. A dead
+// node's connections go at most one leaseInterval later than by now alone.
+// Leases are replicated state, so every node computes the same clock.
+// Caller holds h.mu.
+func (h *Hub) leaseClockLocked(now time.Time) int64 {
+	clock := now.UnixNano()
+	var newest int64
+	for _, at := range h.leases {
+		newest = max(newest, at)
+	}
+	if newest > 0 {
+		clock = min(clock, newest)
+	}
+	return clock
 }
 
 // applyLease records node's lease at time at.
@@ -75,13 +102,14 @@ func (h *Hub) applyLease(node string, at int64) {
 	}
 }
 
-// forgetLeasesLocked drops the leases older than ConnTimeout at now: no
-// decision depends on them any more (a connection held by such a node is
-// judged by its own activity, which is what the lease no longer beats).
-// Caller holds h.mu for writing.
+// forgetLeasesLocked drops the leases older than ConnTimeout on the lease
+// clock at now (so never the newest): no decision depends on them any more
+// (a connection held by such a node is judged by its own activity, which
+// is what the lease no longer beats). Caller holds h.mu for writing.
 func (h *Hub) forgetLeasesLocked(now time.Time) {
+	clock := h.leaseClockLocked(now)
 	for node, at := range h.leases {
-		if now.UnixNano()-at > int64(h.cfg.ConnTimeout) {
+		if clock-at > int64(h.cfg.ConnTimeout) {
 			delete(h.leases, node)
 		}
 	}
