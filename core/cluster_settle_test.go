@@ -215,13 +215,16 @@ func TestClusterSettlesUnconfirmedChanges(t *testing.T) {
 // Redis serves it once it wakes up (or not, if the void is served first).
 // Whatever the order, the answer must agree with what every node did.
 func TestClusterPausedRedisAnswersTheTruth(t *testing.T) {
+	// The XADD times out after commandTimeout; settling then lasts
+	// replicateTimeout, most of which is left once Redis wakes up.
+	const commandTimeout, replicateTimeout = 300 * time.Millisecond, 3 * time.Second
 	srv := redistest.Start(t)
-	l, err := redisbroker.New(redisbroker.Config{URL: srv.URL(), MaxBackoff: 100 * time.Millisecond, CommandTimeout: 300 * time.Millisecond})
+	l, err := redisbroker.New(redisbroker.Config{URL: srv.URL(), MaxBackoff: 100 * time.Millisecond, CommandTimeout: commandTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	nodes := newCluster(t, l, 2, core.Config{ReplicateTimeout: 500 * time.Millisecond})
+	nodes := newCluster(t, l, 2, core.Config{ReplicateTimeout: replicateTimeout})
 	cs := [2]*client{listen(t, nodes[0].Hub, "alice", "c"), listen(t, nodes[1].Hub, "bob", "c")}
 
 	srv.Pause()
@@ -231,7 +234,7 @@ func TestClusterPausedRedisAnswersTheTruth(t *testing.T) {
 	case err := <-errc:
 		srv.Resume()
 		t.Fatalf("Publish answered %v while Redis was frozen", err)
-	case <-time.After(700 * time.Millisecond): // past ReplicateTimeout: settling
+	case <-time.After(2 * commandTimeout): // past the XADD's timeout: settling
 	}
 	srv.Resume()
 	err = <-errc
