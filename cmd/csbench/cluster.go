@@ -31,11 +31,14 @@ type clusterShape struct {
 	rate     float64
 }
 
+// clusterShapes are the shapes a cluster run measures: personal, then
+// fanout unless cfg.ClusterFanoutRate is 0.
 func clusterShapes(cfg Config) []clusterShape {
-	return []clusterShape{
-		{"personal", "channels", cfg.Rates[0]},
-		{"fanout", "fanout", cfg.ClusterFanoutRate},
+	shapes := []clusterShape{{"personal", "channels", cfg.Rates[0]}}
+	if cfg.ClusterFanoutRate > 0 {
+		shapes = append(shapes, clusterShape{"fanout", "fanout", cfg.ClusterFanoutRate})
 	}
+	return shapes
 }
 
 // runCluster runs every shape against one node and against three nodes

@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&cfg.Channel, "channel", "bench", "channel name (fanout, slow, churn)")
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "padding added to every published message")
 	fs.IntVar(&cfg.GroupSize, "group-size", 10, "channels: members of each group channel")
-	fs.Float64Var(&cfg.ClusterFanoutRate, "cluster-fanout-rate", 10, "cluster: msgs/s of the one-channel shape (the personal-channel shape publishes at --rate)")
+	fs.Float64Var(&cfg.ClusterFanoutRate, "cluster-fanout-rate", 10, "cluster: msgs/s of the one-channel shape (the personal-channel shape publishes at --rate); 0 skips that shape")
 	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", false, "cluster: the nodes share a local Redis Cluster of three masters instead of one redis-server (needs redis-cli)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", 200, "churn: new connections per second")
 	fs.DurationVar(&cfg.Lifetime, "lifetime", time.Second, "churn: how long each churning client stays")
@@ -122,8 +122,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if systemsFlag != systemChannelstream.name || cfg.Server.PID > 0 {
 			return o, errors.New("cluster: measures channelstream-go nodes it starts (--system channelstream, no --server-pid)")
 		}
-		if cfg.ClusterFanoutRate <= 0 || cfg.ClusterFanoutRate > 1e6 {
-			return o, errors.New("--cluster-fanout-rate must be within (0, 1000000]")
+		if cfg.ClusterFanoutRate < 0 || cfg.ClusterFanoutRate > 1e6 {
+			return o, errors.New("--cluster-fanout-rate must be within [0, 1000000]")
 		}
 	case "":
 		return o, errors.New("name a scenario: suite, idle, fanout, channels, churn, slow or cluster")

@@ -74,7 +74,7 @@ type Config struct {
 	// Personal makes the channels scenario use personal channels only.
 	Personal bool
 	// ClusterFanoutRate is the msgs/s of the cluster scenario's one-channel
-	// shape (its personal-channel shape publishes at Rates[0]).
+	// shape (its personal-channel shape publishes at Rates[0]); 0 skips it.
 	ClusterFanoutRate float64
 	Server            ServerConfig
 	Log               io.Writer // progress lines; nil for none
