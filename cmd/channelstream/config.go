@@ -107,6 +107,11 @@ type Config struct {
 	// resume without a gap (key redis_stream_max_age). Default 0: twice
 	// conn_timeout, at least a minute (streamMaxAge).
 	RedisStreamMaxAge time.Duration
+	// RedisPublishLinger is how long a data-plane publish waits for others
+	// to go to Redis with it in one round trip when none is on its way
+	// (key redis_publish_linger): up to that much latency for less CPU per
+	// message on the node, Redis and the receiving nodes. Default 0.
+	RedisPublishLinger time.Duration
 	// HeartbeatInterval is the time between heartbeats on an attached
 	// transport (key heartbeat_interval). Default 5 s.
 	HeartbeatInterval time.Duration
@@ -470,6 +475,7 @@ func configKeys() []key {
 			get: func(c *Config) string { return c.RedisURL }},
 		boolKey("redis_data_plane", "with redis_url: messages through the Redis data plane (per-channel streams) instead of the replicated log (experimental)", func(c *Config) *bool { return &c.RedisDataPlane }),
 		intKey("redis_partitions", "N", "partitions of the Redis data plane's streams; the same on every node", 1, redisbroker.MaxPartitions, func(c *Config) *int { return &c.RedisPartitions }),
+		durationKey("redis_publish_linger", "how long a Redis data-plane publish waits for others to share its round trip; 0 = none", 0, func(c *Config) *time.Duration { return &c.RedisPublishLinger }),
 		durationKey("redis_stream_max_age", "how long the Redis data plane keeps a frame for clients that resume; 0 = 2 × conn_timeout, at least 1m", 0, func(c *Config) *time.Duration { return &c.RedisStreamMaxAge }),
 		durationKey("heartbeat_interval", "time between heartbeats on an attached transport", 1, func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
 		durationKey("conn_timeout", "an inactive connection is collected after this", 1, func(c *Config) *time.Duration { return &c.ConnTimeout }),

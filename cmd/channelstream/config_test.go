@@ -75,6 +75,7 @@ var samples = map[string]struct{ ini, env, flag, wantIni, wantEnv, wantFlag stri
 	"redis_data_plane":      {"yes", "off", "1", "true", "false", "true"},
 	"redis_partitions":      {"4", " 32 ", "1024", "4", "32", "1024"},
 	"redis_stream_max_age":  {"90", "2m", "0", "1m30s", "2m0s", "0s"},
+	"redis_publish_linger":  {"0", "0.002", "5ms", "0s", "2ms", "5ms"},
 	"heartbeat_interval":    {"1", "2s", "3000ms", "1s", "2s", "3s"},
 	"conn_timeout":          {"1.5", "2m", "3h", "1.5s", "2m0s", "3h0m0s"},
 	"longpoll_timeout":      {"1s", "2", "3s", "1s", "2s", "3s"},

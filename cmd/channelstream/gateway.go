@@ -61,10 +61,11 @@ func newGateway(cfg Config, log zerolog.Logger) (*gateway, error) {
 	if cfg.RedisURL != "" {
 		var err error
 		shared, err = redisbroker.New(redisbroker.Config{
-			URL:          cfg.RedisURL,
-			Logger:       log.With().Str("component", "redis").Logger(),
-			Partitions:   cfg.RedisPartitions,
-			StreamMaxAge: streamMaxAge(cfg),
+			URL:           cfg.RedisURL,
+			Logger:        log.With().Str("component", "redis").Logger(),
+			Partitions:    cfg.RedisPartitions,
+			StreamMaxAge:  streamMaxAge(cfg),
+			PublishLinger: cfg.RedisPublishLinger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)

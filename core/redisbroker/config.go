@@ -68,6 +68,13 @@ type Config struct {
 	// trimmed: keep it above the longest a client may stay away and
 	// resume, the hub's connection timeout). Default 1 min.
 	StreamMaxAge time.Duration
+	// PublishLinger is how long a DataPlane publish waits for others to
+	// go with it in one batch (one round trip, one script call per
+	// partition) when no batch is on its way already; it adds up to that
+	// much latency to a publish. Default 0: a publish goes at once, and
+	// batches form only from the calls that arrive while others are on
+	// their way.
+	PublishLinger time.Duration
 }
 
 const defaultURL = "redis://127.0.0.1:6379/0"

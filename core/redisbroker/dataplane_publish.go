@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,12 @@ import (
 // latency for it; a busy node pays one round trip, one pool checkout and
 // one script call per batch instead of per publication, and Redis answers
 // the batch in one event-loop turn.
+//
+// With Config.PublishLinger, a call that would go at once waits that long
+// first, and the calls arriving meanwhile join its batch: at a steady rate
+// below one call per round trip (where batches never form by themselves)
+// this trades up to PublishLinger of latency for fewer round trips, fewer
+// Redis wake-ups and fewer pub/sub reads on the receiving nodes.
 
 // maxBatches is how many batches may be in flight at once: as many
 // concurrent calls as this go out each on its own, as before batching.
@@ -35,8 +42,12 @@ const maxBatchPubs = 512
 // publishQueue holds the Publish calls waiting for the batch in flight.
 type publishQueue struct {
 	mu      sync.Mutex
-	sending int            // batches in flight
+	sending int            // batches in flight (a gathering one included)
 	waiting []*publishCall // arrived while maxBatches were
+	// gathering is the batch lingering before it goes (Config.PublishLinger),
+	// its first call the one that sends it; nil when none.
+	gathering []*publishCall
+	gathered  int // publications in gathering
 }
 
 // publishCall is one Publish call.
@@ -60,13 +71,29 @@ func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]cor
 	c := &publishCall{pubs: pubs, out: make([]core.Pos, len(pubs)), wake: make(chan struct{}, 1)}
 	q := &d.batch
 	q.mu.Lock()
-	if q.sending < maxBatches {
+	switch {
+	case q.gathering != nil && q.gathered+len(pubs) <= maxBatchPubs:
+		q.gathering = append(q.gathering, c)
+		q.gathered += len(pubs)
+	case q.gathering == nil && q.sending < maxBatches:
 		q.sending++
+		if d.cfg.PublishLinger <= 0 {
+			q.mu.Unlock()
+			d.sendBatches(ctx, []*publishCall{c})
+			return c.out, d.publishErr(ctx, c)
+		}
+		q.gathering, q.gathered = []*publishCall{c}, len(pubs)
 		q.mu.Unlock()
-		d.sendBatches(ctx, []*publishCall{c})
+		time.Sleep(d.cfg.PublishLinger) // the others' calls depend on it: not cut short by ctx
+		q.mu.Lock()
+		batch := q.gathering
+		q.gathering, q.gathered = nil, 0
+		q.mu.Unlock()
+		d.sendBatches(ctx, batch)
 		return c.out, d.publishErr(ctx, c)
+	default:
+		q.waiting = append(q.waiting, c)
 	}
-	q.waiting = append(q.waiting, c)
 	q.mu.Unlock()
 	select {
 	case <-c.wake:
@@ -74,6 +101,12 @@ func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]cor
 		q.mu.Lock()
 		if i := slices.Index(q.waiting, c); i >= 0 {
 			q.waiting = slices.Delete(q.waiting, i, i+1)
+			q.mu.Unlock()
+			return make([]core.Pos, len(pubs)), wrap(ctx, "publish", fmt.Errorf("%w: %w", core.ErrNotStored, ctx.Err()))
+		}
+		if i := slices.Index(q.gathering, c); i > 0 { // 0 is the call that sends it
+			q.gathering = slices.Delete(q.gathering, i, i+1)
+			q.gathered -= len(pubs)
 			q.mu.Unlock()
 			return make([]core.Pos, len(pubs)), wrap(ctx, "publish", fmt.Errorf("%w: %w", core.ErrNotStored, ctx.Err()))
 		}
