@@ -49,7 +49,7 @@ func scriptCalls(t *testing.T, srv *redistest.Server) int {
 // With PublishLinger, calls arriving while the first one lingers go with it
 // in one script call, each at its own position; the first waits the linger.
 func TestDataPlanePublishLingerGathersOneBatch(t *testing.T) {
-	const callers, linger = 16, time.Second
+	const callers, linger = 16, 2 * time.Second
 	srv := redistest.Start(t)
 	d := newLingeringDataPlane(t, srv, linger)
 	st := core.Stream{Kind: core.ChannelStream, Name: "lingered"}
@@ -105,6 +105,10 @@ func TestDataPlanePublishLingerCancelledCallNotStored(t *testing.T) {
 	srv := redistest.Start(t)
 	d := newLingeringDataPlane(t, srv, 2*time.Second)
 	st := core.Stream{Kind: core.ChannelStream, Name: "lingered"}
+	// A call lingers only when the previous one came less than the linger before.
+	if _, err := d.Publish(ctxFor(t), []core.Publication{{Stream: core.Stream{Name: "warm"}, Data: []byte("w")}}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
 	first := make(chan error, 1)
 	go func() {
 		_, err := d.Publish(ctxFor(t), []core.Publication{{Stream: st, Data: []byte("kept")}})
@@ -143,4 +147,19 @@ func waitGathering(t *testing.T, d *redisbroker.DataPlane, n int) {
 		}
 		return nil
 	})
+}
+
+// A call that comes more than the linger after the previous one (here the
+// first one) goes at once: no one would join its batch.
+func TestDataPlanePublishLingerNotWhenCallsAreApart(t *testing.T) {
+	const linger = 5 * time.Second
+	srv := redistest.Start(t)
+	d := newLingeringDataPlane(t, srv, linger)
+	start := time.Now()
+	if _, err := d.Publish(ctxFor(t), []core.Publication{{Stream: core.Stream{Name: "lone"}, Data: []byte("x")}}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if took := time.Since(start); took >= linger {
+		t.Fatalf("a lone publish took %v: it lingered", took)
+	}
 }

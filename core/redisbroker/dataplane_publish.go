@@ -29,7 +29,10 @@ import (
 // first, and the calls arriving meanwhile join its batch: at a steady rate
 // below one call per round trip (where batches never form by themselves)
 // this trades up to PublishLinger of latency for fewer round trips, fewer
-// Redis wake-ups and fewer pub/sub reads on the receiving nodes.
+// Redis wake-ups and fewer pub/sub reads on the receiving nodes. It does
+// so only when the previous call came less than PublishLinger before:
+// when calls are further apart, none would join, and the wait would cost
+// latency and a timer wake-up for nothing.
 
 // maxBatches is how many batches may be in flight at once: as many
 // concurrent calls as this go out each on its own, as before batching.
@@ -47,7 +50,8 @@ type publishQueue struct {
 	// gathering is the batch lingering before it goes (Config.PublishLinger),
 	// its first call the one that sends it; nil when none.
 	gathering []*publishCall
-	gathered  int // publications in gathering
+	gathered  int       // publications in gathering
+	last      time.Time // when the latest call came (with a linger only)
 }
 
 // publishCall is one Publish call.
@@ -71,13 +75,14 @@ func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]cor
 	c := &publishCall{pubs: pubs, out: make([]core.Pos, len(pubs)), wake: make(chan struct{}, 1)}
 	q := &d.batch
 	q.mu.Lock()
+	linger := q.linger(d.cfg.PublishLinger)
 	switch {
 	case q.gathering != nil && q.gathered+len(pubs) <= maxBatchPubs:
 		q.gathering = append(q.gathering, c)
 		q.gathered += len(pubs)
 	case q.gathering == nil && q.sending < maxBatches:
 		q.sending++
-		if d.cfg.PublishLinger <= 0 {
+		if !linger {
 			q.mu.Unlock()
 			d.sendBatches(ctx, []*publishCall{c})
 			return c.out, d.publishErr(ctx, c)
@@ -124,6 +129,19 @@ func (d *DataPlane) Publish(ctx context.Context, pubs []core.Publication) ([]cor
 		d.sendBatches(ctx, c.lead)
 	}
 	return c.out, d.publishErr(ctx, c)
+}
+
+// linger reports whether a call that would go at once is to wait d for
+// others first: d > 0 and the previous call came less than d ago; it notes
+// the call's time (when d > 0). Caller holds q.mu.
+func (q *publishQueue) linger(d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	now := time.Now()
+	recent := now.Sub(q.last) < d
+	q.last = now
+	return recent
 }
 
 // sendBatches sends batch (calls taken from the queue, or the caller's
