@@ -25,7 +25,7 @@ type node struct {
 
 // newCluster starts n hubs sharing log, each running (following the log)
 // until the test ends, and waits until every one is ready.
-func newCluster(t *testing.T, log core.Log, n int, cfg core.Config) []*node {
+func newCluster(t testing.TB, log core.Log, n int, cfg core.Config) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
 	for i := range nodes {
@@ -34,7 +34,7 @@ func newCluster(t *testing.T, log core.Log, n int, cfg core.Config) []*node {
 	return nodes
 }
 
-func startNode(t *testing.T, log core.Log, cfg core.Config, id string) *node {
+func startNode(t testing.TB, log core.Log, cfg core.Config, id string) *node {
 	t.Helper()
 	cfg.Log, cfg.NodeID = log, id
 	if tl, ok := log.(testLog); ok && tl.dp != nil {

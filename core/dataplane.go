@@ -162,7 +162,10 @@ type ReadResult struct {
 //     before it look already delivered.
 //   - History returns the channel's stored messages, oldest first, with
 //     every edit applied and every deleted one removed (nil when none).
-//     DeleteHistory forgets them all (a collected channel's history goes
+//     Histories is History for many channels at once, in the order given
+//     (the same channel may come twice), in as few round trips as the
+//     backend allows (the Redis DataPlane: one pipeline per master). On
+//     error it returns no history at all. DeleteHistory forgets them all (a collected channel's history goes
 //     with it); entries stay.
 //   - NewSubscriber returns a Subscriber that calls fn for the entries of
 //     the streams it has references to (see Subscriber); onErr (may be nil)
@@ -186,6 +189,7 @@ type DataPlane interface {
 	Heads(ctx context.Context, streams []Stream) ([]Pos, error)
 	Read(ctx context.Context, s Stream, after Pos, limit int) (ReadResult, error)
 	History(ctx context.Context, channel string) ([]HistoryEntry, error)
+	Histories(ctx context.Context, channels []string) ([][]HistoryEntry, error)
 	DeleteHistory(ctx context.Context, channel string) error
 	NewSubscriber(fn func(StreamEntry), onErr func(error)) Subscriber
 	Ping(ctx context.Context) error

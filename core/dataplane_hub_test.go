@@ -47,7 +47,7 @@ func eachDataPlane(t *testing.T, mem func(*core.MemoryDataPlane), test func(t *t
 
 // redisBackend is a redisbroker Log and DataPlane of cfg, closed at
 // cleanup.
-func redisBackend(t *testing.T, cfg redisbroker.Config) dpBackend {
+func redisBackend(t testing.TB, cfg redisbroker.Config) dpBackend {
 	t.Helper()
 	l, err := redisbroker.New(cfg)
 	if err != nil {
@@ -63,7 +63,7 @@ func redisBackend(t *testing.T, cfg redisbroker.Config) dpBackend {
 }
 
 // newDPCluster starts n data-plane hubs on b.
-func newDPCluster(t *testing.T, b dpBackend, n int, cfg core.Config) []*node {
+func newDPCluster(t testing.TB, b dpBackend, n int, cfg core.Config) []*node {
 	t.Helper()
 	cfg.DataPlane = b.dp
 	return newCluster(t, b.log, n, cfg)

@@ -273,15 +273,36 @@ func (d *MemoryDataPlane) History(_ context.Context, channel string) ([]HistoryE
 	if d.down {
 		return nil, errDown("history")
 	}
+	return d.historyLocked(channel), nil
+}
+
+// Histories implements DataPlane.
+func (d *MemoryDataPlane) Histories(_ context.Context, channels []string) ([][]HistoryEntry, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.initLocked()
+	if d.down {
+		return nil, errDown("histories")
+	}
+	out := make([][]HistoryEntry, len(channels))
+	for i, ch := range channels {
+		out[i] = d.historyLocked(ch)
+	}
+	return out, nil
+}
+
+// historyLocked returns a copy of channel's history (nil when empty).
+// Caller holds d.mu.
+func (d *MemoryDataPlane) historyLocked(channel string) []HistoryEntry {
 	list := d.history[channel]
 	if len(list) == 0 {
-		return nil, nil
+		return nil
 	}
 	out := make([]HistoryEntry, len(list))
 	for i, e := range list {
 		out[i] = HistoryEntry{ID: e.ID, Fields: cloneFields(e.Fields)}
 	}
-	return out, nil
+	return out
 }
 
 // DeleteHistory implements DataPlane.

@@ -137,8 +137,9 @@ func (h *Hub) checksChannels(now time.Time) bool {
 }
 
 // emptyChannels returns the candidates whose history is empty, reading
-// those not known to have one (see dpCollector.kept). A history that
-// cannot be read keeps its channel this time.
+// those not known to have one (see dpCollector.kept) with one
+// DataPlane.Histories call. When it fails, every candidate is kept this
+// time.
 func (h *Hub) emptyChannels(ctx context.Context, now time.Time, cands []candidate) []string {
 	g := &h.dpgc
 	g.mu.Lock()
@@ -161,21 +162,25 @@ func (h *Hub) emptyChannels(ctx context.Context, now time.Time, cands []candidat
 	}
 	g.mu.Unlock()
 
-	held := make([]bool, len(check))
-	failed := make([]error, len(check))
-	parallel(len(check), func(i int) {
-		list, err := h.dp.History(ctx, check[i].name)
-		held[i], failed[i] = len(list) > 0, err
-	})
+	if len(check) == 0 {
+		return nil
+	}
+	names := make([]string, len(check))
+	for i, c := range check {
+		names[i] = c.name
+	}
+	lists, err := h.dp.Histories(ctx, names)
+	if err != nil {
+		h.stats.BrokerErrors.Add(1)
+		h.log.Warn().Err(err).Int("channels", len(names)).Msg("collection: reading the histories of idle channels failed")
+		return nil
+	}
 	var empty []string
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, c := range check {
 		switch {
-		case failed[i] != nil:
-			h.stats.BrokerErrors.Add(1)
-			h.log.Warn().Err(failed[i]).Str("channel", c.name).Msg("collection: reading a channel's history failed")
-		case held[i]:
+		case len(lists[i]) > 0:
 			k := g.kept[c.name]
 			k.wait = min(max(2*k.wait, h.cfg.ConnTimeout), keptRecheckMax*h.cfg.ConnTimeout)
 			if !k.idleSince.Equal(c.idleSince) {
@@ -232,11 +237,15 @@ func (h *Hub) deleteHistories(ctx context.Context, removed []string) {
 	}
 }
 
-// parallel calls fn(0) … fn(n-1), at most historyFetches at a time, and
+// historyDeletes bounds how many DataPlane.DeleteHistory calls a
+// collection runs at the same time.
+const historyDeletes = 8
+
+// parallel calls fn(0) … fn(n-1), at most historyDeletes at a time, and
 // returns when every call has.
 func parallel(n int, fn func(i int)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, historyFetches)
+	sem := make(chan struct{}, historyDeletes)
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {

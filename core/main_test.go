@@ -14,14 +14,14 @@ import (
 var theCluster redistest.SharedCluster
 
 // sharedCluster returns the package's Redis Cluster.
-func sharedCluster(t *testing.T) *redistest.Cluster { return theCluster.Get(t) }
+func sharedCluster(t testing.TB) *redistest.Cluster { return theCluster.Get(t) }
 
 // prefixes numbers the key prefixes of clusterPrefix.
 var prefixes atomic.Int64
 
 // clusterPrefix is a key prefix of the test's own on the shared cluster: a
 // test run again (-count) starts with no keys.
-func clusterPrefix(t *testing.T) string {
+func clusterPrefix(t testing.TB) string {
 	return fmt.Sprintf("test:%s:%d:", t.Name(), prefixes.Add(1))
 }
 

@@ -62,6 +62,7 @@ var dpCases = []dpCase{
 	{name: "age retention trims and read says so", run: testDPTrimAge},
 	{name: "read after the newest trimmed entry is not trimmed", run: testDPTrimInterleaved},
 	{name: "history applies sends edits and deletes", run: testDPHistory},
+	{name: "histories reads many channels at once as history does", run: testDPHistories},
 	{name: "subscriber gets referenced streams only, once, in order", run: testDPSubscribe},
 	{name: "subscriber counts references", run: testDPRefcount},
 	{name: "concurrent publishers reach a subscriber once each in order", run: testDPConcurrent},

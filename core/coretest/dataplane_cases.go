@@ -302,6 +302,53 @@ func testDPHistory(t *testing.T, s DataPlaneSuite) {
 	}
 }
 
+func testDPHistories(t *testing.T, s DataPlaneSuite) {
+	d := s.New(t, DataPlaneOptions{})
+	if got, err := d.Histories(ctxFor(t), nil); err != nil || len(got) != 0 {
+		t.Fatalf("Histories of no channel = %v, %v; want none, nil", got, err)
+	}
+	// Channels of every partition (all masters of a cluster), some of them
+	// sharing one, each with its own number of messages; one left empty.
+	chans := append(otherPartitions(d, d.Partitions()), samePartition(d, 4)...)
+	var pubs []core.Publication
+	for i, ch := range chans[1:] {
+		for j := range i%3 + 1 {
+			id := fmt.Sprintf("%s-m%d", ch.Name, j)
+			pubs = append(pubs, core.Publication{Stream: ch, Data: []byte(id), History: core.HistoryOp{
+				Kind: core.HistoryAppend, ID: id, Limit: 2,
+				Fields: map[string]json.RawMessage{"message": raw(id)},
+			}})
+		}
+	}
+	if _, err := d.Publish(ctxFor(t), pubs); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	names := []string{"nobody-wrote-here"}
+	for _, ch := range chans {
+		names = append(names, ch.Name)
+	}
+	names = append(names, chans[3].Name) // twice
+	got, err := d.Histories(ctxFor(t), names)
+	if err != nil {
+		t.Fatalf("Histories: %v", err)
+	}
+	if len(got) != len(names) {
+		t.Fatalf("Histories of %d channels returned %d", len(names), len(got))
+	}
+	for i, name := range names {
+		want, err := d.History(ctxFor(t), name)
+		if err != nil {
+			t.Fatalf("History of %q: %v", name, err)
+		}
+		if g, w := describeHistory(got[i]), describeHistory(want); !slices.Equal(g, w) || (got[i] == nil) != (want == nil) {
+			t.Errorf("Histories[%d] (%q) = %v, History = %v", i, name, shorten(g), shorten(w))
+		}
+	}
+	if n := len(got[len(got)-1]); n != 2 {
+		t.Errorf("a channel sent 3 messages with a limit of 2 shows %d", n)
+	}
+}
+
 func describeHistory(h []core.HistoryEntry) []string {
 	out := make([]string, len(h))
 	for i, e := range h {

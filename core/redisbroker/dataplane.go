@@ -287,11 +287,51 @@ func parseRead(s core.Stream, k int, v any) (core.ReadResult, error) {
 
 // History implements core.DataPlane: one LRANGE.
 func (d *DataPlane) History(ctx context.Context, channel string) ([]core.HistoryEntry, error) {
-	s := core.Stream{Kind: core.ChannelStream, Name: channel}
-	list, err := d.rdb.LRange(ctx, d.parts[d.Partition(s)].history(channel), 0, -1).Result()
+	list, err := d.rdb.LRange(ctx, d.historyKey(channel), 0, -1).Result()
 	if err != nil {
-		return nil, wrap(ctx, "history of "+s.String(), err)
+		return nil, wrap(ctx, "history of "+channelStream(channel).String(), err)
 	}
+	return parseHistory(channel, list)
+}
+
+// Histories implements core.DataPlane: one LRANGE per channel, all in one
+// pipeline. On a Redis Cluster the client splits the pipeline by the
+// master that serves each key's slot (the slot of its partition's hash
+// tag) and sends the parts at the same time, following MOVED and ASK
+// redirects: one round trip per master, whatever the number of channels.
+func (d *DataPlane) Histories(ctx context.Context, channels []string) ([][]core.HistoryEntry, error) {
+	if len(channels) == 0 {
+		return [][]core.HistoryEntry{}, nil
+	}
+	pipe := d.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(channels))
+	for i, ch := range channels {
+		cmds[i] = pipe.LRange(ctx, d.historyKey(ch), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, wrap(ctx, fmt.Sprintf("histories of %d channels", len(channels)), err)
+	}
+	out := make([][]core.HistoryEntry, len(channels))
+	for i, c := range cmds {
+		list, err := parseHistory(channels[i], c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = list
+	}
+	return out, nil
+}
+
+func channelStream(name string) core.Stream { return core.Stream{Kind: core.ChannelStream, Name: name} }
+
+// historyKey is the key of channel's history list.
+func (d *DataPlane) historyKey(channel string) string {
+	return d.parts[d.Partition(channelStream(channel))].history(channel)
+}
+
+// parseHistory decodes the elements of channel's history list (nil when
+// there are none).
+func parseHistory(channel string, list []string) ([]core.HistoryEntry, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
@@ -299,11 +339,11 @@ func (d *DataPlane) History(ctx context.Context, channel string) ([]core.History
 	for _, el := range list {
 		id, enc, ok := strings.Cut(el, "\n")
 		if !ok {
-			return nil, fmt.Errorf("history of %v: malformed entry %q", s, el)
+			return nil, fmt.Errorf("history of %v: malformed entry %q", channelStream(channel), el)
 		}
 		f, err := decodeFields(enc)
 		if err != nil {
-			return nil, fmt.Errorf("history of %v: %w", s, err)
+			return nil, fmt.Errorf("history of %v: %w", channelStream(channel), err)
 		}
 		out = append(out, core.HistoryEntry{ID: id, Fields: f})
 	}
@@ -312,8 +352,7 @@ func (d *DataPlane) History(ctx context.Context, channel string) ([]core.History
 
 // DeleteHistory implements core.DataPlane: one DEL.
 func (d *DataPlane) DeleteHistory(ctx context.Context, channel string) error {
-	s := core.Stream{Kind: core.ChannelStream, Name: channel}
-	return wrap(ctx, "delete history of "+s.String(), d.rdb.Del(ctx, d.parts[d.Partition(s)].history(channel)).Err())
+	return wrap(ctx, "delete history of "+channelStream(channel).String(), d.rdb.Del(ctx, d.historyKey(channel)).Err())
 }
 
 // Ping implements core.DataPlane: PING on one server, or on every master

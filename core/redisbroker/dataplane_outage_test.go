@@ -62,6 +62,7 @@ func TestDataPlaneOutageFailsUnavailableAndHealsWithAGap(t *testing.T) {
 		"Heads":         func() error { _, err := d.Heads(ctxFor(t), []core.Stream{ch}); return err },
 		"Read":          func() error { _, err := d.Read(ctxFor(t), ch, core.Pos{}, 0); return err },
 		"History":       func() error { _, err := d.History(ctxFor(t), ch.Name); return err },
+		"Histories":     func() error { _, err := d.Histories(ctxFor(t), []string{ch.Name, "other"}); return err },
 		"DeleteHistory": func() error { return d.DeleteHistory(ctxFor(t), ch.Name) },
 		"Ping":          func() error { return d.Ping(ctxFor(t)) },
 		"Add":           func() error { return sub.Add(ctxFor(t), core.Stream{Name: "other"}) },
