@@ -12,3 +12,6 @@ func (h *Hub) Holder(connID string) string {
 	}
 	return ""
 }
+
+// Applied is how many log entries this node has applied.
+func (h *Hub) Applied() int64 { return h.repl.applied.Load() }

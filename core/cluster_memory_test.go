@@ -68,13 +68,7 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane, personal bool) (pe
 	}
 	ctx := context.Background()
 	n0 := startBenchNode(b, log, cfg, "node0")
-	configs := map[string]core.ChannelConfig{}
-	for i := range 100 {
-		c := core.DefaultChannelConfig()
-		c.NotifyPresence = true
-		configs[fmt.Sprint("room", i)] = c
-	}
-	if _, err := n0.ConfigureChannels(ctx, configs); err != nil {
+	if _, err := n0.ConfigureChannels(ctx, presenceRooms(100)); err != nil {
 		b.Fatal(err)
 	}
 	for i := range conns {
@@ -119,6 +113,18 @@ func bystanderBytes(b *testing.B, conns, msgs int, dataPlane, personal bool) (pe
 	runtime.KeepAlive(n0)
 	runtime.KeepAlive(n1)
 	return float64(int64(after)-int64(before)) / float64(conns), allocs
+}
+
+// presenceRooms is the configuration of n channels room0… that notify
+// presence.
+func presenceRooms(n int) map[string]core.ChannelConfig {
+	configs := make(map[string]core.ChannelConfig, n)
+	for i := range n {
+		c := core.DefaultChannelConfig()
+		c.NotifyPresence = true
+		configs[fmt.Sprint("room", i)] = c
+	}
+	return configs
 }
 
 // writeHeapProfile writes the heap profile to prefix.suffix unless
