@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 )
@@ -25,7 +26,9 @@ func hasPermission(ctx context.Context) bool {
 // error (401) when it does not; no token, no permission.
 func (s *Server) authenticate(r *http.Request) (bool, error) {
 	token := r.Header.Get("X-Channelstream-Secret")
-	if token == "" {
+	if q := r.URL.RawQuery; token == "" && (strings.Contains(q, "secret") || strings.Contains(q, "%")) {
+		// Only such a query can hold a secret key: the others (every
+		// long-poll) are not parsed here.
 		token = r.URL.Query().Get("secret")
 	}
 	ip, err := s.clientIP.FromRequest(r)

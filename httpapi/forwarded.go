@@ -49,14 +49,18 @@ func (s *Server) readForwarded(r *http.Request) forwarded {
 	return f
 }
 
-// withForwarded strips a believed script name from r's path and records
-// what was believed on r's context for ScriptName and the admin's URLs.
-func withForwarded(r *http.Request, f forwarded) *http.Request {
+// stripScriptName strips a believed script name from r's path.
+func stripScriptName(r *http.Request, f forwarded) {
 	if p := f.scriptName; p != "" && strings.HasPrefix(r.URL.Path, p+"/") {
 		r.URL.Path = strings.TrimPrefix(r.URL.Path, p)
 		r.URL.RawPath = ""
 	}
-	return r.WithContext(context.WithValue(r.Context(), forwardedKey{}, f))
+}
+
+// withForwarded records what was believed about a request on its context,
+// for ScriptName and the admin's URLs.
+func withForwarded(ctx context.Context, f forwarded) context.Context {
+	return context.WithValue(ctx, forwardedKey{}, f)
 }
 
 // forwardedOf is what the Server believed about r (plain http and no

@@ -271,7 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cfg.WebSocket.ServeHTTP(w, r)
 		return
 	}
-	r = withForwarded(r, f)
+	stripScriptName(r, f)
 	s.cors.SetHeaders(w.Header(), r.Header.Get("Origin"))
 	perm, err := s.authenticate(r)
 	if err != nil {
@@ -279,7 +279,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"request": "Bad Signature"})
 		return
 	}
-	r = r.WithContext(withPermission(r.Context(), perm))
+	// One copy of the request carries both (a long-poll pays it per poll).
+	r = r.WithContext(withPermission(withForwarded(r.Context(), f), perm))
 	s.router.ServeHTTP(w, r)
 }
 
