@@ -298,7 +298,7 @@ func parseFollowUp(b []byte) (*http.Request, int) {
 	if err != nil {
 		return nil, 0
 	}
-	hdr := make(http.Header, 8)
+	hdr := http.Header{} // its table comes with the first header kept
 	var host string
 	hosts := 0
 	for rest != "" {

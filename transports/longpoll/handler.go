@@ -71,7 +71,7 @@ func (h *Handler) FollowUps() int64 { return h.followed.Load() }
 // JSON list, or nothing at all when the client went away first. It sets
 // only its own headers, leaving those of earlier middleware (CORS) alone.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, rej := parseQuery(r.URL.Query())
+	req, rej := parseQuery(r.URL.RawQuery)
 	if rej != nil {
 		writeReject(w, *rej)
 		return

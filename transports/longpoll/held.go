@@ -72,19 +72,21 @@ type held struct {
 // poll. It reports false, with nothing done, when the connection cannot
 // be taken over (HTTP/2, a ResponseWriter without Hijack).
 func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Session, req pollRequest) bool {
-	hdr := w.Header().Clone()
 	if fc, ok := r.Context().Value(followKey{}).(*followContext); ok && fc.prev.h == h && fc.take() {
 		// A follow-up read by the handler (see follow): the connection is
-		// the answered poll's, and the poll waits on its goroutine.
+		// the answered poll's, and the poll waits on its goroutine. The
+		// request's writer goes away with the request: its header map is
+		// the poll's own, not a copy.
 		prev := fc.prev
 		fc.next = &held{
-			h: h, sess: s, req: req, conn: prev.conn, hdr: hdr, srv: prev.srv, keep: !r.Close,
+			h: h, sess: s, req: req, conn: prev.conn, hdr: w.Header(), srv: prev.srv, keep: !r.Close,
 			raw: prev.raw, remote: prev.remote, early: fc.w.early,
 		}
 		fc.w.early = nil
 		h.polls.Add() // before the request's own count drops
 		return true
 	}
+	hdr := w.Header().Clone()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	switch {
 	case errors.Is(err, http.ErrNotSupported):

@@ -52,19 +52,31 @@ const MsgDisagree = "cursor and last_seq disagree on the seq"
 // Either one alone names the point; both must name the same seq. Disagree
 // is reported only when neither is bad.
 func FromQuery(q url.Values) (Point, Fault) {
+	return FromFirst(func(key string) (string, bool) {
+		if vs, ok := q[key]; ok {
+			return vs[0], true
+		}
+		return "", false
+	})
+}
+
+// FromFirst is FromQuery over first, which gives a key's first value and
+// whether the key is there (as url.Values does), for a transport that
+// reads its query without building url.Values.
+func FromFirst(first func(key string) (string, bool)) (Point, Fault) {
 	var p Point
 	var f Fault
-	seqs, hasSeq := q["last_seq"]
-	curs, hasCur := q["cursor"]
+	seq, hasSeq := first("last_seq")
+	cur, hasCur := first("cursor")
 	if hasSeq {
-		n, err := strconv.ParseUint(seqs[0], 10, 64)
+		n, err := strconv.ParseUint(seq, 10, 64)
 		if err != nil {
 			f |= BadLastSeq
 		}
 		p.Resume, p.LastSeq = true, n
 	}
 	if hasCur {
-		c, ok := parse(curs[0])
+		c, ok := parse(cur)
 		switch {
 		case !ok:
 			f |= BadCursor
