@@ -46,7 +46,7 @@ type Conn struct {
 	// the connection's streams and rel the cursor its last release
 	// handed over (replicated: written while applying); dp is the holder
 	// state, set only while this node holds the connection.
-	joins []streamJoin
+	joins []connJoin
 	rel   *Cursor
 	dp    *connDP
 	// connLocal is set from the start on a single hub and in a cluster

@@ -87,7 +87,7 @@ func (h *Hub) prepareHeld(c *Conn, opts *AttachOptions, now int64) error {
 		h.mu.RUnlock()
 		return ErrUnknownConn
 	}
-	streams, joins := c.streamsLocked(), slices.Clone(c.joins)
+	streams, joins := c.streamsLocked(), c.joinListLocked(h.dp)
 	// d.streams is its own: subscribes and unsubscribes change it in
 	// place while this attachment goes on with streams.
 	d := &connDP{streams: slices.Clone(streams), qpos: slices.Clone(start.Pos), spos: slices.Clone(start.Pos),
@@ -388,7 +388,7 @@ func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
 	var read catchup
 	if err == nil {
 		c.mu.Lock()
-		joins := slices.Clone(c.joins)
+		joins := c.joinListLocked(h.dp)
 		c.mu.Unlock()
 		read, err = h.readStreams(ctx, streams, func(s Stream) Pos { j, _ := joinOf(joins, s); return j })
 	}

@@ -57,10 +57,9 @@ type heldEntry struct {
 	n uint64
 }
 
-// streamJoin is a stream's join point in a connect or subscribe op and on
-// the connection: its entries at or before At (same epoch) are never
-// delivered to the connection. (Kind last: 40 bytes, not 48; every node
-// keeps one per stream of every connection.)
+// streamJoin is a stream's join point in a connect or subscribe op and in
+// a snapshot: its entries at or before it (same epoch) are never delivered
+// to the connection. The connection keeps it as a connJoin.
 type streamJoin struct {
 	Name string     `json:"s"`
 	P    int        `json:"p"`
@@ -82,20 +81,68 @@ func joinOf(list []streamJoin, s Stream) (Pos, bool) {
 	return Pos{}, false
 }
 
+// connJoin is a stream's join point as a connection keeps it: a
+// streamJoin without the partition, which the stream gives (PartitionOf).
+// 32 bytes, not 40: every node keeps one per stream of every connection.
+type connJoin struct {
+	Name string
+	N    uint64
+	E    uint32
+	Kind StreamKind
+}
+
+// joinAtLocked returns s's join point, s being in partition part. Caller
+// holds c.mu.
+func (c *Conn) joinAtLocked(s Stream, part int) (Pos, bool) {
+	for _, j := range c.joins {
+		if j.Name == s.Name && j.Kind == s.Kind {
+			return Pos{Partition: part, N: j.N, Epoch: j.E}, true
+		}
+	}
+	return Pos{}, false
+}
+
+// joinListLocked returns a copy of c's join points with their partitions
+// among dp's (nil when it has none). Caller holds c.mu.
+func (c *Conn) joinListLocked(dp DataPlane) []streamJoin {
+	if len(c.joins) == 0 {
+		return nil
+	}
+	out := make([]streamJoin, len(c.joins))
+	for i, j := range c.joins {
+		out[i] = streamJoin{Name: j.Name, N: j.N, E: j.E, Kind: j.Kind, P: dp.Partition(Stream{Kind: j.Kind, Name: j.Name})}
+	}
+	return out
+}
+
+// setJoinsLocked makes list (a snapshot's) c's join points. Caller holds
+// c.mu or is the only one to know c.
+func (c *Conn) setJoinsLocked(list []streamJoin) {
+	c.joins = nil
+	for _, j := range list {
+		c.appendJoinLocked(j, len(list))
+	}
+}
+
+// appendJoinLocked adds j, in a list of room join points at most.
+func (c *Conn) appendJoinLocked(j streamJoin, room int) {
+	if c.joins == nil {
+		c.joins = make([]connJoin, 0, room)
+	}
+	c.joins = append(c.joins, connJoin{Name: j.Name, N: j.N, E: j.E, Kind: j.Kind})
+}
+
 // addJoinLocked records s's join point from an op's joins unless the
 // connection has one. The join keeps s.Name (the channel's or the user's
 // own name), not the op's copy. Caller holds c.mu.
 func (c *Conn) addJoinLocked(s Stream, from []streamJoin) {
-	if _, ok := joinOf(c.joins, s); ok {
+	if _, ok := c.joinAtLocked(s, 0); ok {
 		return
 	}
 	for _, j := range from {
 		if j.Name == s.Name && j.Kind == s.Kind {
 			j.Name = s.Name
-			if c.joins == nil {
-				c.joins = make([]streamJoin, 0, len(from)) // the op's other streams follow
-			}
-			c.joins = append(c.joins, j)
+			c.appendJoinLocked(j, len(from)) // the op's other streams follow
 			return
 		}
 	}
@@ -103,7 +150,7 @@ func (c *Conn) addJoinLocked(s Stream, from []streamJoin) {
 
 // dropJoinLocked forgets s's join point. Caller holds c.mu.
 func (c *Conn) dropJoinLocked(s Stream) {
-	c.joins = slices.DeleteFunc(c.joins, func(j streamJoin) bool { return j.Name == s.Name && j.Kind == s.Kind })
+	c.joins = slices.DeleteFunc(c.joins, func(j connJoin) bool { return j.Name == s.Name && j.Kind == s.Kind })
 }
 
 // posAt returns list's position in partition p.
@@ -191,7 +238,7 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 	if mode == deliverLive && d.replayedLocked(e) {
 		return false
 	}
-	if j, ok := joinOf(c.joins, e.Stream); ok && !posAfter(p, j) {
+	if j, ok := c.joinAtLocked(e.Stream, p.Partition); ok && !posAfter(p, j) {
 		return false
 	}
 	if e.Gap {
@@ -227,7 +274,7 @@ func (h *Hub) markResetLocked(c *Conn, m StreamEntry) (slow bool) {
 	if q, ok := posAt(d.qpos, at.Partition); ok && q.Epoch == at.Epoch {
 		return false
 	}
-	if j, ok := joinOf(c.joins, m.Stream); ok && j.Epoch == at.Epoch {
+	if j, ok := c.joinAtLocked(m.Stream, at.Partition); ok && j.Epoch == at.Epoch {
 		return false
 	}
 	slow = h.enqueueGapLocked(c)

@@ -227,7 +227,7 @@ func (h *Hub) encodeStateLocked(b *bytes.Buffer, t *frameTable, frames bool) err
 		c := h.conns[id]
 		sc := snapConn{ID: id.String(), User: c.user.name, Channels: c.channelNames(), LastActive: c.lastActive.Load(), Holder: c.holderNode()}
 		c.mu.Lock()
-		sc.Joins, sc.Rel = c.joins, c.rel
+		sc.Joins, sc.Rel = c.joinListLocked(h.dp), c.rel
 		if l := c.connLocal; l != nil {
 			sc.NextSeq, sc.Sent = l.nextSeq, l.sent
 			for i := max(0, l.queue.len()-snapshotQueueFrames); frames && i < l.queue.len(); i++ {
@@ -344,7 +344,8 @@ func (h *Hub) restore(data []byte) error {
 		if local {
 			c.nextSeq, c.sent = max(sc.NextSeq, 1), sc.Sent
 		}
-		c.joins, c.rel = sc.Joins, sc.Rel
+		c.setJoinsLocked(sc.Joins)
+		c.rel = sc.Rel
 		for _, e := range sc.Queue {
 			f, err := frameAt(e.Frame)
 			if err != nil {
