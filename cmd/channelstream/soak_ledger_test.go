@@ -229,7 +229,7 @@ type soakTally struct {
 }
 
 func (s *soakTally) example(format string, args ...any) {
-	if len(s.examples) < 12 {
+	if len(s.examples) < 20 {
 		s.examples = append(s.examples, fmt.Sprintf(format, args...))
 	}
 }
@@ -339,6 +339,8 @@ func (l *soakLedger) verifyInc(t *soakTally, c *soakClient, inc *soakInc, slowCu
 		return
 	}
 	missing := 0
+	var first, last *soakMsg // the earliest and latest sent of the missing
+	lostOn := map[string]int{}
 	for ch := range inc.member {
 		for _, id := range l.byChannel[ch] {
 			m := l.msgs[id]
@@ -348,12 +350,26 @@ func (l *soakLedger) verifyInc(t *soakTally, c *soakClient, inc *soakInc, slowCu
 			t.required++
 			if inc.got[id] == 0 {
 				missing++
-				if excused == 0 {
-					t.example("%s %s %s: lost message %d on %s (sent %v, answered %v)", c.user, inc.transport, inc.connID, id, ch,
-						m.sent.Format("15:04:05.000"), m.answered.Format("15:04:05.000"))
+				lostOn[ch]++
+				if first == nil || m.sent.Before(first.sent) {
+					first = m
+				}
+				if last == nil || m.sent.After(last.sent) {
+					last = m
 				}
 			}
 		}
+	}
+	if missing > int(excused) {
+		// One line per incarnation: how many, when they were sent, and
+		// when its gap objects came (the outages' times are in the log).
+		at := make([]string, len(inc.gapAt))
+		for i, g := range inc.gapAt {
+			at[i] = g.Format("15:04:05.000")
+		}
+		t.example("%s %s %s: %d messages lost %v (%d excused by gaps), sent from %v (answered %v) to %v (answered %v); gaps %v arrived at %v",
+			c.user, inc.transport, inc.connID, missing, lostOn, excused, first.sent.Format("15:04:05.000"), first.answered.Format("15:04:05.000"),
+			last.sent.Format("15:04:05.000"), last.answered.Format("15:04:05.000"), inc.gaps, at)
 	}
 	if inc.gapped > 0 {
 		t.gappedAlive++

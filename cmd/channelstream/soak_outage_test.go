@@ -241,8 +241,8 @@ func backendOutage(t *testing.T, pool *soakPool) {
 	if d.refused["POST /message"] == 0 {
 		t.Errorf("backend outage: no POST /message was refused: the fault was not exercised")
 	}
-	t.Logf("%s backend outage: away %v, /readyz 503 on %d probes, ready again %v and a snapshot written %v after it came back; %s",
-		time.Now().Format("15:04:05"), back.Sub(stopped).Round(time.Millisecond), probes, ready.Round(time.Millisecond),
+	t.Logf("%s backend outage (%s to %s): away %v, /readyz 503 on %d probes, ready again %v and a snapshot written %v after it came back; %s",
+		time.Now().Format("15:04:05"), stopped.Format("15:04:05.000"), back.Format("15:04:05.000"), back.Sub(stopped).Round(time.Millisecond), probes, ready.Round(time.Millisecond),
 		snapshot.Round(time.Millisecond), d)
 }
 
