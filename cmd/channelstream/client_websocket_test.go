@@ -52,19 +52,24 @@ func dialWS(baseURL, connID string) (*wsSubscriber, error) {
 	return s, s.attach(s.base)
 }
 
+// wsDialError is the error of a failed WebSocket dial to u: a 503 is a
+// refusal with a reason (the node's backend is away), an *endedError as
+// the other transports report theirs.
+func wsDialError(u string, resp *http.Response, err error) error {
+	if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return &endedError{Code: resp.StatusCode, Text: string(b)}
+	}
+	if resp != nil {
+		return fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
+	}
+	return fmt.Errorf("dial %s: %w", u, err)
+}
+
 func (s *wsSubscriber) attach(u string) error {
 	ws, resp, err := wsDialer.Dial(u, nil)
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
-			// A refusal with a reason (the node's backend is away), as the
-			// other transports report theirs.
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-			return &endedError{Code: resp.StatusCode, Text: string(b)}
-		}
-		if resp != nil {
-			return fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
-		}
-		return fmt.Errorf("dial %s: %w", u, err)
+		return wsDialError(u, resp, err)
 	}
 	cut, done := new(atomic.Bool), make(chan struct{})
 	s.mu.Lock()

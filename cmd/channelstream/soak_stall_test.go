@@ -147,10 +147,7 @@ func dialStallWS(base, connID string, in *inbox, resume bool, gate *stallGate) (
 func (s *stallWS) attach(u string) error {
 	ws, resp, err := stallWSDialer.Dial(u, nil)
 	if err != nil {
-		if resp != nil {
-			return fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
-		}
-		return fmt.Errorf("dial %s: %w", u, err)
+		return wsDialError(u, resp, err)
 	}
 	cut, done, quit := new(atomic.Bool), make(chan struct{}), make(chan struct{})
 	s.mu.Lock()
