@@ -3,7 +3,7 @@
 // Each request attaches to an existing connection (created by POST
 // /connect) with core.Hub.Attach, waits up to Config.Timeout for the first
 // frame, keeps gathering until Config.Gather passes without a new one (at
-// most 4 × Gather after the oldest frame, see Spread; both count from when
+// most 3 × Gather after the oldest frame, see Spread; both count from when
 // the frames were published, so frames queued between two polls do not
 // wait again for the next one), and answers with one JSON list of the
 // frames (every object carries its per-connection "seq"), or "cb(<list>)"
@@ -57,7 +57,7 @@
 // # Spread
 //
 // Each poll's quiet gap is Gather plus a random share of up to Gather/8,
-// and its gathering's cap is 4 × Gather less a random share of up to half
+// and its gathering's cap is 3 × Gather less a random share of up to half
 // a Gather, both drawn per poll, so that after a message to many
 // connections their answers, and the re-polls that follow, come due over
 // a while instead of in one instant, and drift apart under a steady
