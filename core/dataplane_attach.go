@@ -272,8 +272,9 @@ func (h *Hub) readStreams(ctx context.Context, streams []Stream, after func(Stre
 
 // readEntry is an entry a catch-up read, decoded.
 type readEntry struct {
-	e StreamEntry
-	f dpFrame
+	e    StreamEntry
+	f    dpFrame
+	mode deliverMode
 }
 
 // earliest returns the index of the list whose first entry was published
@@ -292,9 +293,29 @@ func earliest(lists [][]readEntry) int {
 
 // finishCatchupLocked queues what a catch-up read, then the live entries
 // of streams that arrived meanwhile and come after it, and ends the
-// streams' catching. Caller holds c.mu.
+// streams' catching; the parked live entries of other streams of the
+// partitions it read go with the read's entries in N order. Caller holds
+// c.mu.
 func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode deliverMode) {
 	d := c.dp
+	heads := map[int]Pos{}
+	for _, pc := range read.parts {
+		heads[pc.head.Partition] = pc.head
+	}
+	// The parked entries the read's heads cover, in partitions where no
+	// other stream is being caught up, go with the read's entries.
+	var parkedRead []heldEntry
+	keep := d.parked[:0]
+	for _, b := range d.parked {
+		k := b.e.Pos.Partition
+		if hd, ok := heads[k]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N && !h.catchingInLocked(d, k, streams) {
+			parkedRead = append(parkedRead, b)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	clear(d.parked[len(keep):])
+	d.parked = keep
 	lists := make([][]readEntry, len(read.parts))
 	for i, pc := range read.parts {
 		if pc.gap {
@@ -309,8 +330,14 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 				h.log.Error().Err(err).Msg("skipping a data plane entry")
 				continue
 			}
-			lists[i] = append(lists[i], readEntry{e: e, f: f})
+			lists[i] = append(lists[i], readEntry{e: e, f: f, mode: mode})
 		}
+		for _, b := range parkedRead {
+			if b.e.Pos.Partition == pc.head.Partition {
+				lists[i] = append(lists[i], readEntry{e: b.e, f: *b.f, mode: deliverHeld})
+			}
+		}
+		slices.SortStableFunc(lists[i], func(a, b readEntry) int { return cmp.Compare(a.e.Pos.N, b.e.Pos.N) })
 	}
 	for {
 		next := earliest(lists)
@@ -319,7 +346,7 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 		}
 		r := lists[next][0]
 		lists[next] = lists[next][1:]
-		h.deliverLocked(c, r.e, &r.f, mode)
+		h.deliverLocked(c, r.e, &r.f, r.mode)
 	}
 	if mode == deliverRead {
 		for _, pc := range read.parts {
@@ -327,10 +354,6 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 				d.qpos = setPos(d.qpos, pc.head)
 			}
 		}
-	}
-	heads := map[int]Pos{}
-	for _, pc := range read.parts {
-		heads[pc.head.Partition] = pc.head
 	}
 	if mode == deliverReplay {
 		// The positions stayed: the live copies of what the read
@@ -352,15 +375,41 @@ func (h *Hub) finishCatchupLocked(c *Conn, read catchup, streams []Stream, mode 
 			buf = append(buf, b...)
 		}
 	}
-	slices.SortFunc(buf, func(a, b heldEntry) int { return cmp.Compare(a.n, b.n) })
-	if d.heldLost {
-		d.heldLost = false
-		h.enqueueGapLocked(c)
-	}
+	h.unparkLocked(c, buf, heads)
+}
+
+// unparkLocked queues, in the order they came, the buffered entries of
+// streams whose catch-up just ended (buf: those the read had, at or
+// before its head in heads, are skipped) and the parked entries whose
+// partition no longer has a stream being caught up. Caller holds c.mu.
+func (h *Hub) unparkLocked(c *Conn, buf []heldEntry, heads map[int]Pos) {
+	d := c.dp
+	var take []heldEntry
 	for _, b := range buf {
 		if hd, ok := heads[b.e.Pos.Partition]; ok && b.e.Pos.Epoch == hd.Epoch && b.e.Pos.N <= hd.N {
 			continue // the read had it
 		}
+		take = append(take, b)
+	}
+	keep := d.parked[:0]
+	for _, b := range d.parked {
+		if h.catchingInLocked(d, b.e.Pos.Partition, nil) {
+			keep = append(keep, b)
+		} else {
+			take = append(take, b)
+		}
+	}
+	clear(d.parked[len(keep):])
+	d.parked = keep
+	if len(d.parked) == 0 {
+		d.parked = nil
+	}
+	slices.SortFunc(take, func(a, b heldEntry) int { return cmp.Compare(a.n, b.n) })
+	if d.heldLost {
+		d.heldLost = false
+		h.enqueueGapLocked(c)
+	}
+	for _, b := range take {
 		h.deliverLocked(c, b.e, b.f, deliverHeld)
 	}
 	if len(d.catching) == 0 {
@@ -409,6 +458,7 @@ func (h *Hub) replayStreams(c *Conn, d *connDP, streams []Stream) {
 		d.streams = slices.DeleteFunc(d.streams, func(t Stream) bool { return t == s })
 	}
 	h.enqueueGapLocked(c)
+	h.unparkLocked(c, nil, nil)
 	h.dpn.unindex(c, streams)
 	c.mu.Unlock()
 	if reffed {

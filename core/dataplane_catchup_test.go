@@ -179,9 +179,12 @@ func TestDataPlaneSubscribeWhileHeldGetsWhatOtherStreamsOvertook(t *testing.T) {
 	g.add.held(t) // the worker takes x's reference
 	publish(n.Hub, msg("x", "x1"))
 	publish(n.Hub, msg("a", "a1")) // live, after x1 in the partition
-	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"a1"})
+	waitUntil(t, testDeadline, "a1 live", func() bool { return n.DPReceived() == 1 })
+	// a1 waits for x's catch-up: handed out first, its position would
+	// make a cursor claim x1 (see TestDataPlaneCursorDoesNotPassAStreamStillCatchingUp).
+	c.expectNothing(t)
 	g.add.open()
-	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x1"})
+	wantTexts(t, "alice", c.waitFor(t, 2, testDeadline), []string{"x1", "a1"})
 	publish(n.Hub, msg("x", "x2"))
 	wantTexts(t, "alice", c.waitFor(t, 1, testDeadline), []string{"x2"})
 	c.expectNothing(t)
@@ -402,4 +405,40 @@ func TestDataPlaneAwayFailsUnavailableAndChangesNothing(t *testing.T) {
 	publish(n.Hub, msg("a", "back"))
 	wantTexts(t, "alice", alice.waitFor(t, 1, testDeadline), []string{"back"})
 	wantTexts(t, "bob", bob.waitFor(t, 1, testDeadline), []string{"back"})
+}
+
+// TestDataPlaneCursorDoesNotPassAStreamStillCatchingUp: alice holds a on
+// node0 and subscribes to x; before x's catch-up has queued x1, a1 (after
+// x1 in the partition) comes live. A cursor handed out then must not
+// claim x1: alice, resuming on node1 with it, gets x1 exactly once.
+func TestDataPlaneCursorDoesNotPassAStreamStillCatchingUp(t *testing.T) {
+	g := newGatedDP(&core.MemoryDataPlane{NumPartitions: 1})
+	nodes := newDPCluster(t, dpBackend{log: core.NewMemoryLog(), dp: g}, 2, core.Config{})
+	c := listen(t, nodes[0].Hub, "alice", "a")
+	g.add.close()
+	if _, err := nodes[0].Subscribe(t.Context(), core.SubscribeParams{ConnID: c.ID, Channels: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	g.add.held(t) // node0's worker takes x's reference
+	publish(nodes[0].Hub, msg("x", "x1"))
+	publish(nodes[0].Hub, msg("a", "a1"))
+	waitUntil(t, testDeadline, "a1 live on node0", func() bool { return nodes[0].DPReceived() == 1 })
+	got := c.take(t) // a1, unless it waits for x's catch-up
+	cursor := c.sess.Cursor()
+	c.sess.Detach()
+	g.add.open()
+	cur, err := core.ParseCursor(cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hub = nodes[1].Hub
+	c.attach(t, core.AttachOptions{Transport: "test", Resume: true, LastSeq: cur.Seq, Cursor: cursor})
+	publish(nodes[0].Hub, msg("a", "a2"))
+	got = append(got, c.waitFor(t, 3-len(got), testDeadline)...)
+	all := texts(got)
+	slices.Sort(all)
+	if !slices.Equal(all, []string{"a1", "a2", "x1"}) {
+		t.Fatalf("alice got %v (cursor %s taken after %v), want a1, x1 and a2 once each", texts(got), cursor, texts(got))
+	}
+	c.expectNothing(t)
 }

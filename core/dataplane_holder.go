@@ -30,6 +30,15 @@ type connDP struct {
 	catching map[Stream][]heldEntry
 	arrived  uint64
 	heldLost bool
+	// parked are the live entries of streams not being caught up whose
+	// partition has a stream that is (subscribed while held), in the
+	// order they came, at most a queue's worth (heldLost as above): were
+	// they queued at once, a cursor handed out before the catch-up
+	// queued the new stream's earlier entries would name a position past
+	// them (Cursor has one position per partition), and a resume from it
+	// elsewhere would skip them. finishCatchupLocked queues them in N
+	// order with what the catch-up read.
+	parked []heldEntry
 	// gapSeq is the seq of the newest gap frame queued (0: none).
 	gapSeq uint64
 	// replays are, per stream subscribed while held, the head its read
@@ -209,12 +218,11 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 	}
 	if mode == deliverLive && d.catching != nil {
 		if buf, ok := d.catching[e.Stream]; ok {
-			if len(buf) >= c.limits.frames {
-				buf[0] = heldEntry{}
-				buf, d.heldLost = buf[1:], true
-			}
-			d.arrived++
-			d.catching[e.Stream] = append(buf, heldEntry{e: e, f: f, n: d.arrived})
+			d.catching[e.Stream] = d.holdLocked(buf, e, f, c.limits.frames)
+			return false
+		}
+		if h.catchingInLocked(d, e.Pos.Partition, nil) {
+			d.parked = d.holdLocked(d.parked, e, f, c.limits.frames)
 			return false
 		}
 	}
@@ -259,6 +267,29 @@ func (h *Hub) deliverLocked(c *Conn, e StreamEntry, f *dpFrame, mode deliverMode
 		h.stats.FramesDropped.Add(int64(dropped))
 	}
 	return slow || s
+}
+
+// holdLocked returns buf with the live entry e added, and its oldest
+// entry dropped (heldLost set) when it holds limit already. Caller holds
+// Conn.mu.
+func (d *connDP) holdLocked(buf []heldEntry, e StreamEntry, f *dpFrame, limit int) []heldEntry {
+	if len(buf) >= limit {
+		buf[0] = heldEntry{}
+		buf, d.heldLost = buf[1:], true
+	}
+	d.arrived++
+	return append(buf, heldEntry{e: e, f: f, n: d.arrived})
+}
+
+// catchingInLocked reports whether a stream of partition k other than
+// those in except is being caught up on d. Caller holds Conn.mu.
+func (h *Hub) catchingInLocked(d *connDP, k int, except []Stream) bool {
+	for s := range d.catching {
+		if h.dp.Partition(s) == k && !slices.Contains(except, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // markResetLocked handles m, a reset mark of c's stream: the partition
@@ -457,6 +488,7 @@ func (h *Hub) streamsRemoved(c *Conn, removed []Stream) {
 	}
 	var drop []Stream
 	if d != nil {
+		h.unparkLocked(c, nil, nil)
 		drop = notPending(d, gone)
 		h.dpn.unindex(c, gone)
 	}
