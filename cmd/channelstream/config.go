@@ -110,7 +110,8 @@ type Config struct {
 	// RedisPublishLinger is how long a data-plane publish waits for others
 	// to go to Redis with it in one round trip when none is on its way
 	// (key redis_publish_linger): up to that much latency for less CPU per
-	// message on the node, Redis and the receiving nodes. Default 0.
+	// message on the node, Redis and the receiving nodes. Default 2 ms (a
+	// publish waits only when the one before came less than that before).
 	RedisPublishLinger time.Duration
 	// HeartbeatInterval is the time between heartbeats on an attached
 	// transport (key heartbeat_interval). Default 5 s.
@@ -201,6 +202,7 @@ func defaultConfig() Config {
 		AdminSession:       12 * time.Hour,
 		LogLevel:           "INFO",
 		RedisPartitions:    redisbroker.DefaultPartitions,
+		RedisPublishLinger: 2 * time.Millisecond,
 		HeartbeatInterval:  5 * time.Second,
 		ConnTimeout:        15 * time.Second,
 		LongpollTimeout:    5 * time.Second,
