@@ -97,7 +97,6 @@ func (p *held) follow() *held {
 		case headBack:
 			early = bytes.Clone(f.buf)
 			f.release()
-			_ = p.conn.SetDeadline(time.Time{})
 			h.handBack(srv, p.conn, early)
 			return nil
 		}
@@ -105,7 +104,6 @@ func (p *held) follow() *held {
 		if r == nil {
 			early = bytes.Clone(f.buf)
 			f.release()
-			_ = p.conn.SetDeadline(time.Time{})
 			h.handBack(srv, p.conn, early)
 			return nil
 		}
@@ -114,10 +112,8 @@ func (p *held) follow() *held {
 			early = bytes.Clone(f.buf[n:])
 		}
 		f.release()
-		if err := p.conn.SetDeadline(time.Time{}); err != nil {
-			_ = p.conn.Close()
-			return nil
-		}
+		// The read deadline stays until the poll's wait sets its own (or
+		// the next readHead does): the handler does not read the socket.
 		h.followed.Add(1)
 		next, keep := p.serveFollowUp(r, &early)
 		if next != nil || !keep {
@@ -490,6 +486,9 @@ func (w *followWriter) Write(b []byte) (int, error) {
 func (w *followWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.hijacked {
 		return nil, nil, http.ErrHijacked
+	}
+	if err := w.conn.SetDeadline(time.Time{}); err != nil {
+		return nil, nil, err
 	}
 	w.hijacked = true
 	brw := newEarlyReadWriter(w.conn, w.early)

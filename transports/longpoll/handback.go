@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // handBack gives an answered poll's connection back to srv, the server
@@ -12,8 +13,8 @@ import (
 // serves (started at the first hand-back): srv then reads the client's
 // next request on it as on any kept-alive connection, with its middleware,
 // timeouts and connection tracking. early is what was read from the
-// connection past the poll's request. When srv is closing, the connection
-// is closed.
+// connection past the poll's request. The connection goes back without
+// deadlines. When srv is closing, the connection is closed.
 //
 // It returns once srv took the connection in (it ran its ConnState hook
 // with http.StateNew, and serves it): the poll, which Shutdown waits for,
@@ -21,6 +22,10 @@ import (
 // (httptest.Server.Close waits for the connections its hook counted)
 // never sees a connection arrive while it closes.
 func (h *Handler) handBack(srv *http.Server, conn net.Conn, early []byte) {
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		_ = conn.Close()
+		return
+	}
 	if len(early) > 0 {
 		if _, ok := conn.(*tls.Conn); ok {
 			_ = conn.Close() // a wrapper would hide the TLS state from srv

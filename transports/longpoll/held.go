@@ -137,10 +137,9 @@ func (p *held) serve() *held {
 		_ = p.conn.Close()
 		return nil
 	}
-	if err := p.conn.SetDeadline(time.Time{}); err != nil {
-		_ = p.conn.Close()
-		return nil
-	}
+	// The deadlines stay as they are: the read of the next request sets
+	// the read deadline, every write sets the write deadline, and whoever
+	// else takes the connection gets it with none (handBack, Hijack).
 	return p.follow()
 }
 
