@@ -74,14 +74,11 @@ type held struct {
 func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Session, req pollRequest) bool {
 	if fc, ok := r.Context().Value(followKey{}).(*followContext); ok && fc.prev.h == h && fc.take() {
 		// A follow-up read by the handler (see follow): the connection is
-		// the answered poll's, and the poll waits on its goroutine. The
-		// request's writer goes away with the request: its header map is
-		// the poll's own, not a copy.
-		prev := fc.prev
-		fc.next = &held{
-			h: h, sess: s, req: req, conn: prev.conn, hdr: w.Header(), srv: prev.srv, keep: !r.Close,
-			raw: prev.raw, remote: prev.remote, early: fc.w.early,
-		}
+		// the answered poll's, and the poll waits on its goroutine, in
+		// its struct. The request's writer goes away with the request:
+		// its header map is the poll's own, not a copy.
+		fc.prev.reuse(s, req, w.Header(), !r.Close, fc.w.early)
+		fc.next = fc.prev
 		fc.w.early = nil
 		h.polls.Add() // before the request's own count drops
 		return true
@@ -108,6 +105,19 @@ func (h *Handler) takeOver(w http.ResponseWriter, r *http.Request, s *core.Sessi
 	h.polls.Add() // before the request's own count drops
 	go p.run()
 	return true
+}
+
+// reuse makes p, an answered poll whose wait is over (its session no
+// longer calls wake, Shutdown's stop may still), the poll of the
+// follow-up request read on its connection, as a new held would be on the
+// same connection.
+func (p *held) reuse(s *core.Session, req pollRequest, hdr http.Header, keep bool, early []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sess, p.req, p.hdr, p.keep = s, req, hdr, keep
+	p.early, p.left = early, false
+	p.due, p.gathering, p.gatherEnd, p.g = time.Time{}, false, time.Time{}, gather{}
+	p.cut, p.decided, p.wakes = endFrames, false, 0
 }
 
 // run serves p and the follow-up polls on its connection (see follow).
