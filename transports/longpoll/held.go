@@ -51,6 +51,7 @@ type held struct {
 	// the connection take them over.
 	raw    syscall.RawConn
 	remote string
+	wakeFn func() // p.wake, made by the first wait
 
 	// early holds the bytes read past the request: by net/http before
 	// the take-over, then by the poll's own reads.
@@ -169,7 +170,10 @@ func (p *held) wait() ending {
 	if !h.hold(p) {
 		p.stop(endShutdown)
 	}
-	p.sess.Notify(p.wake)
+	if p.wakeFn == nil {
+		p.wakeFn = p.wake // once per connection, not per poll
+	}
+	p.sess.Notify(p.wakeFn)
 	select {
 	case <-p.sess.Done(): // ended before Notify
 		p.stop(endSession)
