@@ -223,11 +223,14 @@ func (in *inbox) next(timeout time.Duration) ([]wireFrame, error) {
 	}
 }
 
-// clientTransports are the three real clients the scenarios run against.
-var clientTransports = []struct {
+// clientTransport is one real client the scenarios run against.
+type clientTransport struct {
 	name string
 	open func(t testing.TB, tg *testGateway, connID string) subscriber
-}{
+}
+
+// clientTransports are the three real clients the scenarios run against.
+var clientTransports = []clientTransport{
 	{"websocket", func(t testing.TB, tg *testGateway, id string) subscriber { return openWS(t, tg.URL, id) }},
 	{"sse", func(t testing.TB, tg *testGateway, id string) subscriber { return openSSE(t, tg.URL, id) }},
 	{"longpoll", func(t testing.TB, tg *testGateway, id string) subscriber { return openPoll(t, tg.URL, id, nil) }},

@@ -17,24 +17,24 @@ import (
 
 // startCluster starts n nodes sharing the Redis database at url. The API
 // calls made through any of them (Call, post, Connect) go to every node in
-// turn. It returns once every node answers /readyz with 200. With
-// CHANNELSTREAM_TEST_DATA_PLANE=1 in the environment the nodes run in
-// data-plane mode (redis_data_plane), as the default will be once the
-// cluster tests pass there on every run:
+// turn. It returns once every node answers /readyz with 200. The nodes run
+// in data-plane mode (redis_data_plane, the default) unless mutate says
+// otherwise or CHANNELSTREAM_TEST_DATA_PLANE=0 is in the environment, which
+// runs every cluster test in log-only mode:
 //
-//	CHANNELSTREAM_TEST_DATA_PLANE=1 go test -race -run 'TestBehaviourCluster|TestCluster' ./cmd/channelstream
+//	CHANNELSTREAM_TEST_DATA_PLANE=0 go test -race -run 'TestBehaviourCluster|TestCluster' ./cmd/channelstream
 func startCluster(t *testing.T, n int, url string, mutate func(*Config)) []*testGateway {
 	t.Helper()
 	nodes := make([]*testGateway, n)
 	for i := range nodes {
 		nodes[i] = startGateway(t, func(c *Config) {
+			if os.Getenv("CHANNELSTREAM_TEST_DATA_PLANE") == "0" {
+				c.RedisDataPlane = false
+			}
 			if mutate != nil {
 				mutate(c)
 			}
 			c.RedisURL = url
-			if os.Getenv("CHANNELSTREAM_TEST_DATA_PLANE") == "1" {
-				c.RedisDataPlane = true
-			}
 		})
 	}
 	for _, nd := range nodes {
@@ -55,11 +55,24 @@ func readyz(tg *testGateway) int {
 }
 
 // TestBehaviourCluster runs the behaviour table of TestBehaviour on two
-// nodes sharing one Redis: the REST calls (/connect included) go to both
-// nodes in turn, and the transport under test attaches to the second one.
-// Each transport has a redis-server of its own; each scenario a database.
+// nodes sharing one Redis, in data-plane mode: the REST calls (/connect
+// included) go to both nodes in turn, and the transport under test
+// attaches to the second one. Each transport has a redis-server of its
+// own; each scenario a database.
 func TestBehaviourCluster(t *testing.T) {
-	for _, tr := range clientTransports {
+	behaviourCluster(t, clientTransports, nil)
+}
+
+// TestBehaviourClusterLogOnly runs the same table in log-only mode
+// (redis_data_plane = false: every node replicates every queue) over
+// WebSocket, so that the mode kept for those who choose it does not rot;
+// CHANNELSTREAM_TEST_DATA_PLANE=0 runs every cluster test that way.
+func TestBehaviourClusterLogOnly(t *testing.T) {
+	behaviourCluster(t, clientTransports[:1], func(c *Config) { c.RedisDataPlane = false })
+}
+
+func behaviourCluster(t *testing.T, transports []clientTransport, mode func(*Config)) {
+	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			for i, sc := range behaviourScenarios {
@@ -70,6 +83,9 @@ func TestBehaviourCluster(t *testing.T) {
 						behaviourConfig(c)
 						if sc.config != nil {
 							sc.config(c)
+						}
+						if mode != nil {
+							mode(c)
 						}
 					})
 					e := &behaviourEnv{t: t, tg: nodes[0], transport: tr.name}

@@ -95,8 +95,8 @@ type Config struct {
 	// the Redis data plane (per-channel and per-user streams; a node then
 	// keeps queues only for the connections whose transport it holds)
 	// instead of replicating them to every node through the log (key
-	// redis_data_plane). Default false until the data-plane mode passes
-	// the whole cluster behaviour table.
+	// redis_data_plane). Default true; false keeps the log-only mode
+	// (every node replicates every queue). Unused without RedisURL.
 	RedisDataPlane bool
 	// RedisPartitions is how many partitions the data plane spreads its
 	// Redis streams over; every node of a cluster must use the same
@@ -203,6 +203,7 @@ func defaultConfig() Config {
 		LogLevel:           "INFO",
 		RedisPartitions:    redisbroker.DefaultPartitions,
 		RedisPublishLinger: 2 * time.Millisecond,
+		RedisDataPlane:     true,
 		HeartbeatInterval:  5 * time.Second,
 		ConnTimeout:        15 * time.Second,
 		LongpollTimeout:    5 * time.Second,
@@ -475,7 +476,7 @@ func configKeys() []key {
 		{name: "redis_url", arg: "URL", doc: "Redis URL (redis://, rediss://, unix://, or redis+cluster://host:port,host:port for a Redis Cluster) to share state between nodes; empty = one node in memory", secret: true,
 			set: func(c *Config, v string) (err error) { c.RedisURL, err = parseRedisURL(v); return err },
 			get: func(c *Config) string { return c.RedisURL }},
-		boolKey("redis_data_plane", "with redis_url: messages through the Redis data plane (per-channel streams) instead of the replicated log (experimental)", func(c *Config) *bool { return &c.RedisDataPlane }),
+		boolKey("redis_data_plane", "with redis_url: messages through the Redis data plane (per-channel streams) instead of every node replicating every queue through the log (false: log-only mode)", func(c *Config) *bool { return &c.RedisDataPlane }),
 		intKey("redis_partitions", "N", "partitions of the Redis data plane's streams; the same on every node", 1, redisbroker.MaxPartitions, func(c *Config) *int { return &c.RedisPartitions }),
 		durationKey("redis_publish_linger", "how long a Redis data-plane publish waits for others to share its round trip; 0 = none", 0, func(c *Config) *time.Duration { return &c.RedisPublishLinger }),
 		durationKey("redis_stream_max_age", "how long the Redis data plane keeps a frame for clients that resume; 0 = 2 × conn_timeout, at least 1m", 0, func(c *Config) *time.Duration { return &c.RedisStreamMaxAge }),
