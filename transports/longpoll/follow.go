@@ -394,11 +394,24 @@ func plainHost(s string) bool {
 // reports whether the connection stays open for the next request. early
 // is what was read past the request: the hijacker's, or left for the next
 // request.
+//
+// The writer, the context and the header map are p's, reused by each
+// request on the connection: p's poll was answered, so its header map is
+// free, and a handler is done with them once it returned.
 func (p *held) serveFollowUp(r *http.Request, early *[]byte) (next *held, keep bool) {
 	srv := p.srv
-	w := &followWriter{conn: p.conn, hdr: make(http.Header, 8), early: *early}
+	hdr := p.hdr
+	if hdr == nil {
+		hdr = make(http.Header, 8)
+	} else {
+		clear(hdr)
+	}
+	p.hdr = nil
+	p.fw = followWriter{conn: p.conn, hdr: hdr, early: *early}
+	w := &p.fw
 	*early = nil
-	fc := &followContext{Context: context.Background(), srv: srv, local: p.conn.LocalAddr(), prev: p, w: w}
+	p.fc = followContext{Context: context.Background(), srv: srv, local: p.conn.LocalAddr(), prev: p, w: w}
+	fc := &p.fc
 	var ctx context.Context = fc
 	if cc := srv.ConnContext; cc != nil {
 		ctx = cc(ctx, p.conn)

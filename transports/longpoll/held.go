@@ -52,6 +52,10 @@ type held struct {
 	raw    syscall.RawConn
 	remote string
 	wakeFn func() // p.wake, made by the first wait
+	// The writer and context of the follow-up requests read on the
+	// connection (serveFollowUp).
+	fw followWriter
+	fc followContext
 
 	// early holds the bytes read past the request: by net/http before
 	// the take-over, then by the poll's own reads.
