@@ -100,9 +100,8 @@ func (p *held) follow() *held {
 			h.handBack(srv, p.conn, early)
 			return nil
 		}
-		var r http.Request
-		n := parseFollowUp(f.buf, &r)
-		if n == 0 {
+		r, n := parseFollowUp(f.buf)
+		if r == nil {
 			early = bytes.Clone(f.buf)
 			f.release()
 			h.handBack(srv, p.conn, early)
@@ -116,7 +115,7 @@ func (p *held) follow() *held {
 		// The read deadline stays until the poll's wait sets its own (or
 		// the next readHead does): the handler does not read the socket.
 		h.followed.Add(1)
-		next, keep := p.serveFollowUp(&r, &early)
+		next, keep := p.serveFollowUp(r, &early)
 		if next != nil || !keep {
 			return next
 		}
@@ -267,35 +266,33 @@ func headEnd(b []byte) int {
 // /listen over HTTP/1.1, CRLF line ends, exactly one valid Host, header
 // names that are tokens and values without control characters, no
 // Content-Length, Transfer-Encoding, Upgrade, Expect or HTTP2-Settings,
-// and no Connection but keep-alive. It sets r to the request (without its
-// context or remote address) and returns the head's length, or returns 0,
-// r unset, for anything else, which net/http is to read. (r is the
-// caller's, on its stack: the request given to the handler is a copy
-// made with its context.)
-func parseFollowUp(b []byte, r *http.Request) int {
+// and no Connection but keep-alive. It returns the request (without its
+// context, remote address or body) and the head's length, or nil for
+// anything else, which net/http is to read.
+func parseFollowUp(b []byte) (*http.Request, int) {
 	n := headEnd(b)
 	if n < 0 {
-		return 0
+		return nil, 0
 	}
 	if !bytes.HasSuffix(b[:n], []byte("\r\n\r\n")) {
-		return 0
+		return nil, 0
 	}
 	head := string(b[:n-4]) // without the last CRLF CRLF
 	line, rest, _ := strings.Cut(head, "\r\n")
 	target, ok := strings.CutPrefix(line, "GET ")
 	if !ok {
-		return 0
+		return nil, 0
 	}
 	target, ok = strings.CutSuffix(target, " HTTP/1.1")
 	if !ok || strings.ContainsAny(target, " \t") {
-		return 0
+		return nil, 0
 	}
 	if target != "/listen" && !strings.HasPrefix(target, "/listen?") {
-		return 0
+		return nil, 0
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return 0
+		return nil, 0
 	}
 	hdr := http.Header{} // its table comes with the first header kept
 	var host string
@@ -305,11 +302,11 @@ func parseFollowUp(b []byte, r *http.Request) int {
 		l, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(l, ":")
 		if !ok || !isToken(name) || strings.Contains(l, "\n") {
-			return 0
+			return nil, 0
 		}
 		value = strings.Trim(value, " \t")
 		if !plainValue(value) {
-			return 0
+			return nil, 0
 		}
 		key := http.CanonicalHeaderKey(name)
 		switch key {
@@ -318,18 +315,18 @@ func parseFollowUp(b []byte, r *http.Request) int {
 			hosts++
 			continue
 		case "Content-Length", "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings", "Trailer":
-			return 0
+			return nil, 0
 		case "Connection":
 			if !strings.EqualFold(value, "keep-alive") {
-				return 0
+				return nil, 0
 			}
 		}
 		hdr[key] = append(hdr[key], value)
 	}
 	if hosts != 1 || !plainHost(host) {
-		return 0
+		return nil, 0
 	}
-	*r = http.Request{
+	return &http.Request{
 		Method:     http.MethodGet,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -339,8 +336,7 @@ func parseFollowUp(b []byte, r *http.Request) int {
 		Body:       http.NoBody,
 		Host:       host,
 		RequestURI: target,
-	}
-	return n
+	}, n
 }
 
 // isToken reports whether s is an HTTP token (a header name).
@@ -418,12 +414,12 @@ func (p *held) serveFollowUp(r *http.Request, early *[]byte) (next *held, keep b
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req := r.WithContext(ctx) // r, parsed, stays on the caller's stack
+	r = r.WithContext(ctx)
 	if p.remote == "" {
 		p.remote = p.conn.RemoteAddr().String()
 	}
-	req.RemoteAddr = p.remote
-	if !p.handle(w, req) {
+	r.RemoteAddr = p.remote
+	if !p.handle(w, r) {
 		if !w.hijacked {
 			_ = p.conn.Close()
 		}
