@@ -363,7 +363,18 @@ func (h *Hub) announce(all, final bool) {
 				// Until the release comes back through the log, a
 				// transport that attaches here again starts from it.
 				c.keepRelLocked(c.cursorLocked())
-				held = h.takeHeldLocked(c)
+				// A queue with frames no transport took (a client cut
+				// as slow, or gone while behind) stays, and keeps
+				// queueing, until a transport attaches here again,
+				// another node holds the connection (applyHold) or it
+				// is collected: as on one node, its client then loses
+				// only what the queue's bound evicts, announced by a
+				// gap naming those seqs. Read again from the streams
+				// instead, it could lose more, and uncounted: entries
+				// a backend that came back empty no longer has.
+				if c.pendingLocked() == 0 {
+					held = h.takeHeldLocked(c)
+				}
 			}
 		}
 		c.mu.Unlock()
