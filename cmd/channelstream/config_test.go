@@ -610,3 +610,15 @@ func TestDemoKey(t *testing.T) {
 		})
 	}
 }
+
+// A cluster's defaults are the data plane and a 2 ms publish linger (the
+// README's configuration table; issue 13's figures are measured with them).
+func TestClusterDefaults(t *testing.T) {
+	cfg, _ := mustLoad(t, nil, nil)
+	if !cfg.RedisDataPlane {
+		t.Fatal("redis_data_plane defaults to false, want true")
+	}
+	if cfg.RedisPublishLinger != 2*time.Millisecond {
+		t.Fatalf("redis_publish_linger defaults to %v, want 2ms", cfg.RedisPublishLinger)
+	}
+}
